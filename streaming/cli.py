@@ -1,0 +1,170 @@
+"""``python -m streaming``: serve, chat (and the benchmark commands registered by their modules)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from .errors import StreamingError
+
+Command = Callable[[argparse.Namespace], int]
+_EXTRA: list[Callable[[Any], None]] = []
+
+
+def _float_arg(name: str, lo: float, hi: float) -> Callable[[str], float]:
+    def parse(v: str) -> float:
+        try:
+            x = float(v)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {v!r}") from None
+        if not lo <= x <= hi:
+            raise argparse.ArgumentTypeError(f"{name} must be between {lo} and {hi}, got {x}")
+        return x
+
+    return parse
+
+
+def _int_arg(name: str, lo: int, hi: int) -> Callable[[str], int]:
+    def parse(v: str) -> int:
+        try:
+            x = int(v)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {v!r}") from None
+        if not lo <= x <= hi:
+            raise argparse.ArgumentTypeError(f"{name} must be between {lo} and {hi}, got {x}")
+        return x
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m streaming", description="Streaming LLM Lab: stream, measure and benchmark LLM answers.")
+    p.add_argument("--deployments", metavar="FILE", help="deployments file (default: ./deployments.toml when present)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the built-in OpenAI-compatible server (local model + simulated deployments)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=_int_arg("--port", 0, 65535), default=8765)
+    s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on every route (or set STREAMING_SERVER_API_KEY)")
+    s.add_argument("--exit-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
+    s.add_argument("--preload", action="store_true", help="load the local model at start")
+    s.add_argument("--log-level", default="warning")
+    s.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser("chat", help="stream one answer to stdout, then its metrics")
+    c.add_argument("prompt", help="what to ask")
+    c.add_argument("--deployment", "-d", default="local")
+    c.add_argument("--temperature", "-t", type=_float_arg("--temperature", 0.0, 2.0), default=None)
+    c.add_argument("--max-tokens", "-n", type=_int_arg("--max-tokens", 1, 32768), default=128)
+    c.add_argument("--system", help="system prompt")
+    c.add_argument("--no-stream", action="store_true", help="one non-streaming call: no TTFT, e2e is the perceived wait")
+    c.add_argument("--completions", action="store_true", help="the legacy completions API instead of chat")
+    c.add_argument("--json", action="store_true", help="print only the record, as one JSON object")
+    c.add_argument("--seed", type=int)
+    c.set_defaults(func=cmd_chat)
+    for register in _EXTRA:
+        register(sub)
+    return p
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .config import load_deployments
+    from .server.app import create_app
+
+    key = args.api_key or os.environ.get("STREAMING_SERVER_API_KEY")
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback and not key:
+        print(f"error: --host {args.host} is not a loopback address; refusing to serve without --api-key (or STREAMING_SERVER_API_KEY)", file=sys.stderr)
+        return 2
+    app = create_app(load_deployments(args.deployments), api_key=key)
+    if args.exit_with_parent:
+        _watch_parent(args.exit_with_parent)
+    if args.preload:
+        import threading
+
+        from .server.local_model import get_model
+
+        threading.Thread(target=get_model, daemon=True).start()
+    print(f"Streaming LLM Lab server on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, timeout_graceful_shutdown=2)
+    return 0
+
+
+def _watch_parent(pid: int) -> None:
+    import signal
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .client import Client, LLMRequest
+    from .config import Credentials, find_deployment, load_deployments
+    from .launcher import ensure_server, warm_local
+
+    deps = load_deployments(args.deployments)
+    dep = find_deployment(deps, args.deployment)
+    api = "completions" if args.completions else "chat"
+    kw: dict[str, Any] = dict(api=api, stream=not args.no_stream, temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
+    if args.completions:
+        prompt = f"{args.system}\n\n{args.prompt}" if args.system else args.prompt
+        req = LLMRequest(prompt=prompt, **kw)
+    else:
+        req = LLMRequest.chat(args.prompt, system=args.system, **kw)
+    server_url = None
+    if dep.builtin:
+        server_url = ensure_server(args.deployments).url
+        if dep.provider == "local":
+            warm_local(server_url)
+    out = sys.stdout
+    with Client(deps, server_url=server_url, credentials=Credentials()) as client:
+        stream = client.stream(dep, req)
+        try:
+            for delta in stream:
+                if not args.json:
+                    out.write(delta)
+                    out.flush()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            rec = stream.close()
+    if args.json:
+        out.write(orjson.dumps(rec.to_dict()).decode() + "\n")
+    else:
+        if not rec.stream:
+            out.write(rec.text)
+        out.write("\n\n" + rec.summary_line() + "\n")
+    return 0 if rec.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except StreamingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,471 @@
+"""One request → text deltas as they arrive, and a ``StreamRecord`` at the end.
+
+The same path serves every deployment (Azure, OpenAI, compatible servers, and
+our own server for ``local`` and ``sim-*``): an ``httpx2`` request, raw bytes
+stamped with the clock as each read returns, and ``RecordBuilder`` for parsing
+and timing. ``Client`` is synchronous (CLI, app); ``AsyncClient`` is the same
+over asyncio (benchmark runner).
+
+Retries happen only before the first byte of a successful response (429, 5xx,
+connection errors, slow headers); their waits are recorded beside TTFT, never in
+it, because ``t0`` is taken for the attempt that succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import orjson
+
+from .config import Credentials, Deployment, load_deployments, find_deployment
+from .errors import ConfigError
+from .protocol import RecordBuilder
+from .record import StreamRecord
+
+Clock = Callable[[], float]
+RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """What to ask: chat ``messages`` or a completions ``prompt``, and the sampling settings."""
+
+    messages: list[dict[str, Any]] | None = None
+    prompt: str | None = None
+    api: str = "chat"
+    stream: bool = True
+    temperature: float | None = None
+    max_tokens: int | None = None
+    include_usage: bool = True
+    seed: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def chat(cls, prompt: str, system: str | None = None, **kw: Any) -> LLMRequest:
+        msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+        return cls(messages=msgs, **kw)
+
+    def body(self, dep: Deployment, include_usage: bool) -> dict[str, Any]:
+        b: dict[str, Any] = {}
+        if dep.provider != "azure":
+            b["model"] = dep.model or dep.name
+        if self.api == "chat":
+            if not self.messages:
+                raise ConfigError("request: field 'messages' is empty; give at least one message")
+            b["messages"] = self.messages
+        else:
+            if self.prompt is None:
+                raise ConfigError("request: field 'prompt' is missing for the completions API")
+            b["prompt"] = self.prompt
+        b["stream"] = self.stream
+        if self.stream and include_usage:
+            b["stream_options"] = {"include_usage": True}
+        if self.temperature is not None:
+            b["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            b["max_tokens"] = self.max_tokens
+        if self.seed is not None:
+            b["seed"] = self.seed
+        return b
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries before the first byte, honouring retry-after(-ms) up to ``max_wait_s``."""
+
+    max_retries: int = 2
+    base_s: float = 0.5
+    max_wait_s: float = 20.0
+
+    def wait(self, attempt: int, headers: Mapping[str, str] | None, rng: random.Random) -> float:
+        if headers:
+            for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+                v = headers.get(name)
+                if v:
+                    try:
+                        return min(self.max_wait_s, max(0.0, float(v) * scale))
+                    except ValueError:
+                        pass
+        return min(self.max_wait_s, self.base_s * (2**attempt) * (0.5 + rng.random()))
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """``stall_s`` is the longest silence allowed between two reads, before or during the stream."""
+
+    connect_s: float = 10.0
+    stall_s: float = 60.0
+
+    def httpx(self) -> httpx2.Timeout:
+        return httpx2.Timeout(connect=self.connect_s, read=self.stall_s, write=self.connect_s, pool=None)
+
+
+def _usage_rejected(rec: StreamRecord) -> bool:
+    return rec.http_status == 400 and "stream_options" in (rec.error or "")
+
+
+class _Base:
+    """What the sync and async clients share: deployments, credentials, building requests."""
+
+    def __init__(
+        self,
+        deployments: list[Deployment] | None = None,
+        *,
+        server_url: str | None = None,
+        credentials: Credentials | None = None,
+        clock: Clock = time.perf_counter,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        server_starter: Callable[[], str] | None = None,
+    ) -> None:
+        self.deployments = deployments if deployments is not None else load_deployments()
+        self.server_url = server_url
+        self.credentials = credentials or Credentials()
+        self.clock = clock
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self._server_starter = server_starter
+        self._rng = random.Random()
+
+    def deployment(self, dep: Deployment | str) -> Deployment:
+        return dep if isinstance(dep, Deployment) else find_deployment(self.deployments, dep)
+
+    def _server(self) -> str:
+        if self.server_url is None:
+            if self._server_starter is None:
+                from .launcher import ensure_server
+
+                self.server_url = ensure_server().url
+            else:
+                self.server_url = self._server_starter()
+        return self.server_url
+
+    def prepare(self, dep: Deployment, req: LLMRequest, include_usage: bool) -> tuple[str, dict[str, str], bytes]:
+        """URL, headers and body. Raises ConfigError (e.g. a missing key) before anything is sent."""
+        url = dep.url(req.api, self._server() if dep.builtin else None)
+        headers = {"content-type": "application/json", "accept-encoding": "identity"}
+        if req.stream:
+            headers["accept"] = "text/event-stream"
+        headers.update(self.credentials.headers(dep))
+        if dep.provider == "simulated" and dep.sim is not None:
+            headers["x-sim-profile"] = orjson.dumps(dep.sim.to_dict()).decode()
+        headers.update(req.headers)
+        return url, headers, orjson.dumps(req.body(dep, include_usage))
+
+    def new_record(self, dep: Deployment, req: LLMRequest) -> StreamRecord:
+        return StreamRecord(
+            deployment=dep.name,
+            provider=dep.provider,
+            model=dep.model or dep.deployment or dep.name,
+            api=req.api,
+            stream=req.stream,
+            temperature=req.temperature,
+            max_tokens=req.max_tokens,
+            usage_requested=req.stream and req.include_usage,
+            started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        )
+
+
+def _classify(exc: BaseException, got_headers: bool) -> tuple[str, str, str]:
+    """(status, error_type, plain sentence) for a transport exception."""
+    if isinstance(exc, httpx2.ReadTimeout):
+        if got_headers:
+            return "stalled", "stall_timeout", "the stream went silent for longer than the stall timeout"
+        return "error", "header_timeout", "the server did not answer before the timeout"
+    if isinstance(exc, httpx2.ConnectTimeout):
+        return "error", "connect_timeout", "could not connect to the server in time"
+    if isinstance(exc, httpx2.ConnectError):
+        return "error", "connect_error", "could not connect to the server (is it running, and is the URL right?)"
+    if isinstance(exc, (httpx2.RemoteProtocolError, httpx2.ReadError)):
+        if got_headers:
+            return "interrupted", "connection_dropped", "the connection dropped mid-stream"
+        return "error", "connection_reset", "the connection was closed before any response"
+    return "error", type(exc).__name__, f"the request failed: {exc}"
+
+
+_RETRYABLE_EXC = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.ReadTimeout, httpx2.RemoteProtocolError, httpx2.ReadError)
+
+
+class Stream:
+    """A streaming (or non-streaming) request in flight. Iterate for text deltas; ``.record`` at the end.
+
+    Use as a context manager, or call ``close()``: leaving early closes the HTTP
+    connection, and the record says ``cancelled``.
+    """
+
+    def __init__(self, client: Client, dep: Deployment, req: LLMRequest) -> None:
+        self._client = client
+        self.deployment = dep
+        self.request = req
+        self.record = client.new_record(dep, req)
+        self._prepared = client.prepare(dep, req, req.include_usage)  # raises before any request
+        self._builder: RecordBuilder | None = None
+        self._response: httpx2.Response | None = None
+        self._finished = False
+        self._gen: Iterator[str] | None = None
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[str]:
+        if self._gen is None:
+            self._gen = self._run()
+        return self._gen
+
+    def close(self) -> StreamRecord:
+        """Stop reading; close the connection. A request stopped before its end is recorded as cancelled."""
+        if not self._finished:
+            self._finish(status="cancelled", error="stopped by the user before the answer finished", error_type="cancelled")
+        if self._gen is not None:
+            self._gen.close()
+        if self._response is not None:
+            self._response.close()
+        return self.record
+
+    def run(self) -> StreamRecord:
+        """Read to the end, ignoring deltas."""
+        for _ in self:
+            pass
+        return self.record
+
+    def _finish(self, **kw: Any) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        clock = self._client.clock
+        if self._builder is None:  # never got a response
+            self._builder = RecordBuilder(self.record, clock())
+        self._builder.finish(clock(), **kw)
+
+    def _run(self) -> Iterator[str]:
+        c = self._client
+        clock, rec, policy = c.clock, self.record, c.retry
+        url, headers, body = self._prepared
+        include_usage = self.request.include_usage
+        attempt = 0
+        try:
+            while True:
+                request = c.http.build_request("POST", url, headers=headers, content=body)
+                t0 = clock()
+                self._builder = b = RecordBuilder(rec, t0)
+                got_headers = False
+                try:
+                    resp = c.http.send(request, stream=True)
+                    self._response = resp
+                    got_headers = True
+                    b.on_headers(clock(), resp.status_code, resp.headers)
+                    if resp.status_code >= 400:
+                        err_body = resp.read()
+                        b.on_error_body(clock(), resp.status_code, err_body)
+                        resp.close()
+                        if include_usage and _usage_rejected(rec):
+                            include_usage = False
+                            url, headers, body = c.prepare(self.deployment, self.request, False)
+                            rec.usage_requested = False
+                            rec.status, rec.error, rec.error_type = "ok", None, None
+                            continue
+                        if resp.status_code in RETRY_STATUS and attempt < policy.max_retries:
+                            wait = policy.wait(attempt, resp.headers, c._rng)
+                            self._note_retry(attempt, wait)
+                            attempt += 1
+                            time.sleep(wait)
+                            rec.status, rec.error, rec.error_type = "ok", None, None
+                            continue
+                        self._finished = True
+                        return
+                    for data in resp.iter_raw():
+                        t = clock()
+                        yield from b.on_bytes(t, data)
+                    self._finish()
+                    return
+                except _RETRYABLE_EXC as e:
+                    status, etype, msg = _classify(e, got_headers)
+                    if not got_headers and attempt < policy.max_retries:
+                        wait = policy.wait(attempt, None, c._rng)
+                        rec.error, rec.error_type = msg, etype
+                        self._note_retry(attempt, wait)
+                        rec.error, rec.error_type = None, None
+                        attempt += 1
+                        time.sleep(wait)
+                        continue
+                    self._finish(status=status, error=msg, error_type=etype)
+                    return
+                except httpx2.HTTPError as e:
+                    status, etype, msg = _classify(e, got_headers)
+                    self._finish(status=status, error=msg, error_type=etype)
+                    return
+        finally:
+            if self._response is not None:
+                self._response.close()
+
+    def _note_retry(self, attempt: int, wait: float) -> None:
+        rec = self.record
+        rec.attempts.append({"attempt": attempt, "http_status": rec.http_status, "error_type": rec.error_type, "error": rec.error,
+                             "request_id": rec.request_id, "wait_s": wait})  # fmt: skip
+        rec.retries += 1
+        rec.retry_wait_s += wait
+        rec.http_status = None
+
+
+class Client(_Base):
+    """Synchronous client: ``with client.stream("sim-fast", LLMRequest.chat("hi")) as s: for d in s: ...``."""
+
+    def __init__(self, *args: Any, max_connections: int = 16, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.http = httpx2.Client(timeout=self.timeouts.httpx(), limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
+
+    def stream(self, dep: Deployment | str, req: LLMRequest) -> Stream:
+        return Stream(self, self.deployment(dep), req)
+
+    def run(self, dep: Deployment | str, req: LLMRequest) -> StreamRecord:
+        with self.stream(dep, req) as s:
+            return s.run()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncStream:
+    """The asyncio twin of ``Stream``: ``async for delta in s``, then ``s.record``."""
+
+    def __init__(self, client: AsyncClient, dep: Deployment, req: LLMRequest) -> None:
+        self._client = client
+        self.deployment = dep
+        self.request = req
+        self.record = client.new_record(dep, req)
+        self._prepared = client.prepare(dep, req, req.include_usage)
+        self._builder: RecordBuilder | None = None
+        self._response: httpx2.Response | None = None
+        self._finished = False
+        self._gen: Any = None
+
+    async def __aenter__(self) -> AsyncStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        if self._gen is None:
+            self._gen = self._run()
+        return self._gen
+
+    async def aclose(self) -> StreamRecord:
+        if not self._finished:
+            self._finish(status="cancelled", error="stopped before the answer finished", error_type="cancelled")
+        if self._gen is not None:
+            await self._gen.aclose()
+        if self._response is not None:
+            await self._response.aclose()
+        return self.record
+
+    async def run(self) -> StreamRecord:
+        async for _ in self:
+            pass
+        return self.record
+
+    _finish = Stream._finish
+    _note_retry = Stream._note_retry
+
+    async def _run(self) -> AsyncIterator[str]:
+        import asyncio
+
+        c = self._client
+        clock, rec, policy = c.clock, self.record, c.retry
+        url, headers, body = self._prepared
+        include_usage = self.request.include_usage
+        attempt = 0
+        try:
+            while True:
+                request = c.http.build_request("POST", url, headers=headers, content=body)
+                t0 = clock()
+                self._builder = b = RecordBuilder(rec, t0)
+                got_headers = False
+                try:
+                    resp = await c.http.send(request, stream=True)
+                    self._response = resp
+                    got_headers = True
+                    b.on_headers(clock(), resp.status_code, resp.headers)
+                    if resp.status_code >= 400:
+                        err_body = await resp.aread()
+                        b.on_error_body(clock(), resp.status_code, err_body)
+                        await resp.aclose()
+                        if include_usage and _usage_rejected(rec):
+                            include_usage = False
+                            url, headers, body = c.prepare(self.deployment, self.request, False)
+                            rec.usage_requested = False
+                            rec.status, rec.error, rec.error_type = "ok", None, None
+                            continue
+                        if resp.status_code in RETRY_STATUS and attempt < policy.max_retries:
+                            wait = policy.wait(attempt, resp.headers, c._rng)
+                            self._note_retry(attempt, wait)
+                            attempt += 1
+                            await asyncio.sleep(wait)
+                            rec.status, rec.error, rec.error_type = "ok", None, None
+                            continue
+                        self._finished = True
+                        return
+                    async for data in resp.aiter_raw():
+                        t = clock()
+                        for d in b.on_bytes(t, data):
+                            yield d
+                    self._finish()
+                    return
+                except _RETRYABLE_EXC as e:
+                    status, etype, msg = _classify(e, got_headers)
+                    if not got_headers and attempt < policy.max_retries:
+                        wait = policy.wait(attempt, None, c._rng)
+                        rec.error, rec.error_type = msg, etype
+                        self._note_retry(attempt, wait)
+                        rec.error, rec.error_type = None, None
+                        attempt += 1
+                        await asyncio.sleep(wait)
+                        continue
+                    self._finish(status=status, error=msg, error_type=etype)
+                    return
+                except httpx2.HTTPError as e:
+                    status, etype, msg = _classify(e, got_headers)
+                    self._finish(status=status, error=msg, error_type=etype)
+                    return
+        finally:
+            if self._response is not None:
+                await self._response.aclose()
+
+
+class AsyncClient(_Base):
+    """asyncio client; the connection pool is sized to ``max_connections`` (set it to the concurrency)."""
+
+    def __init__(self, *args: Any, max_connections: int = 100, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.http = httpx2.AsyncClient(timeout=self.timeouts.httpx(), limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
+
+    def stream(self, dep: Deployment | str, req: LLMRequest) -> AsyncStream:
+        return AsyncStream(self, self.deployment(dep), req)
+
+    async def run(self, dep: Deployment | str, req: LLMRequest) -> StreamRecord:
+        async with self.stream(dep, req) as s:
+            return await s.run()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,134 @@
+"""StreamRecord: one request's timestamps and the metrics derived from them.
+
+Every time is in seconds from ``t0``, the instant just before the request was
+written to the connection, on one monotonic clock. The derived metrics are pure
+functions of those times so they can be tested with a scripted clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("ok", "error", "cancelled", "interrupted", "stalled", "filtered", "protocol_error")
+
+
+def inter_token_latencies(chunk_times: list[float]) -> list[float]:
+    """Gaps between consecutive content chunks, as received."""
+    return [b - a for a, b in zip(chunk_times, chunk_times[1:])]
+
+
+def decode_span(ttft: float | None, t_last_token: float | None) -> float | None:
+    """Seconds from the first to the last content chunk."""
+    if ttft is None or t_last_token is None:
+        return None
+    return t_last_token - ttft
+
+
+def time_per_output_token(ttft: float | None, t_last_token: float | None, output_tokens: int | None) -> float | None:
+    """TPOT = (t_last_token - TTFT) / (output_tokens - 1); undefined below two tokens."""
+    span = decode_span(ttft, t_last_token)
+    if span is None or not output_tokens or output_tokens < 2:
+        return None
+    return span / (output_tokens - 1)
+
+
+def tokens_per_second(ttft: float | None, t_last_token: float | None, output_tokens: int | None) -> float | None:
+    """(output_tokens - 1) / (t_last_token - TTFT): the decode rate a reader sees."""
+    span = decode_span(ttft, t_last_token)
+    if span is None or span <= 0 or not output_tokens or output_tokens < 2:
+        return None
+    return (output_tokens - 1) / span
+
+
+@dataclass
+class StreamRecord:
+    """One request, successful or not: what was asked, when each part arrived, and what came back."""
+
+    deployment: str
+    provider: str
+    model: str
+    api: str = "chat"
+    stream: bool = True
+    temperature: float | None = None
+    max_tokens: int | None = None
+    status: str = "ok"
+    error: str | None = None
+    error_type: str | None = None
+    finish_reason: str | None = None
+    response_id: str | None = None
+    request_id: str | None = None
+    started_at: str | None = None
+    http_status: int | None = None
+    t_headers_s: float | None = None
+    t_first_event_s: float | None = None
+    ttft_s: float | None = None
+    t_last_token_s: float | None = None
+    e2e_s: float | None = None
+    output_tokens: int | None = None
+    tokens_source: str | None = None
+    input_tokens: int | None = None
+    chunks: int = 0
+    events: int = 0
+    retries: int = 0
+    retry_wait_s: float = 0.0
+    usage_requested: bool = False
+    text: str = ""
+    ratelimit: dict[str, str] = field(default_factory=dict)
+    content_filter: list[Any] = field(default_factory=list)
+    chunk_times_s: list[float] = field(default_factory=list)
+    chunk_chars: list[int] = field(default_factory=list)
+    t0_monotonic: float | None = None
+    bad_payload: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def itl_s(self) -> list[float]:
+        return inter_token_latencies(self.chunk_times_s)
+
+    @property
+    def tpot_s(self) -> float | None:
+        return time_per_output_token(self.ttft_s, self.t_last_token_s, self.output_tokens)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return tokens_per_second(self.ttft_s, self.t_last_token_s, self.output_tokens)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready data, with the derived metrics included."""
+        d = dataclasses.asdict(self)
+        d["itl_s"] = self.itl_s
+        d["tpot_s"] = self.tpot_s
+        d["tokens_per_s"] = self.tokens_per_s
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StreamRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def summary_line(self) -> str:
+        """One human line of the headline metrics."""
+
+        def ms(v: float | None) -> str:
+            return "n/a" if v is None else f"{v * 1000:.0f} ms"
+
+        parts = [f"status={self.status}"]
+        parts.append(f"TTFT {ms(self.ttft_s)}" if self.stream else "TTFT n/a (non-streaming)")
+        tps = self.tokens_per_s
+        parts.append(f"{tps:.1f} tok/s" if tps is not None else "tok/s n/a")
+        parts.append(f"{self.output_tokens if self.output_tokens is not None else '?'} tokens ({self.tokens_source or 'n/a'})")
+        parts.append(f"e2e {ms(self.e2e_s)}")
+        parts.append(f"finish_reason={self.finish_reason}")
+        if self.retries:
+            parts.append(f"retries={self.retries} (waited {self.retry_wait_s:.2f} s)")
+        if self.error:
+            parts.append(f"error: {self.error}")
+        if self.request_id:
+            parts.append(f"request id {self.request_id}")
+        return " | ".join(parts)

@@ -1,0 +1,1 @@
+"""The built-in OpenAI-compatible server (FastAPI + uvicorn)."""

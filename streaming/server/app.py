@@ -1,0 +1,375 @@
+"""The built-in OpenAI-compatible server: the local model and the simulated deployments over HTTP.
+
+Responses stream through ``TimedStream``, a raw ASGI response that stamps the
+clock right after each chunk is handed to the transport and that stops the
+token source the moment the client disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
+
+import orjson
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import __version__
+from ..config import BUILTINS, LOCAL_MODEL, Deployment, Fault, SimProfile
+from .chunks import DONE, ChunkWriter, full_response
+from .sim import SimSource
+from .truth import Truth, TruthStore
+
+log = logging.getLogger("streaming.server")
+SERVICE = "streaming-llm-lab"
+MAX_TOKENS_CAP = 4096
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | list[Any] | None = None
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = ""
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CAP)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CAP)
+    seed: int | None = None
+
+
+class ChatRequest(_Common):
+    messages: list[Message] = Field(min_length=1, max_length=1000)
+
+
+class CompletionRequest(_Common):
+    prompt: str = Field(max_length=200_000)
+
+
+def _error(status: int, message: str, etype: str = "invalid_request_error", param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": etype, "param": param, "code": None}}, status_code=status, headers=headers)
+
+
+class TimedStream(Response):
+    """SSE body from an async iterator of (bytes, content_text|None); stamps each write into ``truth``."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, body: AsyncIterator[tuple[bytes, str | None]], truth: Truth, on_disconnect: Callable[[], None], clock: Callable[[], float]) -> None:
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),
+            (b"x-request-id", truth.response_id.encode()),
+        ]
+        self.body_iter = body
+        self.truth = truth
+        self.on_disconnect = on_disconnect
+        self.clock = clock
+
+    async def _pump(self, send: Any) -> None:
+        truth, clock = self.truth, self.clock
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for data, content in self.body_iter:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+            t = clock()
+            if truth.first_event_at is None:
+                truth.first_event_at = t
+            if content is not None:
+                truth.chunk_times.append(t)
+                truth.chunk_texts.append(content)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        truth.finished_at = clock()
+
+    async def _watch(self, receive: Any) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        pump = asyncio.ensure_future(self._pump(send))
+        watch = asyncio.ensure_future(self._watch(receive))
+        try:
+            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if pump.done():
+                exc = pump.exception()
+                if exc is not None and not isinstance(exc, OSError):
+                    raise exc
+            else:  # the client went away first
+                self.truth.cancelled_at = self.clock()
+                self.on_disconnect()
+                pump.cancel()
+                with contextlib.suppress(BaseException):
+                    await pump
+        finally:
+            watch.cancel()
+            with contextlib.suppress(BaseException):
+                await watch
+            if self.truth.cancelled_at is None and self.truth.finished_at is None:
+                self.truth.cancelled_at = self.clock()
+                self.on_disconnect()
+            with contextlib.suppress(Exception):
+                await self.body_iter.aclose()  # type: ignore[attr-defined]
+
+
+class _BearerAuth:
+    """Pure ASGI middleware (no wrapping of streamed bodies): every route needs the bearer key."""
+
+    def __init__(self, app: Any, api_key: str) -> None:
+        self.app = app
+        self.key = api_key.encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or ())
+            given = headers.get(b"authorization", b"")
+            token = given[7:] if given[:7].lower() == b"bearer " else headers.get(b"api-key", b"")
+            if not hmac.compare_digest(token, self.key):
+                resp = _error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'", "authentication_error")
+                await resp(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class _Dropped(Exception):
+    """Raised inside a response to cut the connection mid-stream (the 'drop' fault)."""
+
+
+class ServerState:
+    """What the routes share: known deployments, the truth store, request counters, the clock."""
+
+    def __init__(self, deployments: list[Deployment] | None, clock: Callable[[], float]) -> None:
+        deps = deployments if deployments is not None else list(BUILTINS)
+        self.sims = {d.model or d.name: d.sim for d in deps if d.provider == "simulated" and d.sim}
+        self.sims.update({d.name: d.sim for d in deps if d.provider == "simulated" and d.sim})
+        self.local_names = {d.name for d in deps if d.provider == "local"} | {d.model for d in deps if d.provider == "local"} | {LOCAL_MODEL, "local"}
+        self.truth = TruthStore()
+        self.clock = clock
+        self.counts: dict[str, int] = {}
+        self.rng = random.Random(0)
+        self.active_local = 0
+
+
+def _pick_fault(state: ServerState, model: str, profile: SimProfile, header: str | None) -> Fault | None:
+    if header:
+        try:
+            data = orjson.loads(header) if header.lstrip().startswith("{") else {"kind": header.strip()}
+            from ..config import _fault
+
+            return _fault(data, "x-sim-fault header")
+        except Exception as e:
+            raise HTTPException(status_code=400, detail=f"header 'x-sim-fault': {e}") from None
+    n = state.counts[model]
+    for f in profile.faults:
+        if (f.every and n % f.every == 0) or (f.probability and state.rng.random() < f.probability):
+            return f
+    return None
+
+
+def create_app(deployments: list[Deployment] | None = None, api_key: str | None = None, clock: Callable[[], float] = time.perf_counter) -> FastAPI:
+    """The server app. ``api_key`` makes every route require ``Authorization: Bearer <key>``."""
+    state = ServerState(deployments, clock)
+    app = FastAPI(title="Streaming LLM Lab server", version=__version__)
+    app.state.lab = state
+    quiet = logging.getLogger("uvicorn.error")
+
+    if api_key:
+        app.add_middleware(_BearerAuth, api_key=api_key)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        first = errs[0] if errs else {}
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        field = ".".join(loc) or "body"
+        msg = first.get("msg", "invalid request")
+        if first.get("type") == "json_invalid":
+            field, msg = "body", "the body is not valid JSON"
+        return _error(422, f"field '{field}': {msg}", param=field)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), "not_found_error" if exc.status_code == 404 else "invalid_request_error")
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"service": SERVICE, "version": __version__, "pid": os.getpid()}
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        names = sorted(set(state.sims) | {"local", LOCAL_MODEL})
+        return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": SERVICE} for n in names]}
+
+    @app.post("/debug/load")
+    async def load() -> dict[str, Any]:
+        from .local_model import get_model
+
+        t = clock()
+        await asyncio.to_thread(get_model)
+        return {"loaded": LOCAL_MODEL, "seconds": clock() - t}
+
+    @app.get("/debug/truth/{response_id}")
+    async def truth(response_id: str) -> dict[str, Any]:
+        t = state.truth.get(response_id)
+        if t is None:
+            raise HTTPException(status_code=404, detail=f"no response with id '{response_id}'")
+        return t.to_dict()
+
+    async def handle(body: _Common, request: Request, api: str, model: str, azure: bool) -> Any:
+        received = clock()
+        max_tokens = body.max_completion_tokens or body.max_tokens
+        state.counts[model] = state.counts.get(model, 0) + 1
+        prefix = "chatcmpl-" if api == "chat" else "cmpl-"
+        rid = prefix + uuid.uuid4().hex[:24]
+        header_profile = request.headers.get("x-sim-profile")
+        fault: Fault | None = None
+        if header_profile or model in state.sims:
+            try:
+                profile = SimProfile.from_dict(orjson.loads(header_profile), "x-sim-profile header") if header_profile else state.sims[model]
+            except Exception as e:
+                raise HTTPException(status_code=400, detail=f"header 'x-sim-profile': {e}") from None
+            fault = _pick_fault(state, model, profile, request.headers.get("x-sim-fault"))
+            seed = body.seed if body.seed is not None else state.rng.randrange(2**31)
+            source: Any = SimSource(profile, max_tokens, seed, clock)
+            prompt_tokens = _approx_tokens(body, api)
+        elif model in state.local_names:
+            from .local_model import LocalSource, chat_prompt
+
+            if api == "chat":
+                prompt = chat_prompt([m.model_dump() for m in body.messages])  # type: ignore[attr-defined]
+            else:
+                prompt = body.prompt  # type: ignore[attr-defined]
+            source = LocalSource(prompt, max_tokens, body.temperature, body.seed, chat=api == "chat")
+            prompt_tokens = 0
+        else:
+            raise HTTPException(status_code=404, detail=f"The model '{model}' does not exist; see GET /v1/models")
+        tr = state.truth.add(Truth(response_id=rid, model=model, received_at=received, stream=body.stream, fault=fault.kind if fault else None))
+
+        if fault is not None:
+            if fault.kind == "429":
+                wait = max(fault.seconds, 0.0)
+                return _error(429, "Rate limit reached for this simulated deployment. Retry after the time given.", "rate_limit_error",
+                              headers={"retry-after-ms": str(int(wait * 1000)), "retry-after": str(max(1, round(wait))), "x-request-id": rid})  # fmt: skip
+            if fault.kind in ("500", "503"):
+                return _error(int(fault.kind), "The simulated deployment failed (injected fault).", "server_error", headers={"x-request-id": rid})
+            if fault.kind == "slow_headers":
+                await asyncio.sleep(fault.seconds)
+
+        if not body.stream:
+            parts = [p async for p in source.tokens(received)]
+            text = "".join(parts)
+            tr.tokens_generated = source.generated
+            tr.finished_at = clock()
+            if prompt_tokens == 0:
+                prompt_tokens = getattr(source, "prompt_tokens", 0)
+            return JSONResponse(full_response(rid, model, api, text, source.finish_reason, prompt_tokens, source.generated), headers={"x-request-id": rid})
+
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        writer = ChunkWriter(rid, model, api, azure, include_usage)
+
+        async def events() -> AsyncIterator[tuple[bytes, str | None]]:
+            kind = fault.kind if fault else None
+            if azure or kind == "azure_annotations":
+                yield writer.prompt_filter(), None
+            if api == "chat":
+                yield writer.role(), None
+            n = 0
+            shown = 0
+            finish = None
+            async for piece in source.tokens(received):
+                n += 1
+                shown += len(piece)
+                yield writer.content(piece), piece
+                tr.tokens_generated = source.generated
+                if kind and n == fault.after_tokens:
+                    if kind == "drop":
+                        raise _Dropped()
+                    if kind == "stall":
+                        await asyncio.sleep(fault.seconds)
+                    elif kind == "malformed":
+                        yield b'data: {"id": "' + rid.encode() + b'", "choices": [{"delta": {"content": "oops"\n\n', None
+                        return
+                    elif kind == "error_event":
+                        yield writer.error_event("The simulated deployment failed mid-stream (injected fault)."), None
+                        return
+                    elif kind == "content_filter":
+                        finish = "content_filter"
+                        source.cancel()
+                        break
+                    elif kind == "azure_annotations":
+                        yield writer.annotation(shown), None
+            tr.tokens_generated = source.generated
+            yield writer.finish(finish or source.finish_reason, filtered=finish == "content_filter"), None
+            if kind == "azure_annotations":
+                yield writer.annotation(shown), None
+            if include_usage:
+                yield writer.usage(prompt_tokens or getattr(source, "prompt_tokens", 0), source.generated), None
+            yield DONE, None
+
+        def stop() -> None:
+            source.cancel()
+
+        async def counted() -> AsyncIterator[tuple[bytes, str | None]]:
+            try:
+                async for item in events():
+                    yield item
+            except _Dropped:
+                quiet.debug("dropping %s after %d tokens (injected)", rid, source.generated)
+                raise ConnectionAbortedError("injected drop") from None
+            finally:
+                tr.tokens_generated = source.generated
+                if hasattr(source, "after_cancel"):
+                    tr.tokens_after_cancel = source.after_cancel
+
+        return TimedStream(counted(), tr, stop, clock)
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: ChatRequest, request: Request) -> Any:
+        return await handle(body, request, "chat", body.model, azure=False)
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest, request: Request) -> Any:
+        return await handle(body, request, "completions", body.model, azure=False)
+
+    @app.post("/openai/deployments/{name}/chat/completions")
+    async def azure_chat(name: str, body: ChatRequest, request: Request) -> Any:
+        if not request.query_params.get("api-version"):
+            return _error(400, "query parameter 'api-version' is missing (e.g. ?api-version=2024-10-21)", param="api-version")
+        return await handle(body, request, "chat", name, azure=True)
+
+    @app.post("/openai/deployments/{name}/completions")
+    async def azure_completions(name: str, body: CompletionRequest, request: Request) -> Any:
+        if not request.query_params.get("api-version"):
+            return _error(400, "query parameter 'api-version' is missing (e.g. ?api-version=2024-10-21)", param="api-version")
+        return await handle(body, request, "completions", name, azure=True)
+
+    return app
+
+
+def _approx_tokens(body: _Common, api: str) -> int:
+    if api == "chat":
+        text = " ".join(str(m.content or "") for m in body.messages)  # type: ignore[attr-defined]
+    else:
+        text = body.prompt  # type: ignore[attr-defined]
+    return max(1, len(text.split()))

@@ -1,0 +1,60 @@
+"""The server's own record of each response: when the request was in, when each chunk went out.
+
+Times are ``time.perf_counter()`` readings. On Linux that is CLOCK_MONOTONIC, shared
+by every process on the machine, so a client on the same host can compare its
+own stamps with these directly.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Truth:
+    """Server-side timeline of one response."""
+
+    response_id: str
+    model: str
+    received_at: float
+    stream: bool
+    chunk_times: list[float] = field(default_factory=list)  # content chunks, when written
+    chunk_texts: list[str] = field(default_factory=list)
+    first_event_at: float | None = None
+    finished_at: float | None = None
+    tokens_generated: int = 0
+    cancelled_at: float | None = None
+    tokens_after_cancel: int = 0
+    generation_stopped_at: float | None = None
+    fault: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["ttft"] = (self.chunk_times[0] - self.received_at) if self.chunk_times else None
+        return d
+
+
+class TruthStore:
+    """Bounded, thread-safe map of response id → Truth (oldest dropped first)."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._items: OrderedDict[str, Truth] = OrderedDict()
+        self._lock = threading.Lock()
+        self.limit = limit
+
+    def add(self, truth: Truth) -> Truth:
+        with self._lock:
+            self._items[truth.response_id] = truth
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+        return truth
+
+    def get(self, response_id: str) -> Truth | None:
+        with self._lock:
+            return self._items.get(response_id)
+
+    def __len__(self) -> int:
+        return len(self._items)
