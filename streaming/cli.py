@@ -13,8 +13,8 @@ import orjson
 
 from .errors import StreamingError
 
-Command = Callable[[argparse.Namespace], int]
-_EXTRA: list[Callable[[Any], None]] = []
+# Modules that add subcommands: each has ``register(subparsers)``.
+COMMAND_MODULES: list[str] = []
 
 
 def _float_arg(name: str, lo: float, hi: float) -> Callable[[str], float]:
@@ -68,8 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print only the record, as one JSON object")
     c.add_argument("--seed", type=int)
     c.set_defaults(func=cmd_chat)
-    for register in _EXTRA:
-        register(sub)
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return p
 
 
