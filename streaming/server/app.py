@@ -91,8 +91,8 @@ class TimedStream(Response):
         truth, clock = self.truth, self.clock
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         async for data, content in self.body_iter:
+            t = clock()  # just before the bytes go to the socket: a reader cannot have them earlier
             await send({"type": "http.response.body", "body": data, "more_body": True})
-            t = clock()
             if truth.first_event_at is None:
                 truth.first_event_at = t
             if content is not None:
@@ -265,6 +265,12 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         else:
             raise HTTPException(status_code=404, detail=f"The model '{model}' does not exist; see GET /v1/models")
         tr = state.truth.add(Truth(response_id=rid, model=model, received_at=received, stream=body.stream, fault=fault.kind if fault else None))
+        if hasattr(source, "on_done"):
+
+            def _generation_done(src: Any) -> None:
+                tr.tokens_generated, tr.tokens_after_cancel, tr.generation_stopped_at = src.generated, src.after_cancel, src.stopped_at
+
+            source.on_done = _generation_done
 
         if fault is not None:
             if fault.kind == "429":

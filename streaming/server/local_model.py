@@ -72,6 +72,7 @@ class LocalSource:
         self.cancelled = threading.Event()
         self.after_cancel = 0
         self.stopped_at: float | None = None
+        self.on_done: Any = None  # called on the event loop once the worker has stopped generating
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -113,6 +114,8 @@ class LocalSource:
             loop.call_soon_threadsafe(queue.put_nowait, e)
         finally:
             self.stopped_at = time.perf_counter()
+            if self.on_done is not None:
+                loop.call_soon_threadsafe(self.on_done, self)
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
     async def tokens(self, start: float) -> AsyncIterator[str]:

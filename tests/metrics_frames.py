@@ -1,0 +1,102 @@
+"""Synthetic request frames with the columns of ``store.load_requests``, built from real StreamRecord objects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from streaming.record import StreamRecord
+
+# name -> (median TTFT s, tokens/s, output tokens)
+PROFILES: dict[str, tuple[float, float, int]] = {"sim-fast": (0.2, 100.0, 12), "sim-slow": (0.8, 25.0, 8), "sim-turbo": (0.15, 200.0, 16)}
+
+
+def make_record(
+    deployment: str,
+    stream: bool,
+    rng: np.random.Generator,
+    temperature: float = 0.0,
+    ttft: float | None = None,
+    tps: float | None = None,
+    tokens: int | None = None,
+    status: str = "ok",
+    started: datetime | None = None,
+    idx: int = 0,
+) -> StreamRecord:
+    """One plausible record: content chunks every 1/tps seconds with jitter, e2e just after the last token."""
+    base_ttft, base_tps, base_tokens = PROFILES.get(deployment, (0.3, 50.0, 10))
+    ttft = ttft if ttft is not None else base_ttft * float(rng.lognormal(0.0, 0.15)) * (1 + 0.2 * temperature)
+    tps = tps if tps is not None else base_tps * float(rng.lognormal(0.0, 0.1))
+    tokens = tokens if tokens is not None else base_tokens
+    gaps = rng.exponential(1.0 / tps, size=tokens - 1)
+    times = list(ttft + np.concatenate([[0.0], np.cumsum(gaps)]))
+    rec = StreamRecord(
+        deployment=deployment,
+        provider="simulated",
+        model=deployment,
+        stream=stream,
+        temperature=temperature,
+        max_tokens=64,
+        status=status,
+        finish_reason="length",
+        response_id=f"chatcmpl-{deployment}-{idx}",
+        request_id=f"req-{idx}",
+        started_at=(started or datetime(2026, 1, 1, tzinfo=UTC)).isoformat().replace("+00:00", "Z"),
+        http_status=200,
+        t_headers_s=ttft * 0.5,
+        t_first_event_s=ttft * 0.6,
+        ttft_s=times[0],
+        t_last_token_s=times[-1],
+        e2e_s=times[-1] + 0.002,
+        output_tokens=tokens,
+        tokens_source="usage",
+        input_tokens=12,
+        chunks=tokens,
+        events=tokens + 2,
+        text="x" * (3 * tokens),
+        chunk_times_s=[float(t) for t in times],
+        chunk_chars=[3] * tokens,
+    )
+    if not stream:  # a non-streaming call has one body: no TTFT, no chunks; the wait is e2e
+        rec.ttft_s = rec.t_last_token_s = None
+        rec.chunk_times_s, rec.chunk_chars, rec.chunks = [], [], 0
+    if status != "ok":
+        rec.error, rec.error_type, rec.http_status = "rate limited", "RateLimitError", 429
+        rec.ttft_s = rec.t_last_token_s = None
+        rec.output_tokens, rec.chunk_times_s, rec.chunk_chars, rec.text = None, [], [], ""
+    return rec
+
+
+def row(rec: StreamRecord, run_id: str, prompt_id: str, seq: int, prompt_size: str = "short", tag: str = "bench") -> dict:
+    d = rec.to_dict()
+    d.update(run_id=run_id, tag=tag, prompt_id=prompt_id, prompt_size=prompt_size, mode="stream" if rec.stream else "non-stream", seq=seq)
+    d["perceived_wait_s"] = d["ttft_s"] if rec.stream else d["e2e_s"]
+    return d
+
+
+def make_frame(
+    deployments: tuple[str, ...] = ("sim-fast", "sim-slow"),
+    temperatures: tuple[float, ...] = (0.0, 1.0),
+    prompts: int = 4,
+    repeats: int = 3,
+    modes: tuple[bool, ...] = (True, False),
+    run_id: str = "run-a",
+    failures: int = 1,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """A small benchmark run: deployments × temperatures × modes × prompts × repeats, with ``failures`` 429s."""
+    rng = np.random.default_rng(seed)
+    rows, seq = [], 0
+    t = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    for dep in deployments:
+        for temp in temperatures:
+            for stream in modes:
+                for p in range(prompts):
+                    for _ in range(repeats):
+                        status = "error" if seq < failures else "ok"
+                        rec = make_record(dep, stream, rng, temp, status=status, started=t + timedelta(seconds=seq), idx=seq)
+                        rows.append(row(rec, run_id, f"p{p}", seq, "short" if p % 2 == 0 else "long"))
+                        seq += 1
+    return pd.DataFrame(rows)
