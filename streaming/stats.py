@@ -315,7 +315,7 @@ def summarize(c: Comparison, metric: str = "median TTFT", seconds: bool = True) 
         else "the difference is not statistically significant: it could be noise"
     )
     return (
-        f"{metric.capitalize()} of {c.label_b} ({fmt(c.median_b)}, n={c.n_b}) is {size}{direction} {c.label_a} "
+        f"{metric[:1].upper() + metric[1:]} of {c.label_b} ({fmt(c.median_b)}, n={c.n_b}) is {size}{direction} {c.label_a} "
         f"({fmt(c.median_a)}, n={c.n_a}); 95 % CI of the difference {fmt(c.diff_lo)} to {fmt(c.diff_hi)}, "
         f"Mann-Whitney {_fmt_p(c.p_value)}, Cliff's δ = {c.effect:+.2f}: {verdict}."
     )
@@ -384,6 +384,9 @@ def format_percentile_table(long: pd.DataFrame) -> pd.DataFrame:
     wide = t.pivot_table(index=[*group, "metric"], columns="label", values="cell", aggfunc="first", observed=True, dropna=False)
     n = t.groupby([*group, "metric"], dropna=False, observed=True)["n"].first()
     wide = wide.join(n).reset_index()
+    wide["n"] = wide["n"].astype("Int64")
+    rank = {m: i for i, m in enumerate(METRICS)}
+    wide = wide.sort_values([*group, "metric"], key=lambda c: c.map(rank).fillna(99) if c.name == "metric" else c, kind="stable")
     wide["metric"] = wide["metric"].map(lambda m: METRICS.get(m, m))
     order = sorted([c for c in wide.columns if isinstance(c, str) and c.startswith("p") and c[1:].isdigit()], key=lambda c: int(c[1:]))
     return wide[[*group, "metric", *order, "n"]].dropna(subset=order, how="all")
