@@ -141,7 +141,8 @@ class _BearerAuth:
         self.key = api_key.encode()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+        # GET / is the static chat page (no data, no secrets); it sends the key on every data route it calls.
+        if scope["type"] == "http" and not (scope.get("method") == "GET" and scope.get("path") == "/"):
             headers = dict(scope.get("headers") or ())
             given = headers.get(b"authorization", b"")
             token = given[7:] if given[:7].lower() == b"bearer " else headers.get(b"api-key", b"")
@@ -370,6 +371,9 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             return _error(400, "query parameter 'api-version' is missing (e.g. ?api-version=2024-10-21)", param="api-version")
         return await handle(body, request, "completions", name, azure=True)
 
+    from .relay import add_relay_routes
+
+    add_relay_routes(app, deployments, api_key=api_key)  # POST /chat/stream, GET /chat/deployments, GET /
     return app
 
 

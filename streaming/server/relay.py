@@ -1,0 +1,301 @@
+"""The SSE relay (``POST /chat/stream``) and the browser chat page (``GET /``).
+
+The relay reads any configured deployment through the core ``AsyncClient`` (the
+built-in ones at this server's own address) and re-sends it as Server-Sent Events:
+
+    event: meta              once, with the first delta: {"response_id", "request_id", "deployment", "model", "simulated"}
+    data: {"content": "…"}   one per text delta
+    data: {"done": true, "finish_reason": …, "metrics": {"ttft_s", "tokens_per_s", "e2e_s", "output_tokens", …}}
+    data: [DONE]
+    event: error             instead of done/[DONE] when the upstream record is not ok:
+                             {"message", "request_id", "response_id", "status", "error_type", "http_status"}; then the stream ends
+    : hb                     a comment after every ``heartbeat_s`` of silence (15 s; env STREAMING_RELAY_HEARTBEAT_S)
+
+``response_id`` in ``meta`` is the upstream API's id; for the built-in deployments
+``GET /debug/truth/{response_id}`` shows what the server saw (e.g. ``cancelled_at``).
+When the browser goes away the upstream stream is closed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import statistics
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..client import AsyncClient, AsyncStream, LLMRequest
+from ..config import BUILTINS, Credentials, Deployment
+from ..errors import ConfigError
+from ..record import StreamRecord
+
+log = logging.getLogger("streaming.server.relay")
+STATIC = Path(__file__).parent / "static"
+MAX_BODY_BYTES = 256 * 1024
+MAX_TOKENS_CAP = 4096
+DEFAULT_MAX_TOKENS = 256
+DEFAULT_HEARTBEAT_S = 15.0
+SIM_HEADERS = ("x-sim-profile", "x-sim-fault")  # forwarded to simulated deployments only (tests, demos)
+
+
+class RelayMessage(BaseModel):
+    """One chat message."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant", "developer"]
+    content: str = Field(max_length=MAX_BODY_BYTES)
+
+
+class RelayRequest(BaseModel):
+    """The body of ``POST /chat/stream``."""
+
+    model_config = ConfigDict(extra="forbid")
+    deployment: str = Field(min_length=1, max_length=200)
+    messages: list[RelayMessage] = Field(min_length=1, max_length=500)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1, le=MAX_TOKENS_CAP)
+    seed: int | None = None
+
+
+def _error(status: int, message: str, etype: str = "invalid_request_error", param: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": etype, "param": param, "code": None}}, status_code=status)
+
+
+def _validation_error(exc: ValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {}
+    field_name = ".".join(str(p) for p in first.get("loc", ())) or "body"
+    msg = first.get("msg", "invalid request")
+    if first.get("type") == "json_invalid":
+        field_name, msg = "body", "the body is not valid JSON"
+    return _error(422, f"field '{field_name}': {msg}", param=field_name)
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    """One SSE event; ``data`` is JSON-encoded unless it is already bytes."""
+    payload = data if isinstance(data, bytes) else orjson.dumps(data)
+    return (b"event: " + event.encode() + b"\n" if event else b"") + b"data: " + payload + b"\n\n"
+
+
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+def metrics(rec: StreamRecord) -> dict[str, Any]:
+    """The figures the page shows, as measured by the relay (the upstream's client)."""
+    itl = rec.itl_s
+    return {
+        "ttft_s": rec.ttft_s, "tokens_per_s": rec.tokens_per_s, "e2e_s": rec.e2e_s, "output_tokens": rec.output_tokens,
+        "tokens_source": rec.tokens_source, "tpot_s": rec.tpot_s, "itl_p50_s": statistics.median(itl) if itl else None,
+        "t_headers_s": rec.t_headers_s, "chunks": rec.chunks, "retries": rec.retries, "retry_wait_s": rec.retry_wait_s,
+    }  # fmt: skip
+
+
+async def relay_events(stream: AsyncStream) -> AsyncIterator[bytes]:
+    """Upstream deltas → SSE bytes, in the format of the module docstring. Closes ``stream`` when done or abandoned."""
+    rec, dep = stream.record, stream.deployment
+    meta_sent = False
+
+    def meta() -> bytes:
+        return sse({"response_id": rec.response_id, "request_id": rec.request_id, "deployment": dep.name, "model": rec.model,
+                    "provider": dep.provider, "simulated": dep.provider == "simulated"}, "meta")  # fmt: skip
+
+    try:
+        async for delta in stream:
+            if not meta_sent:
+                meta_sent = True
+                yield meta()
+            yield b"data: " + orjson.dumps({"content": delta}) + b"\n\n"
+        if not meta_sent:
+            yield meta()
+        if rec.ok:
+            yield sse({"done": True, "finish_reason": rec.finish_reason, "metrics": metrics(rec), "response_id": rec.response_id, "request_id": rec.request_id})
+            yield DONE_EVENT
+        else:
+            yield _error_event(rec, rec.error or "the request failed")
+    except Exception:  # a bug of ours: still end the stream with one plain sentence
+        log.exception("relay failed for %s", dep.name)
+        yield _error_event(rec, "the relay failed while streaming this answer")
+    finally:
+        await stream.aclose()
+
+
+def _error_event(rec: StreamRecord, message: str) -> bytes:
+    return sse({"message": message, "request_id": rec.request_id, "response_id": rec.response_id, "status": rec.status,
+                "error_type": rec.error_type, "http_status": rec.http_status}, "error")  # fmt: skip
+
+
+class RelayStream(Response):
+    """Raw ASGI SSE response: sends each event as it comes, heartbeats when idle, and stops the source on disconnect."""
+
+    media_type = "text/event-stream"
+    SSE_HEADERS = [
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no"),
+        (b"content-encoding", b"identity"),
+    ]
+
+    def __init__(self, body: AsyncIterator[bytes], heartbeat_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = list(self.SSE_HEADERS)
+        self.events = body
+        self.heartbeat_s = heartbeat_s
+        self.clock = clock
+        self.last_write = clock()
+        self.lock = asyncio.Lock()
+
+    async def _write(self, send: Any, data: bytes) -> None:
+        async with self.lock:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+            self.last_write = self.clock()
+
+    async def _pump(self, send: Any) -> None:
+        async for data in self.events:
+            await self._write(send, data)
+        async with self.lock:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _beat(self, send: Any) -> None:
+        while True:
+            idle = self.clock() - self.last_write
+            if idle >= self.heartbeat_s:
+                await self._write(send, b": hb\n\n")
+                idle = 0.0
+            await asyncio.sleep(self.heartbeat_s - idle)
+
+    @staticmethod
+    async def _watch(receive: Any) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        self.last_write = self.clock()
+        pump = asyncio.ensure_future(self._pump(send))
+        watch = asyncio.ensure_future(self._watch(receive))
+        beat = asyncio.ensure_future(self._beat(send))
+        try:
+            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if pump.done() and pump.exception() is not None and not isinstance(pump.exception(), OSError):
+                raise pump.exception()  # type: ignore[misc]
+        finally:
+            for task in (pump, watch, beat):
+                task.cancel()
+            for task in (pump, watch, beat):
+                with contextlib.suppress(BaseException):
+                    await task
+            with contextlib.suppress(Exception):
+                await self.events.aclose()  # type: ignore[attr-defined]  # closes the upstream stream
+
+
+@dataclass
+class _RelayCredentials(Credentials):
+    """Credentials whose built-in server key is this server's own ``--api-key``."""
+
+    server_key: str | None = field(default=None, repr=False)
+
+    def lookup(self, var: str) -> str | None:
+        if var == "STREAMING_SERVER_API_KEY" and self.server_key:
+            return self.server_key
+        return super().lookup(var)
+
+
+def _own_url(request: Request) -> str:
+    """This server's address as the connection reached it (the local socket), else the request's base URL."""
+    server = request.scope.get("server")
+    if server and server[1]:
+        host = str(server[0])
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{server[1]}"
+    return str(request.base_url).rstrip("/")
+
+
+def _page_html() -> tuple[str, str]:
+    """index.html with sse.js inlined, and a CSP that allows only that inline script."""
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    html = html.replace("/*__SSE_PARSER__*/", (STATIC / "sse.js").read_text(encoding="utf-8"))
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode() + "'"
+        for m in re.finditer(r"<script>(.*?)</script>", html, re.S)
+    ]
+    csp = f"default-src 'none'; script-src {' '.join(hashes)}; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+    return html, csp
+
+
+def add_relay_routes(
+    app: FastAPI,
+    deployments: list[Deployment] | None = None,
+    *,
+    api_key: str | None = None,
+    server_url: str | None = None,
+    heartbeat_s: float | None = None,
+) -> None:
+    """Add ``POST /chat/stream``, ``GET /chat/deployments`` and ``GET /`` to ``app``.
+
+    ``server_url`` is where the built-in deployments are read (default: this server's own address per request);
+    ``api_key`` is this server's key, sent upstream to it.
+    """
+    deps = {d.name: d for d in (deployments if deployments is not None else BUILTINS)}
+    beat = heartbeat_s if heartbeat_s is not None else float(os.environ.get("STREAMING_RELAY_HEARTBEAT_S", DEFAULT_HEARTBEAT_S))
+    credentials = _RelayCredentials(server_key=api_key)
+    clients: dict[str, AsyncClient] = {}
+    page: list[tuple[str, str]] = []
+
+    def client_for(url: str) -> AsyncClient:
+        c = clients.get(url)
+        if c is None:
+            c = clients[url] = AsyncClient(list(deps.values()), server_url=url, credentials=credentials, max_connections=512)
+        return c
+
+    @app.get("/chat/deployments")
+    async def chat_deployments() -> dict[str, Any]:
+        items = [{"name": d.name, "label": d.label, "provider": d.provider, "simulated": d.provider == "simulated",
+                  "model": d.model, "description": d.description} for d in deps.values()]  # fmt: skip
+        default = "sim-fast" if "sim-fast" in deps else next(iter(deps), None)
+        return {"deployments": items, "default": default}
+
+    @app.post("/chat/stream", response_model=None)
+    async def chat_stream(request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes", param="body")
+        raw = bytearray()
+        async for part in request.stream():
+            raw += part
+            if len(raw) > MAX_BODY_BYTES:
+                return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes", param="body")
+        try:
+            body = RelayRequest.model_validate_json(bytes(raw))
+        except ValidationError as e:
+            return _validation_error(e)
+        dep = deps.get(body.deployment)
+        if dep is None:
+            return _error(404, f"unknown deployment '{body.deployment}'; see GET /chat/deployments", "not_found_error", "deployment")
+        extra = {h: request.headers[h] for h in SIM_HEADERS if dep.provider == "simulated" and h in request.headers}
+        req = LLMRequest(messages=[m.model_dump() for m in body.messages], temperature=body.temperature,
+                         max_tokens=body.max_tokens, seed=body.seed, headers=extra)  # fmt: skip
+        try:
+            stream = client_for(server_url or _own_url(request)).stream(dep, req)
+        except ConfigError as e:
+            return _error(503, f"deployment '{dep.name}' is not usable on this server: {e}", "configuration_error", "deployment")
+        return RelayStream(relay_events(stream), beat)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def chat_page() -> HTMLResponse:
+        if not page:
+            page.append(_page_html())
+        html, csp = page[0]
+        return HTMLResponse(html, headers={"content-security-policy": csp, "cache-control": "no-cache", "x-content-type-options": "nosniff"})
