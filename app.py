@@ -1,0 +1,363 @@
+"""Streaming LLM Lab: navigation, the shared sidebar (deployment picker), and the live demo page.
+
+Run with ``streamlit run app.py``. Works with no keys: the built-in server (started
+once per app process) serves ``local`` and the simulated ``sim-*`` deployments.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import streamlit as st
+
+from streaming import launcher
+from streaming.client import Client, LLMRequest, RetryPolicy, Timeouts
+from streaming.config import BUILTINS, Credentials, Deployment, load_deployments
+from streaming.errors import ConfigError, EndpointError
+from streaming.live import Batcher, Race, RaceResult, SafeSecrets, Smoother, ThreadedReader, failure_sentence, frames, metrics_line
+from streaming.record import StreamRecord
+
+HERE = Path(__file__).resolve().parent
+CURSOR = "▌"
+OTHER_PAGES = (("pages/benchmark.py", "Benchmark", "🏁"), ("pages/metrics.py", "Metrics", "📊"), ("pages/deployments.py", "Deployments", "🔌"))
+
+st.set_page_config(page_title="Streaming LLM Lab", page_icon="⚡", layout="wide")
+
+
+# -- shared resources (one per app process; never mutated) -------------------------
+
+
+@st.cache_resource(show_spinner="Starting the built-in server…")
+def builtin_server() -> launcher.ServerHandle:
+    return launcher.ensure_server()
+
+
+@st.cache_resource(show_spinner=False)
+def demo_client(server_url: str | None) -> Client:
+    return Client(
+        list(BUILTINS),
+        server_url=server_url,
+        credentials=Credentials(secrets=SafeSecrets(st.secrets)),
+        timeouts=Timeouts(connect_s=10.0, stall_s=120.0),
+        retry=RetryPolicy(max_retries=1, base_s=0.3, max_wait_s=5.0),
+    )
+
+
+@st.cache_resource(show_spinner="Loading the local model (first time only)…")
+def warm_local_model(server_url: str) -> bool:
+    launcher.warm_local(server_url)
+    return True
+
+
+def server_url() -> str | None:
+    """The built-in server's URL, or None (with a plain error shown) when it cannot start."""
+    try:
+        return builtin_server().url
+    except EndpointError as e:
+        st.error(f"The built-in server for `local` and `sim-*` could not start: {str(e).splitlines()[0]}")
+        return None
+
+
+def deployments_file() -> str | None:
+    return os.environ.get("STREAMING_DEPLOYMENTS") or None
+
+
+def all_deployments() -> tuple[list[Deployment], str | None]:
+    """Built-ins plus the deployments file; on a bad file, the built-ins and the error sentence."""
+    try:
+        return load_deployments(deployments_file()), None
+    except ConfigError as e:
+        return list(BUILTINS), str(e)
+
+
+# -- shared sidebar ---------------------------------------------------------------
+
+
+def sidebar_deployment() -> Deployment:
+    deps, problem = all_deployments()
+    by_name = {d.name: d for d in deps}
+    with st.sidebar:
+        st.markdown("### Deployment")
+        if problem:
+            st.error(f"The deployments file was not loaded, so only the built-ins are offered. {problem}")
+        if st.session_state.get("deployment") not in by_name:
+            st.session_state["deployment"] = "sim-fast"
+        name = st.selectbox("Deployment", list(by_name), key="deployment", format_func=lambda n: by_name[n].label, label_visibility="collapsed")
+        dep = by_name[name]
+        if dep.description:
+            st.caption(dep.description)
+    return dep
+
+
+def deployment_notice(dep: Deployment) -> None:
+    if dep.provider == "local":
+        st.info("`local` is Gemma 3 270M, a small **base** model run on this machine: expect poor answers, but the tokens and timings are real.", icon="🧪")
+    elif dep.provider == "simulated":
+        p = dep.sim
+        prof = f" (about {p.ttft_ms:.0f} ms to the first token, {p.tokens_per_s:.0f} tokens/s)" if p else ""
+        st.info(f"`{dep.name}` is **simulated**: filler text on a declared latency profile{prof}, served over real HTTP.", icon="🎛️")
+
+
+# -- the demo page -------------------------------------------------------------------
+
+
+def store_available() -> bool:
+    try:
+        import streaming.store  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def save_turn(records: list[StreamRecord], extra: dict[str, Any]) -> None:
+    """Persist a finished turn (results DB when enabled; JSON lines when STREAMING_DEMO_LOG is set). Never breaks the chat."""
+    log = os.environ.get("STREAMING_DEMO_LOG")
+    if log:
+        try:
+            with open(log, "ab") as f:
+                for r in records:
+                    f.write(orjson.dumps({**extra, "record": r.to_dict()}) + b"\n")
+        except OSError:
+            pass
+    if not st.session_state.get("save_turns") or not store_available():
+        return
+    try:
+        from streaming import store as store_mod
+
+        db = store_mod.Store(store_mod.default_db_path())
+        run_id = db.get_or_create_demo_run()
+        for r in records:
+            db.add_record(run_id, r, tag="demo")
+    except Exception as e:  # the chat matters more than the log
+        st.session_state["save_error"] = f"This turn was not saved to the results database ({type(e).__name__})."
+
+
+def conversation(history: list[dict[str, Any]], system: str) -> list[dict[str, str]]:
+    msgs = [{"role": "system", "content": system}] if system.strip() else []
+    for m in history:
+        if m["content"] and (m["role"] == "user" or m.get("status") in ("ok", "cancelled", "interrupted")):
+            msgs.append({"role": m["role"], "content": m["content"]})
+    return msgs
+
+
+def render_message(m: dict[str, Any]) -> None:
+    with st.chat_message(m["role"]):
+        if m["role"] == "user":
+            st.markdown(m["content"])
+            return
+        if m.get("kind") == "race":
+            render_race(m)
+            return
+        rec = StreamRecord.from_dict(m["record"]) if m.get("record") else None
+        if m["content"]:
+            st.markdown(m["content"])
+        if rec is None:
+            st.caption("stopped")
+            return
+        sentence = failure_sentence(rec)
+        if sentence:
+            (st.warning if rec.status == "cancelled" else st.error)(sentence)
+        st.caption(metrics_line(rec, m.get("temperature")))
+
+
+def render_race(m: dict[str, Any]) -> None:
+    left, right = st.columns(2)
+    recs = [StreamRecord.from_dict(r) if r else None for r in (m.get("record"), m.get("plain_record"))]
+    for col, title, rec, text in ((left, "Streaming", recs[0], m["content"]), (right, "Non-streaming", recs[1], m.get("plain_content", ""))):
+        with col:
+            st.markdown(f"**{title}**")
+            if text:
+                st.markdown(text)
+            if rec is not None:
+                sentence = failure_sentence(rec)
+                if sentence:
+                    st.error(sentence) if rec.status != "cancelled" else st.warning(sentence)
+                st.caption(metrics_line(rec, m.get("temperature")))
+    if recs[0] is not None and recs[1] is not None:
+        render_waits(RaceResult.of(recs[0], recs[1]))
+
+
+def render_waits(res: RaceResult) -> None:
+    a, b, c = st.columns(3)
+
+    def fmt(v: float | None) -> str:
+        return "n/a" if v is None else (f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s")
+
+    a.metric("Streaming: first words after", fmt(res.stream_wait_s), help="TTFT of the streamed request")
+    b.metric("Non-streaming: whole answer after", fmt(res.plain_wait_s), help="e2e of the non-streamed request: nothing shows before it")
+    c.metric("Non-streaming user waits", "n/a" if res.ratio is None else f"{res.ratio:.1f}× longer")
+
+
+def paint(reader: ThreadedReader, msg: dict[str, Any], field: str, info: Any, settings: dict[str, Any], on_tick: Any = None) -> Any:
+    """Text batches for st.write_stream; keeps ``msg`` up to date and the live line fresh (each update is a stop point)."""
+    pacer = Smoother() if settings["smooth"] else Batcher()
+    shown: list[str] = []
+    last_info = -1.0
+    for fr in frames(reader, interval_s=settings["interval_ms"] / 1000.0, tick_s=0.1, pacer=pacer):
+        if fr.text:
+            shown.append(fr.text)
+            msg[field] = "".join(shown)
+        if not fr.text or fr.stats.elapsed_s - last_info >= 0.25 or fr.final:
+            info.caption(fr.stats.line())
+            last_info = fr.stats.elapsed_s
+            if on_tick is not None:
+                on_tick()
+        if fr.text:
+            yield fr.text
+
+
+def finish(msg: dict[str, Any], field: str, rec_field: str, reader: ThreadedReader) -> StreamRecord:
+    if not reader.finished:
+        reader.cancel()
+    rec = reader.join(10.0)
+    msg[field] = rec.text
+    msg[rec_field] = rec.to_dict()
+    return rec
+
+
+def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: dict[str, Any]) -> None:
+    history = st.session_state["history"]
+    msg: dict[str, Any] = {"role": "assistant", "kind": "chat", "content": "", "record": None, "temperature": req.temperature, "status": "streaming"}
+    history.append(msg)  # before streaming: a Stop or rerun keeps whatever arrived
+    with st.chat_message("assistant"):
+        body = st.empty()
+        info = st.empty()
+        stop = st.empty()
+        try:
+            stream = client.stream(dep, req)
+        except (ConfigError, EndpointError) as e:
+            msg["status"] = "error"
+            history.pop()
+            st.error(f"The request was not sent: {e}")
+            return
+        stop.button("■ Stop", key=f"stop-{len(history)}", help="Stop generating; the partial answer is kept")
+        reader = ThreadedReader(stream, client.clock).start()
+        gen = paint(reader, msg, "content", info, settings)
+        try:
+            body.container().write_stream(gen, cursor=CURSOR)
+        finally:
+            gen.close()
+            rec = finish(msg, "content", "record", reader)
+            msg["status"] = rec.status
+            save_turn([rec], {"kind": "chat"})
+        stop.empty()
+        body.markdown(rec.text) if rec.text else body.empty()
+        sentence = failure_sentence(rec)
+        with info.container():
+            if sentence:
+                st.error(sentence)
+            st.caption(metrics_line(rec, req.temperature))
+
+
+def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: dict[str, Any]) -> None:
+    history = st.session_state["history"]
+    msg: dict[str, Any] = {"role": "assistant", "kind": "race", "content": "", "plain_content": "", "record": None, "plain_record": None,
+                           "temperature": req.temperature, "status": "streaming"}  # fmt: skip
+    history.append(msg)
+    with st.chat_message("assistant"):
+        left, right = st.columns(2)
+        left.markdown("**Streaming**")
+        right.markdown("**Non-streaming**")
+        body, info = left.empty(), left.empty()
+        plain_body, plain_info = right.empty(), right.empty()
+        stop = st.empty()
+        try:
+            race = Race(client, dep, req)
+        except (ConfigError, EndpointError) as e:
+            history.pop()
+            st.error(f"The request was not sent: {e}")
+            return
+        stop.button("■ Stop", key=f"stop-{len(history)}", help="Stop both requests")
+        race.start()
+
+        def plain_tick() -> None:
+            if not race.plain.finished:
+                plain_info.caption(f"⏳ waiting for the whole answer… {race.plain.stats().elapsed_s:.1f} s")
+
+        gen = paint(race.streamed, msg, "content", info, settings, on_tick=plain_tick)
+        try:
+            body.container().write_stream(gen, cursor=CURSOR)
+            info.caption(metrics_line(race.streamed.record, req.temperature))
+            while not race.plain.finished:
+                race.plain.take(0.1)
+                plain_tick()
+        finally:
+            gen.close()
+            s_rec = finish(msg, "content", "record", race.streamed)
+            p_rec = finish(msg, "plain_content", "plain_record", race.plain)
+            msg["status"] = s_rec.status
+            save_turn([s_rec, p_rec], {"kind": "race"})
+        stop.empty()
+        for slot, sl_info, rec in ((body, info, s_rec), (plain_body, plain_info, p_rec)):
+            slot.markdown(rec.text) if rec.text else slot.empty()
+            with sl_info.container():
+                sentence = failure_sentence(rec)
+                if sentence:
+                    st.error(sentence)
+                st.caption(metrics_line(rec, req.temperature))
+        render_waits(RaceResult.of(s_rec, p_rec))
+
+
+def demo() -> None:
+    dep: Deployment = st.session_state["selected_deployment"]
+    st.session_state.setdefault("history", [])
+    with st.sidebar:
+        st.markdown("### Live demo")
+        temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature")
+        max_tokens = int(st.number_input("Max tokens", 1, 4096, 256, 16, key="max_tokens"))
+        system = st.text_area("System prompt", "You are a helpful assistant. Answer briefly.", key="system", height=80)
+        api = st.radio("API", ["chat", "completions"], key="api", horizontal=True,
+                       format_func=lambda a: "Chat" if a == "chat" else "Completions (legacy)")  # fmt: skip
+        race = st.toggle("Race: streaming vs non-streaming", key="race", help="Send the same prompt both ways at once")
+        with st.expander("Display"):
+            smooth = st.toggle("Smooth display (steady frame rate)", key="smooth", help="Changes only the painting, never the measurement")
+            interval_ms = st.slider("Repaint at most every (ms)", 10, 250, 50, 10, key="interval_ms")
+        if store_available():
+            st.toggle("Save demo turns", value=True, key="save_turns", help="Each turn goes to the results database (STREAMING_DB)")
+        if st.button("Clear chat", key="clear"):
+            st.session_state["history"] = []
+
+    st.title("⚡ Live demo")
+    st.caption("Type a prompt and watch the answer stream in, with time to first token (TTFT) and tokens/s measured by the client as bytes arrive.")
+    deployment_notice(dep)
+
+    for m in st.session_state["history"]:
+        render_message(m)
+    if st.session_state.get("save_error"):
+        st.caption(st.session_state.pop("save_error"))
+
+    prompt = st.chat_input("Ask something…", key="prompt", submit_mode="disable")
+    if not prompt:
+        return
+    st.session_state["history"].append({"role": "user", "content": prompt})
+    with st.chat_message("user"):
+        st.markdown(prompt)
+
+    url = server_url() if dep.builtin else None
+    if dep.builtin and url is None:
+        return
+    if dep.provider == "local":
+        try:
+            warm_local_model(url)
+        except EndpointError as e:
+            st.error(f"The local model could not be loaded: {str(e).splitlines()[0]}")
+            return
+    client = demo_client(url)
+    history = st.session_state["history"]
+    if api == "chat":
+        req = LLMRequest(messages=conversation(history, system), temperature=temperature, max_tokens=max_tokens)
+    else:
+        req = LLMRequest(prompt=(system.strip() + "\n\n" if system.strip() else "") + prompt, api="completions", temperature=temperature, max_tokens=max_tokens)
+    settings = {"smooth": smooth, "interval_ms": interval_ms}
+    (run_race_turn if race else run_chat_turn)(client, dep, req, settings)
+
+
+# -- navigation ------------------------------------------------------------------------
+
+st.session_state["selected_deployment"] = sidebar_deployment()
+pages = [st.Page(demo, title="Live demo", icon="⚡", default=True, url_path="demo")]
+pages += [st.Page(path, title=title, icon=icon) for path, title, icon in OTHER_PAGES if (HERE / path).is_file()]
+st.navigation(pages).run()
