@@ -228,12 +228,13 @@ def token_timeline(df: pd.DataFrame, keys: Sequence[object] | None = None, max_r
     return fig
 
 
-def _hist_bars(fig: go.Figure, values: dict[str, np.ndarray], edges: np.ndarray, unit: str, row: int | None = None, col: int | None = None) -> None:
+def _hist_bars(fig: go.Figure, values: dict[str, np.ndarray], edges: np.ndarray, unit: str, row: int | None = None, col: int | None = None,
+               legend: bool = True) -> None:  # fmt: skip
     colors = _colors(list(values))
     for lab, v in sorted(values.items()):
         counts, _ = np.histogram(v, bins=edges)
         mids = (edges[:-1] + edges[1:]) / 2
-        tr = go.Bar(x=mids, y=counts, width=np.diff(edges), name=f"{lab} (n={v.size})", marker_color=colors[lab], opacity=0.6,
+        tr = go.Bar(x=mids, y=counts, width=np.diff(edges), name=f"{lab} (n={v.size})", marker_color=colors[lab], opacity=0.6, showlegend=legend,
                     customdata=np.column_stack([edges[:-1], edges[1:]]),
                     hovertemplate=f"{lab}<br>%{{customdata[0]:.3g}}–%{{customdata[1]:.3g}} {unit}: %{{y}}<br>n={v.size}<extra></extra>")  # fmt: skip
         fig.add_trace(tr, row=row, col=col) if row else fig.add_trace(tr)
@@ -261,7 +262,7 @@ def tokens_per_chunk_histogram(df: pd.DataFrame) -> go.Figure:
     if chars:
         top = max(float(np.percentile(v, 99.5)) for v in chars.values())
         edges = np.linspace(0, max(top, 1.0) + 1, 41)
-        _hist_bars(fig, {k: np.minimum(v, edges[-1] - 1e-9) for k, v in chars.items()}, edges, "chars", row=1, col=2)
+        _hist_bars(fig, {k: np.minimum(v, edges[-1] - 1e-9) for k, v in chars.items()}, edges, "chars", row=1, col=2, legend=False)
     return fig
 
 
@@ -315,12 +316,12 @@ def errors_over_time(df: pd.DataFrame, bins: int = 40) -> go.Figure:
     if "attempts" in d.columns:  # 429s that were retried live in the attempts, not in the final status
         r429 = r429.astype(float) + np.array([sum(1 for a in (v if isinstance(v, list) else []) if isinstance(a, dict) and a.get("http_status") == 429)
                                               for v in d["attempts"]], dtype=float)  # fmt: skip
-    ns = d["_t"].astype("int64").to_numpy()
+    ns = d["_t"].dt.as_unit("ns").astype("int64").to_numpy()
     lo, hi = ns.min(), ns.max()
     edges = np.linspace(lo, hi + 1, min(bins, max(1, len(d))) + 1)
     which = np.clip(np.searchsorted(edges, ns, side="right") - 1, 0, len(edges) - 2)
     total = np.bincount(which, minlength=len(edges) - 1)
-    mids = pd.to_datetime(((edges[:-1] + edges[1:]) / 2).astype("int64"), utc=True)
+    mids = pd.to_datetime(((edges[:-1] + edges[1:]) / 2).astype("int64"), utc=True).floor("ms")
     for name, w, color in (("failed requests", err.astype(float), "#d62728"), ("retries", retries, "#ff7f0e"), ("HTTP 429", np.asarray(r429, float), "#9467bd")):
         fig.add_trace(go.Bar(x=mids, y=np.bincount(which, weights=w, minlength=len(edges) - 1), name=name, marker_color=color, customdata=total,
                              hovertemplate=f"%{{x}}<br>{name}: %{{y:.0f}}<br>n=%{{customdata}} requests in bin<extra></extra>"))  # fmt: skip

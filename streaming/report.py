@@ -1,0 +1,99 @@
+"""The shareable report: request rows in, one self-contained HTML page out (plotly.js inlined; opens with no network)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from . import charts as C
+from . import stats as S
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
+h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0} table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.85rem}
+th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;white-space:nowrap} th{background:#f5f5f5}
+.cards{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0} .card{border:1px solid #ddd;border-radius:8px;padding:.8rem 1rem;min-width:260px}
+.card h3{margin:.1rem 0 .5rem} .big{font-size:1.3rem;font-weight:600} .ci{color:#666;font-size:.85rem}
+.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem .8rem;margin:1rem 0} .fig{margin:1rem 0 2rem}
+"""
+
+_NOTES = (
+    "Percentiles use numpy's linear interpolation (Hyndman–Fan type 7); the brackets are 95 % percentile-bootstrap confidence "
+    "intervals (1,000 resamples, seed 0). ⚑ ≈max marks a percentile the sample is too small to support (fewer than one request "
+    "expected above it, e.g. p99 with n < 100): it is close to the maximum, not an estimate of the percentile. Latency statistics "
+    "are over successful requests; failures are counted separately. Perceived wait is TTFT when streaming and end-to-end time when not."
+)
+
+
+def _ms(v: float) -> str:
+    return "n/a" if v is None or math.isnan(v) else (f"{v * 1000:.0f} ms" if abs(v) < 1 else f"{v:.2f} s")
+
+
+def _card(h: S.Headline, label: str) -> str:
+    def line(name: str, e: S.Estimate | None, f: type | None = None) -> str:
+        if e is None or e.n == 0:
+            return f"<div>{name}: <span class=big>n/a</span></div>"
+        fmt = _ms if f is None else (lambda v: f"{v:.1f}")
+        unit = "" if f is None else (" tok/s" if name == "median tokens/s" else "×")
+        return (f"<div>{name}: <span class=big>{fmt(e.value)}{unit}</span> "
+                f"<span class=ci>95 % CI {fmt(e.lo)}–{fmt(e.hi)}{unit}, n={e.n}</span></div>")  # fmt: skip
+
+    return (
+        f"<div class=card><h3>{html.escape(label)}</h3>{line('median TTFT', h.ttft)}{line('median tokens/s', h.tokens_per_s, float)}"
+        f"{line('non-stream / stream wait', h.wait_ratio, float)}<div class=ci>{h.n_requests} requests, {h.n_failed} failed</div></div>"
+    )
+
+
+def _table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "<p>No successful requests.</p>"
+    return df.to_html(index=False, escape=True, border=0, na_rep="—")
+
+
+def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: str = "Streaming LLM Lab report",
+                figures: dict[str, go.Figure] | None = None) -> str:  # fmt: skip
+    """A complete HTML document with the headline, the comparison sentences, the percentile table and every chart."""
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p class=sub>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC} · {len(df):,} requests</p>"]  # fmt: skip
+    if runs_df is not None and len(runs_df):
+        cols = [c for c in ("run_id", "created_at", "finished_at", "status", "tag", "n_requests", "n_errors", "notes") if c in runs_df.columns]
+        parts += ["<h2>Runs</h2>", _table(runs_df[cols])]
+    if "provider" in df.columns and df["provider"].isin(["simulated", "local"]).any():
+        parts.append("<div class=note>Deployments marked <b>(simulated)</b> are the built-in simulator with a declared latency profile; "
+                     "<b>(local model)</b> is a small base model run on this machine: real tokens and timings, poor answers.</div>")  # fmt: skip
+    if df.empty:
+        parts.append("<p>No requests in this selection.</p>")
+    else:
+        labels = dict(zip(df["deployment"], C.dep_labels(df)))
+        parts += ["<h2>Headline</h2><div class=cards>", *(_card(h, labels.get(h.deployment, h.deployment)) for h in S.headlines(df)), "</div>"]
+        sentences = [S.summarize_paired(S.paired_compare(S.paired_frame(df)))]
+        ok = S.ok_rows(df)
+        stream = ok[ok["mode"] == "stream"] if "mode" in ok.columns else ok
+        deps = sorted(stream["deployment"].dropna().unique())
+        if len(deps) >= 2:
+            base = deps[0]
+            for other in deps[1:]:
+                c = S.compare(stream.loc[stream.deployment == base, "ttft_s"], stream.loc[stream.deployment == other, "ttft_s"],
+                              labels.get(base, base), labels.get(other, other))  # fmt: skip
+                sentences.append(S.summarize(c))
+        parts += ["<h2>In one sentence</h2><ul>", *(f"<li>{html.escape(s)}</li>" for s in sentences), "</ul>"]
+        parts += ["<h2>Percentiles</h2>", f"<p class=ci>{html.escape(_NOTES)}</p>", _table(S.format_percentile_table(S.percentile_table(df)))]
+        st = C.stalls(df)
+        if len(st):
+            parts += [f"<h2>Stalled streams ({len(st)})</h2>", _table(st.head(50))]
+    figs = figures if figures is not None else (C.default_figures(df) if len(df) else {})
+    if figs:
+        parts.append("<h2>Charts</h2>")
+        for name, fig in figs.items():
+            parts.append(f"<div class=fig id='fig-{html.escape(name)}'>{fig.to_html(full_html=False, include_plotlyjs=False, config={'responsive': True})}</div>")
+    body = "\n".join(parts)
+    return (
+        f"<!DOCTYPE html>\n<html lang=en><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<meta name=viewport content='width=device-width, initial-scale=1'><style>{_CSS}</style>"
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>\n{body}\n</body></html>\n"
+    )
