@@ -7,6 +7,7 @@ once per app process) serves ``local`` and the simulated ``sim-*`` deployments.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,13 @@ def store_available() -> bool:
     return True
 
 
+@st.cache_resource(show_spinner=False)
+def demo_store(path: str) -> Any:
+    from streaming.store import Store
+
+    return Store(path)
+
+
 def save_turn(records: list[StreamRecord], extra: dict[str, Any]) -> None:
     """Persist a finished turn (results DB when enabled; JSON lines when STREAMING_DEMO_LOG is set). Never breaks the chat."""
     log = os.environ.get("STREAMING_DEMO_LOG")
@@ -125,14 +133,15 @@ def save_turn(records: list[StreamRecord], extra: dict[str, Any]) -> None:
     if not st.session_state.get("save_turns") or not store_available():
         return
     try:
-        from streaming import store as store_mod
+        from streaming.store import default_db_path
 
-        db = store_mod.Store(store_mod.default_db_path())
+        db = demo_store(str(Path(default_db_path()).resolve()))
         run_id = db.get_or_create_demo_run()
+        pair = uuid.uuid4().hex[:12] if len(records) > 1 else None
         for r in records:
-            db.add_record(run_id, r, tag="demo")
+            db.add_record(run_id, r, tag="demo", pair_id=pair, turn_kind=extra.get("kind"))
     except Exception as e:  # the chat matters more than the log
-        st.session_state["save_error"] = f"This turn was not saved to the results database ({type(e).__name__})."
+        st.session_state["save_error"] = f"This turn was not saved to the results database ({type(e).__name__}: {str(e)[:120]})."
 
 
 def conversation(history: list[dict[str, Any]], system: str) -> list[dict[str, str]]:
