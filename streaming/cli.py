@@ -14,7 +14,7 @@ import orjson
 from .errors import StreamingError
 
 # Modules that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["streaming.bench_cli"]
 
 
 def _float_arg(name: str, lo: float, hi: float) -> Callable[[str], float]:
@@ -76,10 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .config import load_deployments
     from .server.app import create_app
+    from .server.runner import serve
 
     key = args.api_key or os.environ.get("STREAMING_SERVER_API_KEY")
     try:
@@ -99,7 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         threading.Thread(target=get_model, daemon=True).start()
     print(f"Streaming LLM Lab server on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, timeout_graceful_shutdown=2)
+    serve(app, args.host, args.port, log_level=args.log_level)
     return 0
 
 

@@ -1,0 +1,331 @@
+"""The benchmark runner: a matrix of requests over asyncio, every request stored as it finishes.
+
+``run_benchmark(config, store)`` is synchronous (it runs its own event loop), so the CLI
+calls it directly and the Streamlit page calls it in a thread. Closed loop at
+``concurrency``, or Poisson arrivals at ``rate`` with each request's intended and
+actual send time recorded (coordinated omission is reported, not hidden). The runner
+watches its own event-loop lag and warns when the client may be the bottleneck.
+Retries (429/5xx, honouring retry-after) happen inside the request's own slot, so
+they never add load; their count and waits are stored beside TTFT, never in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .client import AsyncClient, LLMRequest, RetryPolicy, Timeouts
+from .config import Credentials, Deployment
+from .errors import ConfigError
+from .matrix import BenchConfig, WorkItem, cell_label, expand, resolve_deployments, resolve_prompts
+from .record import StreamRecord
+from .store import Store, load_requests
+
+LOOP_LAG_WARN_MS = 5.0
+LAG_INTERVAL_S = 0.01
+PROGRESS_EVERY_S = 0.1
+Clock = Callable[[], float]
+
+
+@dataclass
+class CellProgress:
+    """Live counters of one (deployment, temperature, mode)."""
+
+    done: int = 0
+    errors: int = 0
+    p50_wait_s: float | None = None  # p50 TTFT when streaming, p50 e2e otherwise
+
+
+@dataclass
+class Progress:
+    """A snapshot for progress bars. ``points`` grows as requests finish (shared, append-only)."""
+
+    run_id: str
+    phase: str  # warmup | running | finished | stopped | failed
+    done: int
+    total: int
+    errors: int
+    elapsed_s: float
+    cells: dict[str, CellProgress]
+    points: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_benchmark(config: BenchConfig, db: Store, progress: Callable[[Progress], None] | None = None,
+                  stop: threading.Event | None = None, clock: Clock = time.perf_counter) -> str:  # fmt: skip
+    """Run the matrix, storing every request in ``db``; returns the run id. ``stop`` ends it early (kept, marked stopped)."""
+    config.validate()
+    deps = resolve_deployments(config)
+    creds = Credentials()
+    for d in deps:
+        creds.headers(d)  # a missing key is a ConfigError now, before the run exists
+    prompts = resolve_prompts(config)
+    items = expand(config, prompts, [d.name for d in deps])
+    runner = _Runner(config, db, deps, prompts[0].text, items, progress, stop or threading.Event(), clock)
+    return asyncio.run(runner.main())
+
+
+class _Runner:
+    def __init__(self, config: BenchConfig, db: Store, deps: list[Deployment], warm_prompt: str, items: list[WorkItem],
+                 progress: Callable[[Progress], None] | None, stop: threading.Event, clock: Clock) -> None:  # fmt: skip
+        self.cfg, self.db, self.deps, self.items = config, db, deps, items
+        self.warm_prompt = warm_prompt
+        self.progress_cb, self.stop, self.clock = progress, stop, clock
+        self.run_id = ""
+        self.phase = "warmup"
+        self.done = self.errors = 0
+        self.cells: dict[str, list[float]] = {}
+        self.cell_counts: dict[str, CellProgress] = {}
+        self.points: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
+        self.lags: list[float] = []
+        self.start = 0.0
+        self._last_emit = 0.0
+        self._stopping = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.cancelled_in_flight = 0
+
+    async def main(self) -> str:
+        cfg = self.cfg
+        server_url = None
+        if any(d.builtin for d in self.deps):
+            from .launcher import ensure_server, warm_local
+
+            server_url = await asyncio.to_thread(lambda: ensure_server(cfg.deployments_file).url)
+            if any(d.provider == "local" for d in self.deps):
+                await asyncio.to_thread(warm_local, server_url)
+        pool = cfg.max_in_flight if cfg.rate is not None else cfg.concurrency
+        client = AsyncClient(self.deps, server_url=server_url, max_connections=pool, clock=self.clock,
+                             timeouts=Timeouts(connect_s=cfg.connect_s, stall_s=cfg.stall_s),
+                             retry=RetryPolicy(max_retries=cfg.max_retries, base_s=cfg.retry_base_s, max_wait_s=cfg.retry_max_wait_s))  # fmt: skip
+        self.run_id = self.db.create_run("bench", cfg.snapshot(self.deps), notes=cfg.notes, deployments=[d.name for d in self.deps])
+        status = "failed"
+        watcher = asyncio.create_task(self._watch_stop())
+        try:
+            await self._warmup(client)
+            self.phase = "running"
+            lag = asyncio.create_task(self._lag_monitor())
+            self.start = self.clock()
+            if cfg.rate is None:
+                await self._closed_loop(client)
+            else:
+                await self._open_loop(client)
+            lag.cancel()
+            status = "stopped" if self._stopping else "finished"
+        finally:
+            watcher.cancel()
+            await client.aclose()
+            lag_p99 = self._lag_report()
+            if self.cancelled_in_flight:
+                self.warnings.append(f"stopped: {self.cancelled_in_flight} request(s) in flight were cancelled and not stored")
+            self.phase = status
+            self.db.finish_run(self.run_id, status, warnings=self.warnings, loop_lag_p99_ms=lag_p99)
+            self._emit(force=True)
+        return self.run_id
+
+    # -- phases -------------------------------------------------------------------------------
+    async def _warmup(self, client: AsyncClient) -> None:
+        from .prompts import Prompt
+
+        prompt = Prompt("warmup", self.warm_prompt, "custom")
+        n = 0
+        for dep in self.deps:
+            for _ in range(self.cfg.warmup):
+                if self._stopping:
+                    return
+                n -= 1
+                item = WorkItem(n, dep.name, self.cfg.temperatures[0], self.cfg.modes[0], prompt, -1)
+                await self._one(client, item, warmup=True)
+
+    async def _closed_loop(self, client: AsyncClient) -> None:
+        queue = iter(self.items)
+
+        async def worker() -> None:
+            for item in queue:  # a shared iterator: each item goes to exactly one worker
+                if self._should_stop_sending():
+                    return
+                await self._one(client, item)
+
+        workers = [asyncio.create_task(worker()) for _ in range(min(self.cfg.concurrency, len(self.items)))]
+        self._tasks.update(workers)
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _open_loop(self, client: AsyncClient) -> None:
+        slots = asyncio.Semaphore(self.cfg.max_in_flight)
+
+        async def send(item: WorkItem) -> None:
+            try:
+                await self._one(client, item)
+            finally:
+                slots.release()
+
+        for item in self.items:
+            due = self.start + (item.scheduled_s or 0.0)
+            while not self._stopping and (delay := due - self.clock()) > 0:
+                await asyncio.sleep(min(delay, 0.1))
+            await slots.acquire()  # when full, the send is late; sent_s - scheduled_s shows by how much
+            if self._should_stop_sending():
+                slots.release()
+                break
+            task = asyncio.create_task(send(item))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _should_stop_sending(self) -> bool:
+        d = self.cfg.duration_s
+        return self._stopping or (d is not None and self.clock() - self.start >= d)
+
+    async def _watch_stop(self) -> None:
+        while not self.stop.is_set():
+            await asyncio.sleep(0.05)
+        self._stopping = True
+        for t in list(self._tasks):
+            t.cancel()
+
+    async def _lag_monitor(self) -> None:
+        while True:
+            t = self.clock()
+            await asyncio.sleep(LAG_INTERVAL_S)
+            self.lags.append(max(0.0, self.clock() - t - LAG_INTERVAL_S))
+
+    def _lag_report(self) -> float | None:
+        if not self.lags:
+            return None
+        p99 = float(np.percentile(self.lags, 99)) * 1000
+        if p99 > LOOP_LAG_WARN_MS:
+            self.warnings.append(f"the client's event loop lagged (p99 {p99:.1f} ms > {LOOP_LAG_WARN_MS:g} ms): the client may be "
+                                 "the bottleneck, and its latencies include its own delay; lower the concurrency")  # fmt: skip
+        return p99
+
+    # -- one request ------------------------------------------------------------------------------
+    def _request(self, item: WorkItem) -> LLMRequest:
+        kw: dict[str, Any] = dict(api=self.cfg.api, stream=item.mode == "stream", temperature=item.temperature,
+                                  max_tokens=self.cfg.max_tokens, headers=dict(self.cfg.headers))  # fmt: skip
+        if self.cfg.api == "completions":
+            text = f"{self.cfg.system}\n\n{item.prompt.text}" if self.cfg.system else item.prompt.text
+            return LLMRequest(prompt=text, **kw)
+        return LLMRequest.chat(item.prompt.text, system=self.cfg.system, **kw)
+
+    async def _one(self, client: AsyncClient, item: WorkItem, warmup: bool = False) -> None:
+        sent = self.clock() - self.start if not warmup else None
+        s = client.stream(item.deployment, self._request(item))
+        try:
+            async with asyncio.timeout(self.cfg.timeout_s):
+                await s.run()
+        except TimeoutError:
+            rec = await s.aclose()
+            rec.status, rec.error_type = "error", "request_timeout"
+            rec.error = f"the request took longer than the {self.cfg.timeout_s:g} s limit"
+        except asyncio.CancelledError:
+            await asyncio.shield(s.aclose())
+            self.cancelled_in_flight += 1
+            raise
+        rec = s.record
+        self.db.add_record(self.run_id, rec, seq=item.seq, warmup=warmup, prompt_id=item.prompt.id, prompt_size=item.prompt.size,
+                           mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent)  # fmt: skip
+        if not warmup:
+            self._count(item, rec, sent)
+
+    def _count(self, item: WorkItem, rec: StreamRecord, sent: float | None) -> None:
+        label = cell_label(*item.cell)
+        c = self.cell_counts.setdefault(label, CellProgress())
+        c.done += 1
+        self.done += 1
+        wait = rec.ttft_s if rec.stream else rec.e2e_s
+        if rec.ok and wait is not None:
+            self.cells.setdefault(label, []).append(wait)
+        else:
+            c.errors += 1
+            self.errors += 1
+        self.points.append({"seq": item.seq, "t_s": self.clock() - self.start, "sent_s": sent, "cell": label, "deployment": item.deployment,
+                            "mode": item.mode, "status": rec.status, "perceived_wait_s": wait if rec.ok else None})  # fmt: skip
+        self._emit()
+
+    def _emit(self, force: bool = False) -> None:
+        if self.progress_cb is None:
+            return
+        now = self.clock()
+        if not force and now - self._last_emit < PROGRESS_EVERY_S and self.done < len(self.items):
+            return
+        self._last_emit = now
+        for label, c in self.cell_counts.items():
+            waits = self.cells.get(label)
+            c.p50_wait_s = float(np.median(waits)) if waits else None
+        snap = Progress(self.run_id, self.phase, self.done, len(self.items), self.errors, (now - self.start) if self.start else 0.0,
+                        {k: CellProgress(v.done, v.errors, v.p50_wait_s) for k, v in self.cell_counts.items()}, self.points,
+                        list(self.warnings))  # fmt: skip
+        try:
+            self.progress_cb(snap)
+        except Exception:  # a broken progress display must not end the run
+            pass
+
+
+# -- summary and gates ------------------------------------------------------------------------------
+METRICS = {"ttft": "ttft_s", "e2e": "e2e_s", "tpot": "tpot_s", "tokens_per_s": "tokens_per_s", "wait": "perceived_wait_s"}
+PCTS = (50, 90, 95, 99)
+KEYS = ["deployment", "temperature", "mode"]
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (deployment, temperature, mode): n, ok, errors, error_rate, retries, retry_wait_s,
+    and {ttft,e2e,tpot,tokens_per_s,wait}_p{50,90,95,99} over successful requests (seconds; tokens/s)."""
+    rows = []
+    if not len(df):
+        return pd.DataFrame(columns=[*KEYS, "n", "ok", "errors", "error_rate", "retries", "retry_wait_s"])
+    for key, g in df.groupby(KEYS, dropna=False, sort=True):
+        ok = g[g["status"] == "ok"]
+        row: dict[str, Any] = dict(zip(KEYS, key))
+        row.update(n=len(g), ok=len(ok), errors=len(g) - len(ok), error_rate=(len(g) - len(ok)) / len(g),
+                   retries=int(g["retries"].fillna(0).sum()), retry_wait_s=float(g["retry_wait_s"].fillna(0).sum()))  # fmt: skip
+        for name, col in METRICS.items():
+            values = ok[col].to_numpy(dtype=float)
+            values = values[~np.isnan(values)]
+            for p in PCTS:
+                row[f"{name}_p{p}"] = float(np.percentile(values, p)) if len(values) else float("nan")
+        lag = g["schedule_lag_s"].to_numpy(dtype=float)
+        lag = lag[~np.isnan(lag)]
+        row["schedule_lag_p99"] = float(np.percentile(lag, 99)) if len(lag) else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_summary(db_path: str, run_id: str) -> pd.DataFrame:
+    return summarize(load_requests(db_path, [run_id], timelines=False))
+
+
+_COND = re.compile(r"^\s*([a-z_0-9]+)\s*(>=|<=|==|!=|>|<)\s*([-+0-9.eE]+)\s*$")
+_OPS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne}
+
+
+def parse_condition(text: str) -> tuple[str, str, float]:
+    """ "ttft_p95 > 0.8" → ("ttft_p95", ">", 0.8). ConfigError when it does not parse."""
+    m = _COND.match(text)
+    if not m:
+        raise ConfigError(f"--fail-if {text!r}: write it as METRIC OP NUMBER, e.g. \"ttft_p95 > 0.8\" (seconds) or \"error_rate > 0\"")
+    return m.group(1), m.group(2), float(m.group(3))
+
+
+def failed_conditions(summary: pd.DataFrame, conditions: Sequence[str]) -> list[str]:
+    """The conditions that hold on some summary row, one sentence each (empty: the gate passes)."""
+    out = []
+    for text in conditions:
+        metric, op, value = parse_condition(text)
+        if metric not in summary.columns or metric in KEYS:
+            allowed = [c for c in summary.columns if c not in KEYS]
+            raise ConfigError(f"--fail-if {text!r}: unknown metric '{metric}'; one of {allowed}")
+        for _, row in summary.iterrows():
+            v = row[metric]
+            if v is not None and not pd.isna(v) and _OPS[op](float(v), value):
+                out.append(f"{metric} {op} {value:g} holds for {cell_label(row['deployment'], row['temperature'], row['mode'])} ({float(v):.4g})")
+    return out

@@ -1,0 +1,242 @@
+"""``python -m streaming bench | report | runs``: run a benchmark matrix, report or export a run, list runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from .errors import ConfigError
+
+
+def register(sub: Any) -> None:
+    b = sub.add_parser("bench", help="run a benchmark matrix: deployments × temperatures × modes × prompts × repeats")
+    b.add_argument("--config", metavar="FILE", help="bench.toml (flags override it)")
+    b.add_argument("--deployment", "-d", action="append", metavar="NAME", help="repeatable (default: sim-fast)")
+    b.add_argument("--temperature", "-t", metavar="LIST", help="comma-separated, e.g. 0,0.7,1.0; 'default' sends none")
+    b.add_argument("--mode", choices=("stream", "non-stream", "both"), help="default: both (paired on the same prompts)")
+    b.add_argument("--prompt-set", choices=("short", "medium", "long", "mixed"), help="built-in prompts (default: short)")
+    b.add_argument("--prompts", metavar="FILE", help="prompts file: one per line, or JSONL with \"text\" (and \"id\", \"size\")")
+    b.add_argument("--repeats", type=int, help="times each prompt is asked per cell (default 1)")
+    b.add_argument("--requests", "-n", type=int, help="total measured requests, cycling through the prompts")
+    b.add_argument("--concurrency", "-c", type=int, help="requests in flight, closed loop (default 8)")
+    b.add_argument("--rate", type=float, help="requests per second, Poisson arrivals (seeded) instead of a closed loop")
+    b.add_argument("--max-in-flight", type=int, help="rate mode: cap on requests in flight (default 1000)")
+    b.add_argument("--warmup", type=int, help="warmup requests per deployment, stored apart (default 1)")
+    b.add_argument("--max-tokens", type=int, help="default 128")
+    b.add_argument("--duration", type=float, metavar="S", help="stop sending new requests after S seconds")
+    b.add_argument("--seed", type=int, help="order and arrival seed (default 0)")
+    b.add_argument("--timeout", type=float, metavar="S", help="per request, retries included (default 120)")
+    b.add_argument("--stall-timeout", type=float, metavar="S", help="longest silence between chunks (default 30)")
+    b.add_argument("--retries", type=int, help="retries on 429/5xx/connection errors before the first byte (default 2)")
+    b.add_argument("--retry-max-wait", type=float, metavar="S", help="cap on one retry wait, retry-after included (default 20)")
+    b.add_argument("--header", action="append", metavar="'NAME: VALUE'", help="extra request header (e.g. 'x-sim-fault: 429')")
+    b.add_argument("--notes", help="free text stored on the run")
+    b.add_argument("--db", metavar="PATH", help="results database (default: $STREAMING_DB or ./data/streaming.db)")
+    b.add_argument("--json", action="store_true", help="print the summary as JSON")
+    b.add_argument("--fail-if", action="append", default=[], metavar="COND", help="e.g. 'ttft_p95 > 0.8' (seconds); exit 1 when it holds")
+    b.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    b.set_defaults(func=cmd_bench)
+
+    r = sub.add_parser("report", help="report or export a run (the latest by default)")
+    r.add_argument("run_id", nargs="?", help="run id (see: python -m streaming runs)")
+    r.add_argument("--format", "-f", choices=("table", "json", "csv", "parquet"), default="table",
+                   help="table: the summary; json/csv/parquet: one row per request")  # fmt: skip
+    r.add_argument("--out", "-o", metavar="FILE", help="write here instead of stdout (required for parquet)")
+    r.add_argument("--include-warmup", action="store_true")
+    r.add_argument("--db", metavar="PATH")
+    r.set_defaults(func=cmd_report)
+
+    u = sub.add_parser("runs", help="list the runs in the results database")
+    u.add_argument("--db", metavar="PATH")
+    u.add_argument("--json", action="store_true")
+    u.add_argument("--limit", type=int, default=50)
+    u.set_defaults(func=cmd_runs)
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    from .matrix import BenchConfig, load_config, parse_temperatures
+
+    cfg = load_config(args.config) if args.config else BenchConfig()
+    if args.deployments:
+        cfg.deployments_file = args.deployments
+    overrides = {
+        "deployments": args.deployment, "mode": args.mode,
+        "repeats": args.repeats, "requests": args.requests, "concurrency": args.concurrency, "rate": args.rate,
+        "max_in_flight": args.max_in_flight, "warmup": args.warmup, "max_tokens": args.max_tokens, "duration_s": args.duration,
+        "seed": args.seed, "timeout_s": args.timeout, "stall_s": args.stall_timeout, "max_retries": args.retries,
+        "retry_max_wait_s": args.retry_max_wait, "notes": args.notes,
+    }  # fmt: skip
+    for k, v in overrides.items():
+        if v is not None:
+            setattr(cfg, k, v)
+    if args.prompts:
+        cfg.prompts, cfg.prompts_file = [], args.prompts
+    elif args.prompt_set:
+        cfg.prompts, cfg.prompts_file, cfg.prompt_set = [], None, args.prompt_set
+    if args.temperature is not None:
+        cfg.temperatures = parse_temperatures(args.temperature)
+    for h in args.header or []:
+        name, sep, value = h.partition(":")
+        if not sep or not name.strip():
+            raise ConfigError(f"--header {h!r}: write it as 'NAME: VALUE'")
+        cfg.headers[name.strip()] = value.strip()
+    cfg.validate()
+    return cfg
+
+
+class TextProgress:
+    """A one-line progress bar on stderr (rewritten in place on a terminal, a line per 10% otherwise)."""
+
+    def __init__(self, stream: Any = sys.stderr, width: int = 30) -> None:
+        self.stream, self.width = stream, width
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self._last_decile = -1
+
+    def __call__(self, p: Any) -> None:
+        frac = p.done / p.total if p.total else 1.0
+        bar = "#" * int(frac * self.width) + "." * (self.width - int(frac * self.width))
+        cells = "  ".join(f"{k}: {v.p50_wait_s * 1000:.0f} ms" for k, v in list(p.cells.items())[:4] if v.p50_wait_s is not None)
+        line = f"[{bar}] {p.done}/{p.total} errors {p.errors} {p.elapsed_s:5.1f}s  p50 wait {cells}"
+        if self.tty:
+            self.stream.write("\r" + line[:200].ljust(120))
+            if p.phase in ("finished", "stopped", "failed"):
+                self.stream.write("\n")
+        elif int(frac * 10) != self._last_decile or p.phase in ("finished", "stopped", "failed"):
+            self._last_decile = int(frac * 10)
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The summary as a plain-text table, times in milliseconds."""
+    if summary.empty:
+        return "(no requests)"
+    t = pd.DataFrame({
+        "deployment": summary["deployment"],
+        "T": [("default" if pd.isna(v) else f"{v:g}") for v in summary["temperature"]],
+        "mode": summary["mode"], "n": summary["n"], "errors": summary["errors"], "retries": summary["retries"],
+    })  # fmt: skip
+    for m, label in (("ttft", "TTFT"), ("e2e", "e2e"), ("tpot", "TPOT")):
+        for p in (50, 90, 95, 99):
+            t[f"{label} p{p} ms"] = [("-" if pd.isna(v) else f"{v * 1000:.0f}") for v in summary[f"{m}_p{p}"]]
+    t["tok/s p50"] = [("-" if pd.isna(v) else f"{v:.1f}") for v in summary["tokens_per_s_p50"]]
+    t["retry wait s"] = [f"{v:.2f}" for v in summary["retry_wait_s"]]
+    return t.to_string(index=False)
+
+
+def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
+    recs = df.astype(object).where(df.notna(), None).to_dict(orient="records")
+    return orjson.loads(orjson.dumps(recs, option=orjson.OPT_SERIALIZE_NUMPY, default=lambda o: None if o is pd.NA else str(o)))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import failed_conditions, parse_condition, run_benchmark, run_summary
+    from .store import Store, default_db_path
+
+    cfg = build_config(args)
+    for c in args.fail_if:
+        parse_condition(c)  # a typo fails now, not after the run
+    db_path = args.db or default_db_path()
+    store = Store(db_path)
+    stop = threading.Event()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["run_id"] = run_benchmark(cfg, store, None if args.quiet else TextProgress(), stop)
+        except BaseException as e:  # handed to the main thread
+            box["error"] = e
+
+    th = threading.Thread(target=work, name="bench", daemon=True)
+    th.start()
+    try:
+        while th.is_alive():
+            th.join(0.2)
+    except KeyboardInterrupt:
+        print("\nstopping: waiting for requests in flight to be cancelled…", file=sys.stderr)
+        stop.set()
+        th.join()
+    if "error" in box:
+        raise box["error"]
+    run_id = box["run_id"]
+    info = store.run_info(run_id) or {}
+    store.close()
+    summary = run_summary(db_path, run_id)
+    failed = failed_conditions(summary, args.fail_if)
+    warnings = info.get("warnings") or []
+    if args.json:
+        print(orjson.dumps({"run_id": run_id, "status": info.get("status"), "db": db_path, "warnings": warnings,
+                            "loop_lag_p99_ms": info.get("loop_lag_p99_ms"), "failed_conditions": failed,
+                            "summary": _jsonable(summary)}, option=orjson.OPT_INDENT_2).decode())  # fmt: skip
+    else:
+        print(format_summary(summary))
+        for w in warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        for f in failed:
+            print(f"fail-if: {f}", file=sys.stderr)
+        print(f"run {info.get('status')}: {run_id} (database {db_path})")
+    return 1 if failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .bench import summarize
+    from .store import Store, default_db_path, load_requests
+
+    db_path = args.db or default_db_path()
+    with Store(db_path) as st:
+        run_id = args.run_id or st.latest_run("bench")
+        if run_id is None:
+            raise ConfigError(f"no benchmark runs in {db_path}; run one with: python -m streaming bench")
+        if st.run_info(run_id) is None:
+            raise ConfigError(f"no run '{run_id}' in {db_path}; see: python -m streaming runs")
+    df = load_requests(db_path, [run_id], include_warmup=args.include_warmup)
+    if args.format == "table":
+        text = f"run {run_id}\n" + format_summary(summarize(df)) + "\n"
+        return _write_text(text, args.out)
+    if args.format == "json":
+        return _write_text(orjson.dumps(_jsonable(df)).decode() + "\n", args.out)
+    flat = df.copy()
+    for c in ("chunk_times_s", "chunk_chars", "itl_s"):
+        flat[c] = [np.asarray(v).tolist() for v in flat[c]]
+    if args.format == "csv":
+        for c in ("chunk_times_s", "chunk_chars", "itl_s"):
+            flat[c] = [orjson.dumps(v).decode() for v in flat[c]]
+        return _write_text(flat.to_csv(index=False), args.out)
+    if not args.out:
+        raise ConfigError("--format parquet needs --out FILE")
+    flat.to_parquet(args.out, index=False)
+    print(f"wrote {len(flat)} requests of run {run_id} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _write_text(text: str, out: str | None) -> int:
+    if out:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .store import default_db_path, list_runs
+
+    db_path = args.db or default_db_path()
+    runs = list_runs(db_path).head(args.limit)
+    if args.json:
+        print(orjson.dumps(_jsonable(runs), option=orjson.OPT_INDENT_2).decode())
+        return 0
+    if runs.empty:
+        print(f"no runs in {db_path}")
+        return 0
+    view = runs[["run_id", "created_at", "status", "kind", "n_requests", "n_errors"]].copy()
+    view["deployments"] = [", ".join(d) for d in runs["deployments"]]
+    view["warnings"] = [len(w) for w in runs["warnings"]]
+    print(view.to_string(index=False))
+    return 0

@@ -1,0 +1,247 @@
+"""The benchmark matrix: its configuration, its expansion into an ordered list of requests, the schedule.
+
+Order: blocked randomisation. Each block is one (repeat, prompt) and holds every cell
+(deployment × temperature × mode) once, in a shuffled order; blocks come in a shuffled
+prompt order within each repeat. So drift over time spreads evenly across cells, and
+streaming and non-streaming are asked the same prompt close together (a paired comparison).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from . import prompts as P
+from .config import Deployment, find_deployment, load_deployments, parse_deployment
+from .errors import ConfigError
+
+MODES = ("stream", "non-stream")
+MODE_CHOICES = ("stream", "non-stream", "both")
+
+
+@dataclass
+class BenchConfig:
+    """Everything a benchmark run needs; every field has a default (``BenchConfig()`` runs sim-fast)."""
+
+    deployments: list[str | Deployment] = field(default_factory=lambda: ["sim-fast"])
+    temperatures: list[float | None] = field(default_factory=lambda: [None])  # None: the server's default
+    mode: str = "both"
+    prompt_set: str = "short"  # short | medium | long | mixed (used when no prompts / prompts_file)
+    prompts: list[P.Prompt | str] = field(default_factory=list)
+    prompts_file: str | None = None
+    repeats: int = 1
+    requests: int | None = None  # total measured requests, cycling through the prompts (overrides repeats)
+    concurrency: int = 8
+    rate: float | None = None  # requests/s, Poisson arrivals; None: closed loop at `concurrency`
+    max_in_flight: int = 1000  # rate mode: cap on requests in flight (a late send is recorded, never hidden)
+    warmup: int = 1  # per deployment, before the measured requests; stored with warmup=1
+    max_tokens: int | None = 128
+    duration_s: float | None = None  # stop sending new requests after this long
+    seed: int = 0
+    api: str = "chat"
+    system: str | None = None
+    timeout_s: float = 120.0  # whole request, retries included
+    stall_s: float = 30.0  # longest silence between two reads
+    connect_s: float = 10.0
+    max_retries: int = 2
+    retry_base_s: float = 0.5
+    retry_max_wait_s: float = 20.0
+    headers: dict[str, str] = field(default_factory=dict)  # added to every request (e.g. x-sim-fault)
+    deployments_file: str | None = None
+    notes: str = ""
+
+    def validate(self) -> None:
+        if not self.deployments:
+            raise ConfigError("bench: field 'deployments' is empty; give at least one (e.g. --deployment sim-fast)")
+        if self.mode not in MODE_CHOICES:
+            raise ConfigError(f"bench: field 'mode' must be one of {list(MODE_CHOICES)}, got {self.mode!r}")
+        if self.api not in ("chat", "completions"):
+            raise ConfigError(f"bench: field 'api' must be \"chat\" or \"completions\", got {self.api!r}")
+        for name, lo in (("repeats", 1), ("concurrency", 1), ("max_in_flight", 1), ("warmup", 0), ("max_retries", 0)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ConfigError(f"bench: field '{name}' must be a whole number ≥ {lo}, got {v!r}")
+        if self.requests is not None and (not isinstance(self.requests, int) or self.requests < 1):
+            raise ConfigError(f"bench: field 'requests' must be a whole number ≥ 1, got {self.requests!r}")
+        if self.rate is not None and not (isinstance(self.rate, (int, float)) and self.rate > 0):
+            raise ConfigError(f"bench: field 'rate' must be a number > 0 (requests per second), got {self.rate!r}")
+        for name in ("timeout_s", "stall_s", "connect_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"bench: field '{name}' must be > 0, got {getattr(self, name)!r}")
+        for t in self.temperatures:
+            if t is not None and not 0 <= t <= 2:
+                raise ConfigError(f"bench: temperature must be between 0 and 2, got {t}")
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return MODES if self.mode == "both" else (self.mode,)
+
+    def snapshot(self, deployments: Sequence[Deployment]) -> dict[str, Any]:
+        """What is stored on the run: the settings, and the deployments without any secret."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("deployments", "prompts")}
+        d["deployments"] = [dep.public_dict() for dep in deployments]
+        d["prompts"] = [p.__dict__ if isinstance(p, P.Prompt) else p for p in self.prompts]
+        return d
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One request of the run: which cell, which prompt, its place in the order and its intended send time."""
+
+    seq: int
+    deployment: str
+    temperature: float | None
+    mode: str
+    prompt: P.Prompt
+    repeat: int
+    scheduled_s: float | None = None
+
+    @property
+    def cell(self) -> tuple[str, float | None, str]:
+        return (self.deployment, self.temperature, self.mode)
+
+    @property
+    def pair_id(self) -> str:
+        """Same for the streaming and non-streaming twins of one (deployment, temperature, prompt, repeat)."""
+        return f"{self.deployment}|{self.temperature}|{self.prompt.id}|{self.repeat}"
+
+
+def cell_label(deployment: str, temperature: float | None, mode: str) -> str:
+    t = "default" if temperature is None or (isinstance(temperature, float) and math.isnan(temperature)) else f"{temperature:g}"
+    return f"{deployment} · T={t} · {mode}"
+
+
+def resolve_deployments(config: BenchConfig) -> list[Deployment]:
+    """Names and inline definitions → Deployment objects (ConfigError for an unknown name)."""
+    known = load_deployments(config.deployments_file)
+    out: list[Deployment] = []
+    for d in config.deployments:
+        dep = d if isinstance(d, Deployment) else find_deployment(known, str(d))
+        if any(o.name == dep.name for o in out):
+            raise ConfigError(f"bench: deployment '{dep.name}' is listed twice")
+        out.append(dep)
+    return out
+
+
+def resolve_prompts(config: BenchConfig) -> list[P.Prompt]:
+    if config.prompts:
+        return [p if isinstance(p, P.Prompt) else P.from_value(p, f"bench: prompts[{i}]", f"prompt-{i + 1}") for i, p in enumerate(config.prompts)]
+    if config.prompts_file:
+        return P.from_file(config.prompts_file)
+    return P.builtin(config.prompt_set)
+
+
+def expand(config: BenchConfig, prompts: Sequence[P.Prompt], deployment_names: Sequence[str] | None = None) -> list[WorkItem]:
+    """The measured requests, in the order they will be sent (seeded, interleaved; see the module doc)."""
+    if not prompts:
+        raise ConfigError("bench: no prompts")
+    names = list(deployment_names) if deployment_names is not None else [d.name if isinstance(d, Deployment) else str(d) for d in config.deployments]
+    cells = [(d, t, m) for d in names for t in config.temperatures for m in config.modes]
+    rng = random.Random(config.seed)
+    if config.requests is not None:
+        n_blocks = math.ceil(config.requests / len(cells))
+    else:
+        n_blocks = config.repeats * len(prompts)
+    items: list[WorkItem] = []
+    block = 0
+    repeat = 0
+    while block < n_blocks:
+        order = list(prompts)
+        rng.shuffle(order)
+        for prompt in order:
+            if block >= n_blocks:
+                break
+            shuffled = list(cells)
+            rng.shuffle(shuffled)
+            for d, t, m in shuffled:
+                items.append(WorkItem(len(items), d, t, m, prompt, repeat))
+            block += 1
+        repeat += 1
+    if config.requests is not None:
+        items = items[: config.requests]
+    if config.rate is not None:
+        times = poisson_schedule(len(items), config.rate, config.seed)
+        items = [replace(it, scheduled_s=s) for it, s in zip(items, times)]
+    return items
+
+
+def poisson_schedule(n: int, rate: float, seed: int = 0) -> list[float]:
+    """Intended send times (s from the start) of ``n`` Poisson arrivals at ``rate`` per second; the first at 0."""
+    rng = random.Random(f"poisson-{seed}")
+    out, t = [], 0.0
+    for _ in range(n):
+        out.append(t)
+        t += rng.expovariate(rate)
+    return out
+
+
+# -- the config file ------------------------------------------------------------------------
+_TOML_KEYS = {f.name for f in fields(BenchConfig)} | {"temperature", "duration"}
+
+
+def load_config(path: str | Path) -> BenchConfig:
+    """A ``bench.toml``: the BenchConfig fields at top level or under ``[bench]``. Deployments may be
+    names or inline tables (same schema as deployments.toml)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: file not found")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    if "bench" in data and isinstance(data["bench"], Mapping):
+        data = dict(data["bench"])
+    return config_from_mapping(data, str(p))
+
+
+def config_from_mapping(data: Mapping[str, Any], where: str = "bench") -> BenchConfig:
+    unknown = set(data) - _TOML_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TOML_KEYS)}")
+    kw: dict[str, Any] = dict(data)
+    if "temperature" in kw:
+        kw["temperatures"] = kw.pop("temperature")
+    if "duration" in kw:
+        kw["duration_s"] = kw.pop("duration")
+    if "temperatures" in kw:
+        t = kw["temperatures"]
+        kw["temperatures"] = parse_temperatures(t if isinstance(t, str) else ",".join(str(x) for x in (t if isinstance(t, list) else [t])))
+    if "deployments" in kw:
+        deps = kw["deployments"] if isinstance(kw["deployments"], list) else [kw["deployments"]]
+        kw["deployments"] = [parse_deployment(d, f"{where}: deployments[{i}]") if isinstance(d, Mapping) else str(d) for i, d in enumerate(deps)]
+    if "prompts" in kw:
+        if not isinstance(kw["prompts"], list):
+            raise ConfigError(f"{where}: field 'prompts' must be a list of strings or tables")
+        kw["prompts"] = [P.from_value(v, f"{where}: prompts[{i}]", f"prompt-{i + 1}") for i, v in enumerate(kw["prompts"])]
+    if "headers" in kw and not isinstance(kw["headers"], Mapping):
+        raise ConfigError(f"{where}: field 'headers' must be a table")
+    cfg = BenchConfig(**kw)
+    cfg.validate()
+    return cfg
+
+
+def parse_temperatures(text: str) -> list[float | None]:
+    """"0,0.7,1.0" → [0.0, 0.7, 1.0]; "default" (or "none") → None (the server's default)."""
+    out: list[float | None] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part.lower() in ("default", "none"):
+            out.append(None)
+            continue
+        try:
+            v = float(part)
+        except ValueError:
+            raise ConfigError(f"temperature must be a number (or 'default'), got {part!r}") from None
+        if not 0 <= v <= 2:
+            raise ConfigError(f"temperature must be between 0 and 2, got {v}")
+        out.append(v)
+    if not out:
+        raise ConfigError("give at least one temperature, e.g. --temperature 0,0.7")
+    return out
