@@ -1,0 +1,172 @@
+"""What the SSE relay (POST /chat/stream) adds to TTFT and to each inter-token gap, against reading the same deployment directly.
+
+Both paths read one simulated deployment (zero jitter) on the built-in server; the
+server stamps each chunk as it writes it (GET /debug/truth, same CLOCK_MONOTONIC as
+this process). Per token, the *delivery delay* is (arrival here − server write).
+
+  direct: this process ── core AsyncClient ──► server /v1/chat/completions
+  relay:  this process ── POST /chat/stream ──► relay (same server) ── core AsyncClient ──► /v1/chat/completions
+
+Reported per concurrency level (p50 over all requests / tokens; phases alternate direct, relay, direct, …):
+  TTFT added          p50 TTFT(relay) − p50 TTFT(direct), TTFT measured from the request send here
+  per-token added     p50 delivery delay(relay) − p50 delivery delay(direct)
+  ITL gap added       p50 of (observed gap − server gap), relay minus direct
+
+Quick:  python benchmarks/relay_overhead.py
+Full:   python benchmarks/relay_overhead.py --rounds 10 --tokens 100 --concurrency 1 8 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from streaming.client import AsyncClient, LLMRequest  # noqa: E402
+from streaming.config import BUILTINS  # noqa: E402
+from streaming.launcher import free_port, start_server  # noqa: E402
+from streaming.sse import SSEDecoder  # noqa: E402
+
+
+@dataclass
+class Sample:
+    """One request: when it was sent, and when each content chunk arrived here (perf_counter)."""
+
+    sent: float
+    arrivals: list[float]
+    response_id: str
+
+
+@dataclass
+class Figures:
+    """One path's distributions, in seconds."""
+
+    ttft: list[float]
+    delay: list[float]
+    gap_excess: list[float]
+    request_path: list[float]
+
+
+async def direct_one(client: AsyncClient, req: LLMRequest) -> Sample:
+    async with client.stream("sim-fast", req) as s:
+        rec = await s.run()
+    assert rec.ok and rec.t0_monotonic is not None and rec.response_id, rec.error
+    return Sample(rec.t0_monotonic, [rec.t0_monotonic + t for t in rec.chunk_times_s], rec.response_id)
+
+
+async def relay_one(http: httpx2.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> Sample:
+    dec = SSEDecoder()
+    arrivals: list[float] = []
+    rid = ""
+    request = http.build_request("POST", f"{url}/chat/stream", content=body, headers=headers)
+    sent = time.perf_counter()
+    resp = await http.send(request, stream=True)
+    try:
+        async for data in resp.aiter_raw():
+            t = time.perf_counter()
+            for e in dec.feed(data):
+                if e.event == "meta":
+                    rid = orjson.loads(e.data)["response_id"]
+                elif e.event == "error":
+                    raise RuntimeError(e.data)
+                elif e.data.startswith('{"content"'):
+                    arrivals.append(t)
+    finally:
+        await resp.aclose()
+    return Sample(sent, arrivals, rid)
+
+
+async def truths(http: httpx2.AsyncClient, url: str, samples: list[Sample]) -> list[dict[str, Any]]:
+    rs = await asyncio.gather(*(http.get(f"{url}/debug/truth/{s.response_id}") for s in samples))
+    return [r.json() for r in rs]
+
+
+def figures(samples: list[Sample], ts: list[dict[str, Any]]) -> Figures:
+    f = Figures([], [], [], [])
+    for s, t in zip(samples, ts):
+        w = t["chunk_times"]
+        assert len(w) == len(s.arrivals), (len(w), len(s.arrivals))
+        f.ttft.append(s.arrivals[0] - s.sent)
+        f.request_path.append(t["received_at"] - s.sent)
+        d = [a - b for a, b in zip(s.arrivals, w)]
+        f.delay += d
+        f.gap_excess += [b - a for a, b in zip(d, d[1:])]
+    return f
+
+
+def merge(fs: list[Figures]) -> Figures:
+    return Figures(*([x for f in fs for x in getattr(f, n)] for n in ("ttft", "delay", "gap_excess", "request_path")))
+
+
+async def run_level(url: str, concurrency: int, rounds: int, tokens: int, profile: dict[str, Any]) -> tuple[Figures, Figures]:
+    prof = orjson.dumps(profile).decode()
+    prompt = "Tell me about streaming."
+    req = LLMRequest.chat(prompt, max_tokens=tokens, headers={"x-sim-profile": prof})
+    body = orjson.dumps({"deployment": "sim-fast", "messages": [{"role": "user", "content": prompt}], "max_tokens": tokens})
+    headers = {"content-type": "application/json", "x-sim-profile": prof, "accept-encoding": "identity"}
+    limits = httpx2.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
+    direct: list[Figures] = []
+    relayed: list[Figures] = []
+    async with AsyncClient(list(BUILTINS), server_url=url, max_connections=concurrency + 8) as client:
+        async with httpx2.AsyncClient(timeout=60, limits=limits) as http:
+            # warm both paths: connections here, and the relay's own upstream client and pool
+            await asyncio.gather(*(direct_one(client, req) for _ in range(concurrency)))
+            await asyncio.gather(*(relay_one(http, url, body, headers) for _ in range(concurrency)))
+            for _ in range(rounds):
+                d = await asyncio.gather(*(direct_one(client, req) for _ in range(concurrency)))
+                direct.append(figures(d, await truths(http, url, d)))
+                r = await asyncio.gather(*(relay_one(http, url, body, headers) for _ in range(concurrency)))
+                relayed.append(figures(r, await truths(http, url, r)))
+    return merge(direct), merge(relayed)
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:8.3f}"
+
+
+async def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", help="an already running built-in server (default: start one on a free port)")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tokens", type=int, default=20)
+    ap.add_argument("--ttft-ms", type=float, default=100.0)
+    ap.add_argument("--tokens-per-s", type=float, default=50.0)
+    args = ap.parse_args()
+    handle = None
+    url = args.url
+    if url is None:
+        handle = start_server(port=free_port())
+        url = handle.url
+    profile = {"ttft_ms": args.ttft_ms, "tokens_per_s": args.tokens_per_s, "jitter": 0.0, "output_tokens": args.tokens}
+    print(f"server {url}; simulated profile {profile}; {args.rounds} rounds per level; p50, in ms")
+    print(f"{'clients':>7} {'path':>6} {'TTFT':>8} {'req→srv':>8} {'delay/tok':>9} {'gap−srv':>8} | {'TTFT +':>8} {'per-token +':>11} {'ITL gap +':>9}   target: ≤ 1 ms added")
+    try:
+        for c in args.concurrency:
+            d, r = await run_level(url, c, args.rounds, args.tokens, profile)
+            for name, f in (("direct", d), ("relay", r)):
+                line = f"{c:>7} {name:>6} {ms(statistics.median(f.ttft))} {ms(statistics.median(f.request_path))} {ms(statistics.median(f.delay)):>9} {ms(statistics.median(f.gap_excess))}"
+                if name == "relay":
+                    added_ttft = statistics.median(r.ttft) - statistics.median(d.ttft)
+                    added_tok = statistics.median(r.delay) - statistics.median(d.delay)
+                    added_gap = statistics.median(r.gap_excess) - statistics.median(d.gap_excess)
+                    line += f" | {ms(added_ttft)} {ms(added_tok):>11} {ms(added_gap):>9}   ({len(r.ttft)} requests, {len(r.delay)} tokens per path)"
+                print(line, flush=True)
+    finally:
+        if handle is not None:
+            handle.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
