@@ -37,19 +37,43 @@ def dep_labels(df: pd.DataFrame) -> pd.Series:
     """Deployment names as shown: simulated and local deployments say so."""
     if "provider" not in df.columns:
         return df["deployment"].astype(str)
-    return df["deployment"].astype(str) + df["provider"].map(_SUFFIX).fillna("")
+    return df["deployment"].astype(str) + df["provider"].astype(object).map(_SUFFIX).fillna("").astype(str)
+
+
+USED_COLUMNS = ("run_id", "tag", "deployment", "provider", "temperature", "mode", "status", "prompt_id", "prompt_size", "seq", "request_key",
+                "response_id", "request_id", "started_at", "http_status", "retries", "attempts", "ttft_s", "e2e_s", "tpot_s", "tokens_per_s",
+                "perceived_wait_s", "output_tokens", "chunks", "chunk_times_s", "chunk_chars", "itl_s")  # fmt: skip
+
+
+def prepare(df: pd.DataFrame) -> pd.DataFrame:
+    """The columns the statistics and charts use, plus the display label: do it once, then build many figures cheaply."""
+    d = df[[c for c in USED_COLUMNS if c in df.columns]].copy()
+    for c in ("deployment", "provider", "mode", "status", "prompt_size", "tag"):  # categories: fast comparisons and groupbys
+        if c in d.columns:
+            d[c] = d[c].astype("category")
+    if "deployment" in d.columns:
+        d["_label"] = dep_labels(d).astype("category") if len(d) else pd.Series(dtype="category")
+    return d
 
 
 def _colors(labels: Sequence[str]) -> dict[str, str]:
     return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(sorted(set(labels)))}
 
 
-def _ok(df: pd.DataFrame, metric: str | None = None, mode: str | None = None) -> pd.DataFrame:
-    d = S.ok_rows(df)
-    if mode is not None and "mode" in d.columns:
-        d = d[d["mode"] == mode]
+def _ok(df: pd.DataFrame, metric: str | None = None, mode: str | None = None, cols: Sequence[str] | None = None) -> pd.DataFrame:
+    """Successful requests (of ``mode``, with a finite ``metric``), projected to ``cols`` before filtering: cheap on big frames."""
+    d = df
+    mask = np.array(df["status"] == "ok", dtype=bool) if "status" in df.columns else np.ones(len(df), dtype=bool)
+    if mode is not None and "mode" in df.columns:
+        mask &= (df["mode"] == mode).to_numpy(dtype=bool)
     if metric is not None:
-        d = d[np.isfinite(d[metric].to_numpy(dtype=float, na_value=np.nan))]
+        mask &= np.isfinite(df[metric].to_numpy(dtype=float, na_value=np.nan))
+    if cols is not None:
+        keep = ["deployment", "provider", "_label", *cols, *([metric] if metric else [])]
+        d = df[list(dict.fromkeys(c for c in keep if c in df.columns))]
+    d = d[mask]
+    if "_label" in d.columns:
+        return d.assign(_label=d["_label"].cat.remove_unused_categories()) if isinstance(d["_label"].dtype, pd.CategoricalDtype) else d
     return d.assign(_label=dep_labels(d))
 
 
@@ -78,11 +102,11 @@ def metric_box(df: pd.DataFrame, metric: str = "ttft_s", mode: str | None = "str
     name = S.METRICS.get(metric, metric)
     ytitle = name.replace("(s)", f"({unit})") if unit else name
     fig = _fig(title or f"{name} by deployment", "deployment", ytitle)
-    d = _ok(df, metric, mode)
+    d = _ok(df, metric, mode, cols=("response_id", "request_id"))
     if d.empty:
         return _empty(fig)
     colors = _colors(d["_label"])
-    for lab, g in d.groupby("_label", sort=True):
+    for lab, g in d.groupby("_label", sort=True, observed=True):
         x = g[metric].to_numpy(dtype=float) * scale
         st = _box_stats(x)
         fig.add_trace(go.Box(x=[lab], name=lab, legendgroup=lab, marker_color=colors[lab], boxpoints=False,
@@ -103,11 +127,11 @@ def ecdf(df: pd.DataFrame, metric: str = "ttft_s", mode: str | None = "stream", 
     """Empirical CDF per deployment (at most ``points`` steps drawn per line)."""
     name = S.METRICS.get(metric, metric)
     fig = _fig(f"{name}: ECDF by deployment", name, "fraction of requests ≤ x")
-    d = _ok(df, metric, mode)
+    d = _ok(df, metric, mode, cols=())
     if d.empty:
         return _empty(fig)
     colors = _colors(d["_label"])
-    for lab, g in d.groupby("_label", sort=True):
+    for lab, g in d.groupby("_label", sort=True, observed=True):
         x = np.sort(g[metric].to_numpy(dtype=float))
         n = x.size
         idx = np.unique(np.linspace(0, n - 1, min(n, points)).round().astype(int))
@@ -121,12 +145,12 @@ def latency_vs_temperature(df: pd.DataFrame, metric: str = "ttft_s", mode: str |
     """Median per temperature with a 95 % bootstrap CI band, one line per deployment."""
     name = S.METRICS.get(metric, metric)
     fig = _fig(f"Median {name} vs temperature (95 % CI band)", "temperature", f"median {name}")
-    d = _ok(df, metric, mode)
+    d = _ok(df, metric, mode, cols=("temperature",))
     if d.empty or "temperature" not in d.columns:
         return _empty(fig)
     d = d.assign(_temp=d["temperature"].fillna(-1.0))
     colors = _colors(d["_label"])
-    for lab, g in d.groupby("_label", sort=True):
+    for lab, g in d.groupby("_label", sort=True, observed=True):
         rows = []
         for t, gt in g.groupby("_temp", sort=True):
             e = S.median_ci(gt[metric].to_numpy(dtype=float), resamples=resamples)
@@ -153,7 +177,7 @@ def stream_vs_nonstream(df: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title_text="perceived wait (s)", row=1, col=1)
     fig.update_xaxes(title_text="deployment", row=1, col=2)
     fig.update_yaxes(title_text="non-stream wait / stream wait (×)", row=1, col=2)
-    d = _ok(df, "perceived_wait_s")
+    d = _ok(df, "perceived_wait_s", cols=("mode", "status", "temperature", "prompt_id"))
     if d.empty or "mode" not in d.columns:
         return _empty(fig)
     mode_color = {"stream": "#2ca02c", "non-stream": "#d62728"}
@@ -163,7 +187,7 @@ def stream_vs_nonstream(df: pd.DataFrame) -> go.Figure:
             continue
         labs, st = [], {k: [] for k in ("q1", "median", "q3", "lowerfence", "upperfence", "mean")}
         ns = []
-        for lab, gl in g.groupby("_label", sort=True):
+        for lab, gl in g.groupby("_label", sort=True, observed=True):
             labs.append(lab)
             ns.append(len(gl))
             for k, v in _box_stats(gl["perceived_wait_s"].to_numpy(dtype=float)).items():
@@ -195,7 +219,7 @@ def token_timeline(df: pd.DataFrame, keys: Sequence[object] | None = None, max_r
     ``keys``: response ids or request keys to show; by default the first few streamed requests of each deployment.
     """
     fig = _fig("Token timeline (one marker per chunk)", "time since request sent (s)", "cumulative tokens")
-    d = _ok(df, mode="stream")
+    d = _ok(df, mode="stream", cols=("chunk_times_s", "chunk_chars", "output_tokens", "response_id", "request_id", "request_key"))
     if "chunk_times_s" in d.columns:
         d = d[np.array([v is not None and len(v) > 0 for v in d["chunk_times_s"]], dtype=bool)]
     else:
@@ -206,7 +230,7 @@ def token_timeline(df: pd.DataFrame, keys: Sequence[object] | None = None, max_r
             sel |= d["request_key"].isin(list(keys))
         d = d[sel]
     else:
-        d = d.groupby("_label", sort=True).head(max(1, max_requests // max(1, d["_label"].nunique())))
+        d = d.groupby("_label", sort=True, observed=True).head(max(1, max_requests // max(1, d["_label"].nunique())))
     if d.empty:
         return _empty(fig, "No streamed request with a timeline in this view.")
     colors = _colors(d["_label"])
@@ -251,14 +275,14 @@ def tokens_per_chunk_histogram(df: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(title_text="characters per chunk", row=1, col=2)
     fig.update_yaxes(title_text="requests", row=1, col=1)
     fig.update_yaxes(title_text="chunks", row=1, col=2)
-    d = _ok(df, mode="stream")
+    d = _ok(df, mode="stream", cols=("chunks", "output_tokens", "chunk_chars"))
     d = d[(d["chunks"] > 0) & d["output_tokens"].notna()] if len(d) else d
     if d.empty:
         return _empty(fig, "No streamed request in this view.")
-    tpc = {lab: (g["output_tokens"].to_numpy(float) / g["chunks"].to_numpy(float)) for lab, g in d.groupby("_label")}
+    tpc = {lab: (g["output_tokens"].to_numpy(float) / g["chunks"].to_numpy(float)) for lab, g in d.groupby("_label", observed=True)}
     hi = max(float(np.max(v)) for v in tpc.values())
     _hist_bars(fig, tpc, np.linspace(0.5, max(hi, 1.0) + 0.5, min(60, int(max(hi, 1.0)) + 1) + 1), "tokens/chunk", row=1, col=1)
-    chars = {lab: np.concatenate(a) for lab, g in d.groupby("_label") if (a := _chunk_arrays(g, "chunk_chars"))}
+    chars = {lab: np.concatenate(a) for lab, g in d.groupby("_label", observed=True) if (a := _chunk_arrays(g, "chunk_chars"))}
     if chars:
         top = max(float(np.percentile(v, 99.5)) for v in chars.values())
         edges = np.linspace(0, max(top, 1.0) + 1, 41)
@@ -269,11 +293,11 @@ def tokens_per_chunk_histogram(df: pd.DataFrame) -> go.Figure:
 def itl_distribution(df: pd.DataFrame, stall_s: float = 0.5) -> go.Figure:
     """Inter-token latency histogram per deployment (ms, log-spaced bins) with the stall threshold and stall counts."""
     fig = _fig(f"Inter-token latency; stalls = gaps over {stall_s * 1000:.0f} ms", "inter-token latency (ms)", "gaps")
-    d = _ok(df, mode="stream")
+    d = _ok(df, mode="stream", cols=("itl_s",))
     col = "itl_s" if "itl_s" in d.columns else None
     if d.empty or col is None:
         return _empty(fig)
-    itl = {lab: np.concatenate(a) * 1000 for lab, g in d.groupby("_label") if (a := [x for x in _chunk_arrays(g, col) if x.size])}
+    itl = {lab: np.concatenate(a) * 1000 for lab, g in d.groupby("_label", observed=True) if (a := [x for x in _chunk_arrays(g, col) if x.size])}
     if not itl:
         return _empty(fig, "No request in this view has two or more chunks.")
     allv = np.concatenate(list(itl.values()))
@@ -334,6 +358,8 @@ DEFAULT_VIEW = ("ttft_box", "ttft_ecdf", "e2e_box", "tokens_per_s_box", "tempera
 
 def default_figures(df: pd.DataFrame, stall_s: float = 0.5) -> dict[str, go.Figure]:
     """Every chart of the metrics page's default view, by name."""
+    if "_label" not in df.columns:
+        df = prepare(df)
     return {
         "ttft_box": metric_box(df, "ttft_s", "stream"),
         "ttft_ecdf": ecdf(df, "ttft_s", "stream"),

@@ -352,8 +352,8 @@ def percentile_table(
 ) -> pd.DataFrame:
     """Long table: one row per (group, metric, percentile) with value, CI, n and flag; successful requests only."""
     cols = [*by, "metric", "q", "value", "lo", "hi", "n", "flagged"]
-    data = ok_rows(df)
-    by = [b for b in by if b in data.columns]
+    by = [b for b in by if b in df.columns]
+    data = ok_rows(df[[*by, *(m for m in metrics if m in df.columns), *(["status"] if "status" in df.columns else [])]])
     rows: list[tuple] = []
     if data.empty:
         return pd.DataFrame(columns=cols)
@@ -409,6 +409,7 @@ def headlines(df: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed: int | 
     out: list[Headline] = []
     if df.empty:
         return out
+    df = df[[c for c in ("deployment", "status", "mode", "ttft_s", "tokens_per_s", "perceived_wait_s", "temperature", "prompt_id") if c in df.columns]]
     pairs_all = paired_frame(df)
     for dep, g in df.groupby("deployment", sort=True, observed=True):
         ok = ok_rows(g)
