@@ -7,13 +7,13 @@ this process). Per token, the *delivery delay* is (arrival here − server write
   direct: this process ── core AsyncClient ──► server /v1/chat/completions
   relay:  this process ── POST /chat/stream ──► relay (same server) ── core AsyncClient ──► /v1/chat/completions
 
-Reported per concurrency level (p50 over all requests / tokens; phases alternate direct, relay, direct, …):
+Each client alternates direct and relayed requests, so both paths see the same load. Reported per level (p50):
   TTFT added          p50 TTFT(relay) − p50 TTFT(direct), TTFT measured from the request send here
   per-token added     p50 delivery delay(relay) − p50 delivery delay(direct)
   ITL gap added       p50 of (observed gap − server gap), relay minus direct
 
 Quick:  python benchmarks/relay_overhead.py
-Full:   python benchmarks/relay_overhead.py --rounds 10 --tokens 100 --concurrency 1 8 32
+Full:   python benchmarks/relay_overhead.py --rounds 10 --tokens 100 --concurrency 1 8 32   (add --burst for simultaneous sends)
 """
 
 from __future__ import annotations
@@ -104,30 +104,42 @@ def figures(samples: list[Sample], ts: list[dict[str, Any]]) -> Figures:
     return f
 
 
-def merge(fs: list[Figures]) -> Figures:
-    return Figures(*([x for f in fs for x in getattr(f, n)] for n in ("ttft", "delay", "gap_excess", "request_path")))
+async def run_level(url: str, concurrency: int, rounds: int, tokens: int, profile: dict[str, Any], burst: bool) -> tuple[Figures, Figures]:
+    """``concurrency`` clients, each alternating direct and relayed requests ``rounds`` times.
 
-
-async def run_level(url: str, concurrency: int, rounds: int, tokens: int, profile: dict[str, Any]) -> tuple[Figures, Figures]:
+    Default: closed-loop clients whose starts are spread over one request's duration, as independent users are.
+    ``burst``: every client sends at the same instant, direct phase then relay phase (a worst case for queueing).
+    """
     prof = orjson.dumps(profile).decode()
     prompt = "Tell me about streaming."
     req = LLMRequest.chat(prompt, max_tokens=tokens, headers={"x-sim-profile": prof})
     body = orjson.dumps({"deployment": "sim-fast", "messages": [{"role": "user", "content": prompt}], "max_tokens": tokens})
     headers = {"content-type": "application/json", "x-sim-profile": prof, "accept-encoding": "identity"}
     limits = httpx2.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
-    direct: list[Figures] = []
-    relayed: list[Figures] = []
+    duration = profile["ttft_ms"] / 1000 + tokens / profile["tokens_per_s"]
+    direct: list[Sample] = []
+    relayed: list[Sample] = []
     async with AsyncClient(list(BUILTINS), server_url=url, max_connections=concurrency + 8) as client:
         async with httpx2.AsyncClient(timeout=60, limits=limits) as http:
             # warm both paths: connections here, and the relay's own upstream client and pool
             await asyncio.gather(*(direct_one(client, req) for _ in range(concurrency)))
             await asyncio.gather(*(relay_one(http, url, body, headers) for _ in range(concurrency)))
-            for _ in range(rounds):
-                d = await asyncio.gather(*(direct_one(client, req) for _ in range(concurrency)))
-                direct.append(figures(d, await truths(http, url, d)))
-                r = await asyncio.gather(*(relay_one(http, url, body, headers) for _ in range(concurrency)))
-                relayed.append(figures(r, await truths(http, url, r)))
-    return merge(direct), merge(relayed)
+            if burst:
+                for _ in range(rounds):
+                    direct += await asyncio.gather(*(direct_one(client, req) for _ in range(concurrency)))
+                    relayed += await asyncio.gather(*(relay_one(http, url, body, headers) for _ in range(concurrency)))
+            else:
+
+                async def user(i: int) -> None:
+                    await asyncio.sleep(duration * i / concurrency)
+                    for k in range(2 * rounds):
+                        if (i + k) % 2 == 0:
+                            direct.append(await direct_one(client, req))
+                        else:
+                            relayed.append(await relay_one(http, url, body, headers))
+
+                await asyncio.gather(*(user(i) for i in range(concurrency)))
+            return figures(direct, await truths(http, url, direct)), figures(relayed, await truths(http, url, relayed))
 
 
 def ms(x: float) -> str:
@@ -142,6 +154,7 @@ async def main() -> int:
     ap.add_argument("--tokens", type=int, default=20)
     ap.add_argument("--ttft-ms", type=float, default=100.0)
     ap.add_argument("--tokens-per-s", type=float, default=50.0)
+    ap.add_argument("--burst", action="store_true", help="all clients send at the same instant (worst-case queueing) instead of staggered")
     args = ap.parse_args()
     handle = None
     url = args.url
@@ -149,11 +162,12 @@ async def main() -> int:
         handle = start_server(port=free_port())
         url = handle.url
     profile = {"ttft_ms": args.ttft_ms, "tokens_per_s": args.tokens_per_s, "jitter": 0.0, "output_tokens": args.tokens}
-    print(f"server {url}; simulated profile {profile}; {args.rounds} rounds per level; p50, in ms")
+    mode = "burst (all clients at once)" if args.burst else "staggered closed-loop clients"
+    print(f"server {url}; simulated profile {profile}; {mode}; {args.rounds} direct + {args.rounds} relayed requests per client; p50, in ms")
     print(f"{'clients':>7} {'path':>6} {'TTFT':>8} {'req→srv':>8} {'delay/tok':>9} {'gap−srv':>8} | {'TTFT +':>8} {'per-token +':>11} {'ITL gap +':>9}   target: ≤ 1 ms added")
     try:
         for c in args.concurrency:
-            d, r = await run_level(url, c, args.rounds, args.tokens, profile)
+            d, r = await run_level(url, c, args.rounds, args.tokens, profile, args.burst)
             for name, f in (("direct", d), ("relay", r)):
                 line = f"{c:>7} {name:>6} {ms(statistics.median(f.ttft))} {ms(statistics.median(f.request_path))} {ms(statistics.median(f.delay)):>9} {ms(statistics.median(f.gap_excess))}"
                 if name == "relay":
