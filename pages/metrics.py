@@ -1,0 +1,205 @@
+"""Metrics: latency across deployments, temperatures and streaming vs non-streaming, with honest statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pandas as pd
+import streamlit as st
+
+from streaming import charts, stats, store
+from streaming.errors import StreamingError
+
+QUICK_DEPLOYMENTS = ["sim-fast", "sim-slow", "sim-turbo"]
+QUICK_PROMPTS = ["Say hello in one sentence.", "Name three colours."]
+METRIC_CHOICES = {"TTFT": "ttft_s", "perceived wait": "perceived_wait_s", "end-to-end": "e2e_s", "tokens/s": "tokens_per_s"}
+
+
+# -- data (cached by run id and size: a growing run, e.g. today's demo, reloads) ---------------------
+@st.cache_data(show_spinner=False, ttl=10)
+def runs_table(db: str) -> pd.DataFrame:
+    return store.list_runs(db)
+
+
+@st.cache_data(show_spinner="Loading requests…", max_entries=8)
+def raw_requests(db: str, key: tuple[tuple[str, int], ...]) -> pd.DataFrame:
+    return store.load_requests(db, [r for r, _ in key])
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def prepared(db: str, key: tuple[tuple[str, int], ...]) -> pd.DataFrame:
+    return charts.prepare(raw_requests(db, key))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def csv_bytes(_df: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str) -> bytes:
+    """CSV of the filtered rows; cached by (runs, filters): hashing the frame itself would cost more than the export."""
+    flat = _df.copy()
+    for c in ("chunk_times_s", "chunk_chars", "itl_s", "ratelimit", "content_filter", "attempts"):
+        if c in flat.columns:
+            flat[c] = [orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() if v is not None else "" for v in flat[c]]
+    return flat.to_csv(index=False).encode()
+
+
+def quick_benchmark(db: str) -> str:
+    """A small run on the built-in simulated deployments: 3 deployments × 2 temperatures × both modes × 2 prompts × 2."""
+    from streaming.bench import run_benchmark
+    from streaming.matrix import BenchConfig
+
+    cfg = BenchConfig(deployments=list(QUICK_DEPLOYMENTS), temperatures=[0.0, 1.0], mode="both", prompts=list(QUICK_PROMPTS), repeats=2,
+                      max_tokens=16, warmup=0, concurrency=8, notes="quick benchmark from the metrics page")  # fmt: skip
+    with store.Store(db) as s:
+        return run_benchmark(cfg, s)
+
+
+def fmt_s(v: float) -> str:
+    return "n/a" if v is None or np.isnan(v) else (f"{v * 1000:.0f} ms" if abs(v) < 1 else f"{v:.2f} s")
+
+
+st.title("📊 Metrics")
+db = store.default_db_path()
+try:
+    runs = runs_table(db)
+except Exception as e:  # an unreadable file: say so in one sentence
+    st.error(f"Cannot read the results database {db}: {e.__class__.__name__}.")
+    st.stop()
+
+if runs.empty or int(runs["n_requests"].sum()) == 0:
+    st.info(f"No results yet in `{db}`. Run a quick benchmark on the built-in simulated deployments ({', '.join(QUICK_DEPLOYMENTS)}; "
+            "about 10 seconds), use the Benchmark page, or run `python -m streaming bench`.")  # fmt: skip
+    if st.button("Run a quick benchmark", type="primary", key="quick"):
+        try:
+            with st.spinner("Running the quick benchmark…"):
+                quick_benchmark(db)
+        except StreamingError as e:
+            st.error(f"The quick benchmark could not run: {e}")
+        else:
+            runs_table.clear()
+            st.rerun()
+    st.stop()
+
+# -- select data ------------------------------------------------------------------------------------
+runs = runs[runs["n_requests"] > 0]
+label = {r.run_id: f"{r.run_id} · {r.tag} · {r.n_requests} requests · {r.status}" for r in runs.itertuples()}
+bench_runs = runs[runs["tag"] == "bench"]["run_id"].tolist()
+default = bench_runs[:1] or runs["run_id"].tolist()[:1]
+with st.sidebar:
+    st.subheader("Data")
+    picked = st.multiselect("Runs (demo turns included)", runs["run_id"].tolist(), default=default, format_func=label.get, key="runs")
+    if st.button("Reload", help="Re-read the database (new requests since the page loaded)"):
+        runs_table.clear()
+        st.rerun()
+if not picked:
+    st.info("Pick at least one run in the sidebar.")
+    st.stop()
+key = tuple((r, int(runs.loc[runs["run_id"] == r, "n_requests"].iloc[0])) for r in sorted(picked))
+df = prepared(db, key)
+
+temps = df["temperature"].fillna(-1.0)
+with st.sidebar:
+    st.subheader("Filters")
+    deps = st.multiselect("Deployment", sorted(df["deployment"].dropna().astype(str).unique()), key="f_dep")
+    tvals = sorted(temps.unique())
+    tsel = st.multiselect("Temperature", tvals, format_func=lambda t: "default" if t < 0 else f"{t:g}", key="f_temp")
+    modes = st.multiselect("Mode", ["stream", "non-stream"], key="f_mode")
+    sizes = st.multiselect("Prompt size", sorted(df["prompt_size"].dropna().astype(str).unique()), key="f_size")
+    stall_ms = st.number_input("Stall threshold (ms)", min_value=10, max_value=60_000, value=500, step=50, key="stall")
+mask = np.ones(len(df), dtype=bool)
+if deps:
+    mask &= df["deployment"].isin(deps).to_numpy()
+if tsel:
+    mask &= temps.isin(tsel).to_numpy()
+if modes:
+    mask &= df["mode"].isin(modes).to_numpy()
+if sizes:
+    mask &= df["prompt_size"].isin(sizes).to_numpy()
+view = df[mask]
+n_fail = int((view["status"] != "ok").sum())
+st.caption(f"{len(view):,} requests selected ({n_fail} failed; latency statistics use successful requests only). "
+           "Simulated deployments are labelled (simulated).")  # fmt: skip
+if view.empty:
+    st.warning("No request matches these filters.")
+    st.stop()
+
+# -- headline ---------------------------------------------------------------------------------------
+st.subheader("Headline")
+labels = dict(zip(view["deployment"].astype(str), view["_label"].astype(str)))
+heads = stats.headlines(view)
+for row in range(0, len(heads), 3):
+    cols = st.columns(3)
+    for col, h in zip(cols, heads[row : row + 3]):
+        with col, st.container(border=True):
+            st.markdown(f"**{labels.get(h.deployment, h.deployment)}**")
+            a, b, c = st.columns(3)
+            a.metric("median TTFT", fmt_s(h.ttft.value) if h.ttft.n else "n/a")
+            a.caption(f"95 % CI {fmt_s(h.ttft.lo)}–{fmt_s(h.ttft.hi)} · n={h.ttft.n}" if h.ttft.n else "n=0 (no streamed request)")
+            b.metric("median tokens/s", f"{h.tokens_per_s.value:.1f}" if h.tokens_per_s.n else "n/a")
+            b.caption(f"95 % CI {h.tokens_per_s.lo:.1f}–{h.tokens_per_s.hi:.1f} · n={h.tokens_per_s.n}" if h.tokens_per_s.n else "n=0")
+            r = h.wait_ratio
+            c.metric("non-stream / stream wait", f"{r.value:.1f}×" if r else "n/a")
+            c.caption(f"95 % CI {r.lo:.1f}–{r.hi:.1f}× · n={r.n} prompts" if r else "needs both modes on the same prompts")
+st.markdown(stats.summarize_paired(stats.paired_compare(stats.paired_frame(view))))
+
+# -- charts -----------------------------------------------------------------------------------------
+st.subheader("Charts")
+figs = charts.default_figures(view, stall_s=stall_ms / 1000)
+tabs = st.tabs(["TTFT", "e2e & tokens/s", "Temperature", "Stream vs non-stream", "Token timeline", "Chunks & ITL", "Errors"])
+with tabs[0]:
+    st.plotly_chart(figs["ttft_box"], key="c_ttft_box")
+    st.plotly_chart(figs["ttft_ecdf"], key="c_ttft_ecdf")
+with tabs[1]:
+    st.plotly_chart(figs["e2e_box"], key="c_e2e")
+    st.plotly_chart(figs["tokens_per_s_box"], key="c_tps")
+with tabs[2]:
+    st.plotly_chart(figs["temperature"], key="c_temp")
+with tabs[3]:
+    st.plotly_chart(figs["stream_vs_nonstream"], key="c_svn")
+with tabs[4]:
+    streamed = view[(view["mode"] == "stream") & (view["status"] == "ok")]
+    ids = st.multiselect("Requests (response id)", streamed["response_id"].dropna().astype(str).tolist()[:500], max_selections=12, key="tl_ids",
+                         help="Empty: the first few streamed requests of each deployment")  # fmt: skip
+    st.plotly_chart(charts.token_timeline(view, ids) if ids else figs["timeline"], key="c_tl")
+with tabs[5]:
+    st.plotly_chart(figs["chunks"], key="c_chunks")
+    st.plotly_chart(figs["itl"], key="c_itl")
+    stalled = charts.stalls(view, stall_ms / 1000)
+    st.caption(f"{len(stalled)} streamed request(s) with a gap over {stall_ms} ms.")
+    if len(stalled):
+        st.dataframe(stalled, hide_index=True)
+with tabs[6]:
+    st.plotly_chart(figs["errors"], key="c_err")
+
+# -- percentile table -------------------------------------------------------------------------------
+st.subheader("Percentiles")
+st.caption("p50/p90/p95/p99 per (deployment, temperature, mode) over successful requests: value [95 % bootstrap CI] and n. "
+           "Percentiles use numpy's linear method; ⚑ ≈max marks a percentile the sample cannot support "
+           "(fewer than one request expected above it, e.g. p99 with n < 100).")  # fmt: skip
+st.dataframe(stats.format_percentile_table(stats.percentile_table(view)), hide_index=True, key="ptable")
+
+# -- compare ----------------------------------------------------------------------------------------
+st.subheader("Compare")
+by = st.radio("Compare", ["deployments", "runs", "cells (deployment · temperature · mode)"], horizontal=True, key="cmp_by")
+if by == "runs":
+    group = view["run_id"].astype(str)
+elif by == "deployments":
+    group = view["_label"].astype(str)
+else:
+    group = view["_label"].astype(str) + " · T=" + temps[mask].map(lambda t: "default" if t < 0 else f"{t:g}") + " · " + view["mode"].astype(str)
+options = sorted(group.unique())
+metric_name = st.selectbox("Metric", list(METRIC_CHOICES), key="cmp_metric")
+if len(options) < 2:
+    st.caption("Select data with at least two groups to compare.")
+else:
+    c1, c2 = st.columns(2)
+    a = c1.selectbox("A", options, index=0, key="cmp_a")
+    b = c2.selectbox("B", options, index=1, key="cmp_b")
+    metric = METRIC_CHOICES[metric_name]
+    ok = (view["status"] == "ok").to_numpy()
+    cmp = stats.compare(view.loc[ok & (group == a).to_numpy(), metric], view.loc[ok & (group == b).to_numpy(), metric], a, b)
+    st.markdown(stats.summarize(cmp, f"median {metric_name}", seconds=metric != "tokens_per_s"))
+
+# -- export -----------------------------------------------------------------------------------------
+st.subheader("Export")
+raw = raw_requests(db, key)
+st.download_button("Download the filtered rows (CSV)", csv_bytes(raw[mask], key, repr((deps, tsel, modes, sizes))), file_name="requests.csv", mime="text/csv", key="csv")
+st.caption("The shareable HTML report (self-contained, opens offline): `python -m streaming report RUN_ID --format html --out report.html`.")
