@@ -14,6 +14,7 @@ it, because ``t0`` is taken for the attempt that succeeded.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -27,9 +28,11 @@ from .config import Credentials, Deployment, load_deployments, find_deployment
 from .errors import ConfigError
 from .protocol import RecordBuilder
 from .record import StreamRecord
+from .wire import WirePool
 
 Clock = Callable[[], float]
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,24 @@ def _classify(exc: BaseException, got_headers: bool) -> tuple[str, str, str]:
     return "error", type(exc).__name__, f"the request failed: {exc}"
 
 
+class _SendMark:
+    """httpcore trace hook: stamps t0 the instant the request headers start going to the connection."""
+
+    __slots__ = ("clock", "t0")
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.t0: float | None = None
+
+    def sync(self, name: str, info: Any) -> None:
+        if self.t0 is None and name.endswith("send_request_headers.started"):
+            self.t0 = self.clock()
+
+    async def aio(self, name: str, info: Any) -> None:
+        if self.t0 is None and name.endswith("send_request_headers.started"):
+            self.t0 = self.clock()
+
+
 _RETRYABLE_EXC = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.ReadTimeout, httpx2.RemoteProtocolError, httpx2.ReadError)
 
 
@@ -254,15 +275,18 @@ class Stream:
         attempt = 0
         try:
             while True:
-                request = c.http.build_request("POST", url, headers=headers, content=body)
-                t0 = clock()
-                self._builder = b = RecordBuilder(rec, t0)
+                mark = _SendMark(clock)
+                request = c.http.build_request("POST", url, headers=headers, content=body, extensions={"trace": mark.sync})
+                self._builder = None
                 got_headers = False
+                t_call = clock()
                 try:
                     resp = c.http.send(request, stream=True)
+                    t_headers = clock()
                     self._response = resp
                     got_headers = True
-                    b.on_headers(clock(), resp.status_code, resp.headers)
+                    self._builder = b = self._start(mark, t_call)
+                    b.on_headers(t_headers, resp.status_code, resp.headers)
                     if resp.status_code >= 400:
                         err_body = resp.read()
                         b.on_error_body(clock(), resp.status_code, err_body)
@@ -288,6 +312,8 @@ class Stream:
                     self._finish()
                     return
                 except _RETRYABLE_EXC as e:
+                    if self._builder is None:
+                        self._builder = self._start(mark, t_call)
                     status, etype, msg = _classify(e, got_headers)
                     if not got_headers and attempt < policy.max_retries:
                         wait = policy.wait(attempt, None, c._rng)
@@ -300,12 +326,20 @@ class Stream:
                     self._finish(status=status, error=msg, error_type=etype)
                     return
                 except httpx2.HTTPError as e:
+                    if self._builder is None:
+                        self._builder = self._start(mark, t_call)
                     status, etype, msg = _classify(e, got_headers)
                     self._finish(status=status, error=msg, error_type=etype)
                     return
         finally:
             if self._response is not None:
                 self._response.close()
+
+    def _start(self, mark: _SendMark, t_call: float) -> RecordBuilder:
+        """A builder for this attempt; t0 is when the request started onto the wire (else when we called send)."""
+        t0 = mark.t0 if mark.t0 is not None else t_call
+        self.record.connect_s = t0 - t_call
+        return RecordBuilder(self.record, t0)
 
     def _note_retry(self, attempt: int, wait: float) -> None:
         rec = self.record
@@ -353,6 +387,7 @@ class AsyncStream:
         self._response: httpx2.Response | None = None
         self._finished = False
         self._gen: Any = None
+        self._t0: float | None = None
 
     async def __aenter__(self) -> AsyncStream:
         return self
@@ -380,7 +415,37 @@ class AsyncStream:
         return self.record
 
     _finish = Stream._finish
+    _start = Stream._start
     _note_retry = Stream._note_retry
+
+    async def _send(self, url: str, headers: dict[str, str], body: bytes) -> tuple[Any, float, float, AsyncIterator[tuple[float, bytes]]]:
+        """(response, t0, t_headers, stamped body) through the client's transport."""
+        c = self._client
+        clock = c.clock
+        t_call = clock()
+        self.record.connect_s = None
+        if c.wire is not None:
+            box: list[float] = []
+            try:
+                resp = await c.wire.send(url, headers, body, box.append)
+            finally:
+                self._t0 = box[0] if box else t_call
+                self.record.connect_s = self._t0 - t_call
+            return resp, self._t0, resp.t_headers, resp.stamped()
+        mark = _SendMark(clock)
+        request = c.http.build_request("POST", url, headers=headers, content=body, extensions={"trace": mark.aio})
+        try:
+            resp = await c.http.send(request, stream=True)
+        finally:
+            self._t0 = mark.t0 if mark.t0 is not None else t_call
+            self.record.connect_s = self._t0 - t_call
+        t_headers = clock()
+
+        async def stamped() -> AsyncIterator[tuple[float, bytes]]:
+            async for data in resp.aiter_raw():
+                yield clock(), data
+
+        return resp, self._t0, t_headers, stamped()
 
     async def _run(self) -> AsyncIterator[str]:
         import asyncio
@@ -392,15 +457,15 @@ class AsyncStream:
         attempt = 0
         try:
             while True:
-                request = c.http.build_request("POST", url, headers=headers, content=body)
-                t0 = clock()
-                self._builder = b = RecordBuilder(rec, t0)
+                self._builder = None
+                self._t0 = None
                 got_headers = False
                 try:
-                    resp = await c.http.send(request, stream=True)
+                    resp, t0, t_headers, chunks = await self._send(url, headers, body)
                     self._response = resp
                     got_headers = True
-                    b.on_headers(clock(), resp.status_code, resp.headers)
+                    self._builder = b = RecordBuilder(rec, t0)
+                    b.on_headers(t_headers, resp.status_code, resp.headers)
                     if resp.status_code >= 400:
                         err_body = await resp.aread()
                         b.on_error_body(clock(), resp.status_code, err_body)
@@ -420,13 +485,14 @@ class AsyncStream:
                             continue
                         self._finished = True
                         return
-                    async for data in resp.aiter_raw():
-                        t = clock()
+                    async for t, data in chunks:
                         for d in b.on_bytes(t, data):
                             yield d
                     self._finish()
                     return
                 except _RETRYABLE_EXC as e:
+                    if self._builder is None:
+                        self._builder = RecordBuilder(rec, self._t0 if self._t0 is not None else clock())
                     status, etype, msg = _classify(e, got_headers)
                     if not got_headers and attempt < policy.max_retries:
                         wait = policy.wait(attempt, None, c._rng)
@@ -439,6 +505,8 @@ class AsyncStream:
                     self._finish(status=status, error=msg, error_type=etype)
                     return
                 except httpx2.HTTPError as e:
+                    if self._builder is None:
+                        self._builder = RecordBuilder(rec, self._t0 if self._t0 is not None else clock())
                     status, etype, msg = _classify(e, got_headers)
                     self._finish(status=status, error=msg, error_type=etype)
                     return
@@ -448,10 +516,20 @@ class AsyncStream:
 
 
 class AsyncClient(_Base):
-    """asyncio client; the connection pool is sized to ``max_connections`` (set it to the concurrency)."""
+    """asyncio client; the connection pool is sized to ``max_connections`` (set it to the concurrency).
 
-    def __init__(self, *args: Any, max_connections: int = 100, **kw: Any) -> None:
+    ``transport="wire"`` (the default when no proxy is configured) uses ``streaming.wire``;
+    ``"httpx"`` uses httpx2, which honours proxy settings.
+    """
+
+    def __init__(self, *args: Any, max_connections: int = 100, transport: str | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
+        if transport is None:
+            transport = "httpx" if any(os.environ.get(v) for v in _PROXY_VARS) else "wire"
+        if transport not in ("wire", "httpx"):
+            raise ConfigError(f"transport must be 'wire' or 'httpx', got {transport!r}")
+        self.transport = transport
+        self.wire = WirePool(max_connections, self.timeouts.connect_s, self.timeouts.stall_s, self.clock) if transport == "wire" else None
         self.http = httpx2.AsyncClient(timeout=self.timeouts.httpx(), limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
 
     def stream(self, dep: Deployment | str, req: LLMRequest) -> AsyncStream:
@@ -462,6 +540,8 @@ class AsyncClient(_Base):
             return await s.run()
 
     async def aclose(self) -> None:
+        if self.wire is not None:
+            await self.wire.aclose()
         await self.http.aclose()
 
     async def __aenter__(self) -> AsyncClient:

@@ -61,6 +61,7 @@ class StreamRecord:
     request_id: str | None = None
     started_at: str | None = None
     http_status: int | None = None
+    connect_s: float | None = None  # before t0: waiting for a pooled connection, connecting, TLS
     t_headers_s: float | None = None
     t_first_event_s: float | None = None
     ttft_s: float | None = None

@@ -23,19 +23,20 @@ def truth(server_url: str, response_id: str) -> dict[str, Any]:
     return r.json()
 
 
-def run(sync: bool, server_url: str, dep: Deployment | str, req: LLMRequest, **kw: Any) -> StreamRecord:
-    if sync:
+def run(sync: bool | str, server_url: str, dep: Deployment | str, req: LLMRequest, **kw: Any) -> StreamRecord:
+    """``sync`` is True (Client), False (AsyncClient on the wire transport) or "httpx" (AsyncClient on httpx2)."""
+    if sync is True:
         with Client(DEPS, server_url=server_url, **kw) as c:
             return c.run(dep, req)
 
     async def go() -> StreamRecord:
-        async with AsyncClient(DEPS, server_url=server_url, **kw) as c:
+        async with AsyncClient(DEPS, server_url=server_url, transport="httpx" if sync == "httpx" else "wire", **kw) as c:
             return await c.run(dep, req)
 
     return asyncio.run(go())
 
 
-both = pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+both = pytest.mark.parametrize("sync", [True, False, "httpx"], ids=["sync", "async-wire", "async-httpx"])
 
 
 @both
@@ -79,6 +80,16 @@ def test_azure_route_shapes(server, monkeypatch: pytest.MonkeyPatch) -> None:
     assert rec.t_first_event_s < rec.ttft_s  # ...which is never the first token
 
 
+def test_keep_alive_connections_are_reused(server) -> None:
+    async def go() -> list[StreamRecord]:
+        async with AsyncClient(DEPS, server_url=server.url, max_connections=1) as c:
+            return [await c.run(SIM, LLMRequest.chat("hi", max_tokens=2)) for _ in range(3)]
+
+    recs = asyncio.run(go())
+    assert all(r.ok for r in recs)
+    assert recs[1].connect_s < recs[0].connect_s  # the first one connected; the others reused it
+
+
 def test_without_include_usage_counts_chunks(client) -> None:
     rec = client.run(SIM, LLMRequest.chat("hi", max_tokens=6, include_usage=False))
     assert rec.status == "ok" and rec.tokens_source == "chunks" and rec.output_tokens == 6 and not rec.usage_requested
@@ -88,7 +99,7 @@ def test_without_include_usage_counts_chunks(client) -> None:
 def test_closing_early_cancels_and_server_stops(server, sync: bool) -> None:
     slow = Deployment(name="sim-cancel", provider="simulated", model="sim-cancel", sim=SimProfile(ttft_ms=10, tokens_per_s=50, output_tokens=500))
 
-    if sync:
+    if sync is True:
         with Client(DEPS, server_url=server.url) as c:
             with c.stream(slow, LLMRequest.chat("hi")) as s:
                 got = [d for _, d in zip(range(3), s)]
@@ -96,7 +107,7 @@ def test_closing_early_cancels_and_server_stops(server, sync: bool) -> None:
     else:
 
         async def go() -> tuple[list[str], StreamRecord]:
-            async with AsyncClient(DEPS, server_url=server.url) as c:
+            async with AsyncClient(DEPS, server_url=server.url, transport="httpx" if sync == "httpx" else "wire") as c:
                 async with c.stream(slow, LLMRequest.chat("hi")) as s:
                     out = []
                     async for d in s:
@@ -119,9 +130,10 @@ def test_closing_early_cancels_and_server_stops(server, sync: bool) -> None:
     assert truth(server.url, rec.response_id)["tokens_generated"] == generated
 
 
-def test_429_is_retried_a_bounded_number_of_times_and_waits_are_recorded(server) -> None:
+@both
+def test_429_is_retried_a_bounded_number_of_times_and_waits_are_recorded(server, sync) -> None:
     req = LLMRequest.chat("hi", headers={"x-sim-fault": '{"kind": "429", "seconds": 0.05}'})
-    rec = run(True, server.url, SIM, req, retry=RetryPolicy(max_retries=2, max_wait_s=1.0))
+    rec = run(sync, server.url, SIM, req, retry=RetryPolicy(max_retries=2, max_wait_s=1.0))
     assert rec.status == "error" and rec.error_type == "http_429"
     assert rec.retries == 2 and len(rec.attempts) == 2
     assert rec.retry_wait_s == pytest.approx(0.1)  # retry-after-ms honoured: 2 × 50 ms
@@ -142,19 +154,22 @@ def test_drop_mid_stream_keeps_partial_and_is_interrupted(server, sync: bool) ->
     assert rec.status == "interrupted" and rec.chunks == 4 and rec.text and rec.retries == 0
 
 
-def test_stall_past_timeout_is_stalled(server) -> None:
+@both
+def test_stall_past_timeout_is_stalled(server, sync) -> None:
     req = LLMRequest.chat("hi", headers={"x-sim-fault": '{"kind": "stall", "after_tokens": 2, "seconds": 2}'})
-    rec = run(True, server.url, SIM, req, timeouts=Timeouts(stall_s=0.3))
+    rec = run(sync, server.url, SIM, req, timeouts=Timeouts(stall_s=0.3))
     assert rec.status == "stalled" and rec.chunks == 2
 
 
-def test_unknown_model_is_a_plain_error(server) -> None:
+@both
+def test_unknown_model_is_a_plain_error(server, sync) -> None:
     ghost = Deployment(name="ghost", provider="compatible", model="no-such-model", base_url=server.url + "/v1")
-    rec = run(True, server.url, ghost, LLMRequest.chat("hi"))
+    rec = run(sync, server.url, ghost, LLMRequest.chat("hi"))
     assert rec.status == "error" and rec.http_status == 404 and "no-such-model" in rec.error and rec.retries == 0
 
 
-def test_unreachable_server_is_a_record_not_an_exception() -> None:
+@both
+def test_unreachable_server_is_a_record_not_an_exception(sync) -> None:
     dead = Deployment(name="dead", provider="compatible", model="m", base_url="http://127.0.0.1:9/v1")
-    rec = run(True, "http://127.0.0.1:9", dead, LLMRequest.chat("hi"), retry=RetryPolicy(max_retries=1, base_s=0.01))
+    rec = run(sync, "http://127.0.0.1:9", dead, LLMRequest.chat("hi"), retry=RetryPolicy(max_retries=1, base_s=0.01))
     assert rec.status == "error" and rec.error_type == "connect_error" and rec.retries == 1

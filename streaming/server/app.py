@@ -153,6 +153,29 @@ class _BearerAuth:
         await self.app(scope, receive, send)
 
 
+class _StampReceived:
+    """Pure ASGI middleware: stamps the moment the app has the whole request body (before any parsing)."""
+
+    def __init__(self, app: Any, clock: Callable[[], float]) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        clock = self.clock
+
+        async def stamped() -> Any:
+            msg = await receive()
+            if msg["type"] == "http.request" and not msg.get("more_body", False) and "received_at" not in state:  # else the protocol stamped it
+                state["received_at"] = clock()
+            return msg
+
+        await self.app(scope, stamped, send)
+
+
 class _Dropped(Exception):
     """Raised inside a response to cut the connection mid-stream (the 'drop' fault)."""
 
@@ -195,6 +218,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
     app.state.lab = state
     quiet = logging.getLogger("uvicorn.error")
 
+    app.add_middleware(_StampReceived, clock=clock)
     if api_key:
         app.add_middleware(_BearerAuth, api_key=api_key)
 
@@ -238,7 +262,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         return t.to_dict()
 
     async def handle(body: _Common, request: Request, api: str, model: str, azure: bool) -> Any:
-        received = clock()
+        received = getattr(request.state, "received_at", None) or clock()
         max_tokens = body.max_completion_tokens or body.max_tokens
         state.counts[model] = state.counts.get(model, 0) + 1
         prefix = "chatcmpl-" if api == "chat" else "cmpl-"

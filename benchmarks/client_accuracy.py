@@ -1,0 +1,100 @@
+"""How exact is the client's TTFT and ITL? Compared per response id with the built-in server's own truth.
+
+Runs N concurrent streams against a simulated deployment (about 200 ms TTFT, 50 tok/s,
+100 tokens) at each concurrency level, then fetches GET /debug/truth/{id} for every
+request. Both processes read the same CLOCK_MONOTONIC (time.perf_counter), so:
+
+- arrival error  = client's first-content stamp − server's write of that chunk
+- TTFT error     = client TTFT − server TTFT (server TTFT runs from the moment it had
+                   the whole request; the client's from just before it sent it)
+- ITL error      = per content chunk, client stamp − server write, minus that of the first
+
+    python benchmarks/client_accuracy.py                 # quick: C = 1, 64, 128, 256
+    python benchmarks/client_accuracy.py --waves 4       # more requests per level
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+
+import httpx2
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from streaming.client import AsyncClient, LLMRequest, RetryPolicy, Timeouts  # noqa: E402
+from streaming.config import Deployment, SimProfile  # noqa: E402
+from streaming.launcher import free_port, start_server  # noqa: E402
+
+PROFILE = SimProfile(ttft_ms=200, tokens_per_s=50, jitter=0.0, output_tokens=100)
+DEP = Deployment(name="sim-accuracy", provider="simulated", model="sim-accuracy", sim=PROFILE)
+
+
+async def level(url: str, concurrency: int, total: int) -> list:
+    async with AsyncClient([DEP], server_url=url, max_connections=concurrency, retry=RetryPolicy(max_retries=0),
+                           timeouts=Timeouts(stall_s=30)) as c:  # fmt: skip
+        sem = asyncio.Semaphore(concurrency)
+        # Open the pool's connections first, as a steady-state run would have them.
+        await asyncio.gather(*(c.run(DEP, LLMRequest.chat("warm", max_tokens=1)) for _ in range(concurrency)))
+
+        async def one(i: int):
+            async with sem:
+                return await c.run(DEP, LLMRequest.chat(f"request {i}", max_tokens=100, seed=i))
+
+        return await asyncio.gather(*(one(i) for i in range(total)))
+
+
+def pct(a: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(a) * 1000, q)) if a else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--levels", default="1,64,128,256")
+    ap.add_argument("--waves", type=int, default=2, help="requests per level = waves × concurrency (at least 20)")
+    ap.add_argument("--uvloop", action="store_true", help="run the client on uvloop")
+    args = ap.parse_args()
+    handle = start_server(port=free_port())
+    try:
+        print(f"server {handle.url}; profile {PROFILE.ttft_ms:.0f} ms TTFT, {PROFILE.tokens_per_s:.0f} tok/s, {PROFILE.output_tokens} tokens")
+        print(f"{'C':>4} {'n':>5} {'ok':>5} | {'arrival err p50':>15} {'p99':>7} | {'TTFT err p50':>12} {'p99':>7} | {'ITL err p50':>11} {'p99':>7} | {'TTFT p50':>8} {'send→in p50':>11} {'p99':>6} {'wall s':>6}")
+        for conc in [int(x) for x in args.levels.split(",")]:
+            total = max(10, args.waves * conc)
+            t = time.perf_counter()
+            runner = level(handle.url, conc, total)
+            if args.uvloop:
+                import uvloop
+
+                recs = uvloop.run(runner)
+            else:
+                recs = asyncio.run(runner)
+            wall = time.perf_counter() - t
+            arrival, ttft_err, itl_err, ttfts, transit = [], [], [], [], []
+            with httpx2.Client(timeout=30) as h:
+                for r in recs:
+                    if not r.ok:
+                        continue
+                    tr = h.get(f"{handle.url}/debug/truth/{r.response_id}").json()
+                    server_times = tr["chunk_times"]
+                    client_abs = [r.t0_monotonic + x for x in r.chunk_times_s]
+                    if len(server_times) != len(client_abs):
+                        continue
+                    a0 = client_abs[0] - server_times[0]
+                    arrival.append(a0)
+                    ttft_err.append(r.ttft_s - (server_times[0] - tr["received_at"]))
+                    ttfts.append(r.ttft_s)
+                    transit.append(tr["received_at"] - r.t0_monotonic)
+                    itl_err.extend((c - s) - a0 for c, s in zip(client_abs[1:], server_times[1:]))
+            ok = sum(r.ok for r in recs)
+            print(f"{conc:>4} {total:>5} {ok:>5} | {pct(arrival, 50):>12.2f} ms {pct(arrival, 99):>7.2f} | {pct(ttft_err, 50):>9.2f} ms {pct(ttft_err, 99):>7.2f} |"
+                  f" {pct(itl_err, 50):>8.2f} ms {pct(itl_err, 99):>7.2f} | {pct(ttfts, 50):>5.0f} ms {pct(transit, 50):>8.2f} ms {pct(transit, 99):>6.1f} {wall:>6.1f}")  # fmt: skip
+    finally:
+        handle.stop()
+
+
+if __name__ == "__main__":
+    main()
