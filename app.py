@@ -7,6 +7,7 @@ once per app process) serves ``local`` and the simulated ``sim-*`` deployments.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from streaming.record import StreamRecord
 
 HERE = Path(__file__).resolve().parent
 CURSOR = "▌"
+FINALIZE_WAIT_S = 10.0
 OTHER_PAGES = (("pages/benchmark.py", "Benchmark", "🏁"), ("pages/metrics.py", "Metrics", "📊"), ("pages/deployments.py", "Deployments", "🔌"))
 
 st.set_page_config(page_title="Streaming LLM Lab", page_icon="⚡", layout="wide")
@@ -85,8 +87,11 @@ def sidebar_deployment() -> Deployment:
         if problem:
             st.error(f"The deployments file was not loaded, so only the built-ins are offered. {problem}")
         if st.session_state.get("deployment") not in by_name:
-            st.session_state["deployment"] = "sim-fast"
-        name = st.selectbox("Deployment", list(by_name), key="deployment", format_func=lambda n: by_name[n].label, label_visibility="collapsed")
+            st.session_state.pop("deployment", None)
+        wanted = st.query_params.get("deployment")  # a link can open the demo on a deployment
+        names = list(by_name)
+        first = names.index(wanted) if wanted in by_name else names.index("sim-fast")
+        name = st.selectbox("Deployment", names, index=first, key="deployment", format_func=lambda n: by_name[n].label, label_visibility="collapsed")
         dep = by_name[name]
         if dep.description:
             st.caption(dep.description)
@@ -95,11 +100,11 @@ def sidebar_deployment() -> Deployment:
 
 def deployment_notice(dep: Deployment) -> None:
     if dep.provider == "local":
-        st.info("`local` is Gemma 3 270M, a small **base** model run on this machine: expect poor answers, but the tokens and timings are real.", icon="🧪")
+        st.info("`local` is Gemma 3 270M, a small **base** model run on this machine: expect poor answers, but the tokens and timings are real.", icon=":material/science:")
     elif dep.provider == "simulated":
         p = dep.sim
         prof = f" (about {p.ttft_ms:.0f} ms to the first token, {p.tokens_per_s:.0f} tokens/s)" if p else ""
-        st.info(f"`{dep.name}` is **simulated**: filler text on a declared latency profile{prof}, served over real HTTP.", icon="🎛️")
+        st.info(f"`{dep.name}` is **simulated**: filler text on a declared latency profile{prof}, served over real HTTP.", icon=":material/tune:")
 
 
 # -- the demo page -------------------------------------------------------------------
@@ -153,6 +158,11 @@ def conversation(history: list[dict[str, Any]], system: str) -> list[dict[str, s
 
 
 def render_message(m: dict[str, Any]) -> None:
+    final = m.get("_final")
+    if final is not None:
+        # With fast reruns, a Stop or a widget change starts the next run while the
+        # interrupted one is still closing its stream: wait for its final record.
+        final.wait(FINALIZE_WAIT_S)
     with st.chat_message(m["role"]):
         if m["role"] == "user":
             st.markdown(m["content"])
@@ -183,7 +193,7 @@ def render_race(m: dict[str, Any]) -> None:
             if rec is not None:
                 sentence = failure_sentence(rec)
                 if sentence:
-                    st.error(sentence) if rec.status != "cancelled" else st.warning(sentence)
+                    (st.warning if rec.status == "cancelled" else st.error)(sentence)
                 st.caption(metrics_line(rec, m.get("temperature")))
     if recs[0] is not None and recs[1] is not None:
         render_waits(RaceResult.of(recs[0], recs[1]))
@@ -218,6 +228,13 @@ def paint(reader: ThreadedReader, msg: dict[str, Any], field: str, info: Any, se
             yield fr.text
 
 
+def show_text(slot: Any, text: str) -> None:
+    if text:
+        slot.markdown(text)
+    else:
+        slot.empty()
+
+
 def finish(msg: dict[str, Any], field: str, rec_field: str, reader: ThreadedReader) -> StreamRecord:
     if not reader.finished:
         reader.cancel()
@@ -229,7 +246,8 @@ def finish(msg: dict[str, Any], field: str, rec_field: str, reader: ThreadedRead
 
 def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: dict[str, Any]) -> None:
     history = st.session_state["history"]
-    msg: dict[str, Any] = {"role": "assistant", "kind": "chat", "content": "", "record": None, "temperature": req.temperature, "status": "streaming"}
+    msg: dict[str, Any] = {"role": "assistant", "kind": "chat", "content": "", "record": None, "temperature": req.temperature, "status": "streaming",
+                           "_final": threading.Event()}  # fmt: skip
     history.append(msg)  # before streaming: a Stop or rerun keeps whatever arrived
     with st.chat_message("assistant"):
         body = st.empty()
@@ -251,9 +269,10 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             gen.close()
             rec = finish(msg, "content", "record", reader)
             msg["status"] = rec.status
+            msg["_final"].set()
             save_turn([rec], {"kind": "chat"})
         stop.empty()
-        body.markdown(rec.text) if rec.text else body.empty()
+        show_text(body, rec.text)
         sentence = failure_sentence(rec)
         with info.container():
             if sentence:
@@ -264,7 +283,7 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
 def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: dict[str, Any]) -> None:
     history = st.session_state["history"]
     msg: dict[str, Any] = {"role": "assistant", "kind": "race", "content": "", "plain_content": "", "record": None, "plain_record": None,
-                           "temperature": req.temperature, "status": "streaming"}  # fmt: skip
+                           "temperature": req.temperature, "status": "streaming", "_final": threading.Event()}  # fmt: skip
     history.append(msg)
     with st.chat_message("assistant"):
         left, right = st.columns(2)
@@ -298,10 +317,11 @@ def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             s_rec = finish(msg, "content", "record", race.streamed)
             p_rec = finish(msg, "plain_content", "plain_record", race.plain)
             msg["status"] = s_rec.status
+            msg["_final"].set()
             save_turn([s_rec, p_rec], {"kind": "race"})
         stop.empty()
         for slot, sl_info, rec in ((body, info, s_rec), (plain_body, plain_info, p_rec)):
-            slot.markdown(rec.text) if rec.text else slot.empty()
+            show_text(slot, rec.text)
             with sl_info.container():
                 sentence = failure_sentence(rec)
                 if sentence:

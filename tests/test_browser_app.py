@@ -1,0 +1,170 @@
+"""The live demo in a real browser: headless Debian Chromium via playwright, `streamlit run app.py` on a free port.
+
+Screenshots of each state are written under the test's tmp dir (printed on failure).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from streaming.launcher import free_port
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+DEPLOYMENTS = """
+[[deployments]]
+name = "sim-browser"
+provider = "simulated"
+ttft_ms = 300
+tokens_per_s = 25
+output_tokens = 40
+
+[[deployments]]
+name = "sim-long"
+provider = "simulated"
+ttft_ms = 100
+tokens_per_s = 10
+output_tokens = 600
+"""
+# Records the text of the last chat message each time the DOM changes.
+OBSERVER = """
+() => {
+  window.__frames = [];
+  const last = () => {
+    const msgs = document.querySelectorAll('[data-testid="stChatMessage"]');
+    if (!msgs.length) return null;
+    const md = msgs[msgs.length - 1].querySelector('[data-testid="stMarkdownContainer"]');
+    return md ? md.innerText : null;
+  };
+  new MutationObserver(() => {
+    const t = last();
+    const f = window.__frames;
+    if (t !== null && (f.length === 0 || f[f.length - 1].text !== t)) f.push({t: performance.now(), text: t});
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def app_url(server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("browser-app")
+    deps = tmp / "deployments.toml"
+    deps.write_text(DEPLOYMENTS)
+    port = free_port()
+    env = dict(os.environ, STREAMING_DEPLOYMENTS=str(deps), STREAMING_DB=str(tmp / "demo.db"), STREAMING_SERVER_URL=server.url)
+    log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, (tmp / "streamlit.log").read_text()
+        try:
+            if httpx2.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                break
+        except httpx2.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "streamlit did not start in 60 s"
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, app_url: str) -> Iterator[Page]:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    ctx.close()
+
+
+def open_demo(page: Page, url: str, deployment: str) -> None:
+    page.goto(f"{url}/?deployment={deployment}")
+    page.locator('[data-testid="stChatInputTextArea"]').wait_for()
+    expect(page.get_by_text(f"{deployment} is simulated")).to_be_visible()
+
+
+def submit(page: Page, prompt: str) -> None:
+    box = page.locator('[data-testid="stChatInputTextArea"]')
+    expect(box).to_be_enabled()
+    box.fill(prompt)
+    box.press("Enter")
+
+
+def test_answer_streams_in_steps(page: Page, app_url: str, tmp_path: Path) -> None:
+    open_demo(page, app_url, "sim-browser")
+    page.screenshot(path=str(tmp_path / "1-empty.png"))
+    page.evaluate(OBSERVER)
+    submit(page, "Why does streaming matter?")
+    expect(page.get_by_text("waiting for first token")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "2-waiting.png"))
+    page.wait_for_function("() => window.__frames.length >= 3")
+    page.screenshot(path=str(tmp_path / "3-streaming.png"))
+    done = page.locator('[data-testid="stCaptionContainer"]', has_text="done · TTFT")
+    expect(done).to_be_visible()
+    page.screenshot(path=str(tmp_path / "4-done.png"), full_page=True)
+    frames = page.evaluate("window.__frames")
+    final = frames[-1]["text"]
+    lengths = [len(f["text"].rstrip("▌")) for f in frames if f["text"] != "Why does streaming matter?"]
+    growing = sorted({n for n in lengths if 0 < n < len(final)})
+    assert len(growing) >= 3, frames  # the answer grew in ≥ 3 painted steps before it completed
+    assert len(final.split()) == 40
+    assert "sim-browser" in done.inner_text() and "40 output tokens" in done.inner_text()
+
+
+def test_stop_keeps_partial_answer_marked_stopped(page: Page, app_url: str, tmp_path: Path) -> None:
+    open_demo(page, app_url, "sim-long")
+    page.evaluate(OBSERVER)
+    submit(page, "Tell me a long story")
+    page.wait_for_function("() => window.__frames.some(f => f.text.split(' ').length >= 6)")
+    page.screenshot(path=str(tmp_path / "1-streaming.png"))
+    page.get_by_role("button", name="■ Stop").click()
+    expect(page.get_by_text("Stopped: the partial answer is kept.")).to_be_visible()
+    caption = page.locator('[data-testid="stCaptionContainer"]', has_text="stopped · TTFT")
+    expect(caption).to_be_visible()
+    page.screenshot(path=str(tmp_path / "2-stopped.png"), full_page=True)
+    msg = page.locator('[data-testid="stChatMessage"]').last
+    words = msg.locator('[data-testid="stMarkdownContainer"]').first.inner_text().split()
+    assert 6 <= len(words) < 600
+    expect(page.locator('[data-testid="stChatInputTextArea"]')).to_be_enabled()
+
+
+def test_race_view(page: Page, app_url: str, tmp_path: Path) -> None:
+    open_demo(page, app_url, "sim-browser")
+    page.get_by_text("Race: streaming vs non-streaming").click()
+    expect(page.locator('[data-testid="stChatInputTextArea"]')).to_be_enabled()
+    submit(page, "Race!")
+    timer = page.get_by_text(re.compile(r"^⏳ waiting for the whole answer… \d+\.\d s$"))
+    expect(timer).to_be_visible()
+    page.screenshot(path=str(tmp_path / "1-racing.png"), full_page=True)
+    ratio = page.locator('[data-testid="stMetric"]', has_text="Non-streaming user waits")
+    expect(ratio).to_be_visible()
+    page.screenshot(path=str(tmp_path / "2-race-done.png"), full_page=True)
+    assert "× longer" in ratio.inner_text()
+    expect(page.locator('[data-testid="stMetric"]', has_text="Streaming: first words after")).to_be_visible()
+    expect(timer).to_have_count(0)
