@@ -125,19 +125,18 @@ if view.empty:
 st.subheader("Headline")
 labels = dict(zip(view["deployment"].astype(str), view["_label"].astype(str)))
 heads = stats.headlines(view)
-for row in range(0, len(heads), 3):
-    cols = st.columns(3)
-    for col, h in zip(cols, heads[row : row + 3]):
-        with col, st.container(border=True):
-            st.markdown(f"**{labels.get(h.deployment, h.deployment)}**")
-            a, b, c = st.columns(3)
-            a.metric("median TTFT", fmt_s(h.ttft.value) if h.ttft.n else "n/a")
-            a.caption(f"95 % CI {fmt_s(h.ttft.lo)}–{fmt_s(h.ttft.hi)} · n={h.ttft.n}" if h.ttft.n else "n=0 (no streamed request)")
-            b.metric("median tokens/s", f"{h.tokens_per_s.value:.1f}" if h.tokens_per_s.n else "n/a")
-            b.caption(f"95 % CI {h.tokens_per_s.lo:.1f}–{h.tokens_per_s.hi:.1f} · n={h.tokens_per_s.n}" if h.tokens_per_s.n else "n=0")
-            r = h.wait_ratio
-            c.metric("non-stream / stream wait", f"{r.value:.1f}×" if r else "n/a")
-            c.caption(f"95 % CI {r.lo:.1f}–{r.hi:.1f}× · n={r.n} prompts" if r else "needs both modes on the same prompts")
+for h in heads:
+    with st.container(border=True):
+        name, a, b, c = st.columns([2, 3, 3, 3])
+        name.markdown(f"**{labels.get(h.deployment, h.deployment)}**")
+        name.caption(f"{h.n_requests} requests, {h.n_failed} failed")
+        a.metric("median TTFT", fmt_s(h.ttft.value) if h.ttft.n else "n/a")
+        a.caption(f"95 % CI {fmt_s(h.ttft.lo)}–{fmt_s(h.ttft.hi)} · n={h.ttft.n}" if h.ttft.n else "n=0 (no streamed request)")
+        b.metric("median tokens/s", f"{h.tokens_per_s.value:.1f}" if h.tokens_per_s.n else "n/a")
+        b.caption(f"95 % CI {h.tokens_per_s.lo:.1f}–{h.tokens_per_s.hi:.1f} · n={h.tokens_per_s.n}" if h.tokens_per_s.n else "n=0")
+        r = h.wait_ratio
+        c.metric("non-stream / stream wait", f"{r.value:.1f}×" if r else "n/a")
+        c.caption(f"95 % CI {r.lo:.1f}–{r.hi:.1f}× · n={r.n} prompts" if r else "needs both modes on the same prompts")
 st.markdown(stats.summarize_paired(stats.paired_compare(stats.paired_frame(view))))
 
 # -- charts -----------------------------------------------------------------------------------------
