@@ -60,3 +60,26 @@ def test_report_renders_offline_in_chromium(frame: pd.DataFrame, tmp_path: Path)
         finally:
             browser.close()
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_cli_report_html(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+    from metrics_frames import make_record
+
+    from streaming import store
+
+    rng = np.random.default_rng(0)
+    db = tmp_path / "r.db"
+    with store.Store(db) as s:
+        run_id = s.create_run("bench", {})
+        s.add_records(run_id, [(make_record(d, m, rng, idx=i), {"seq": i, "prompt_id": "p0"}) for i, (d, m) in
+                               enumerate([(d, m) for d in ("sim-fast", "sim-slow") for m in (True, False)] * 3)])  # fmt: skip
+    out = tmp_path / "report.html"
+    r = subprocess.run([sys.executable, "-m", "streaming", "report", run_id, "--db", str(db), "--format", "html", "--out", str(out)],
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    page = out.read_text(encoding="utf-8")
+    assert run_id in page and "sim-slow (simulated)" in page and "id='fig-ttft_box'" in page
