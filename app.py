@@ -25,7 +25,11 @@ from streaming.record import StreamRecord
 HERE = Path(__file__).resolve().parent
 CURSOR = "▌"
 FINALIZE_WAIT_S = 10.0
-OTHER_PAGES = (("pages/benchmark.py", "Benchmark", "🏁"), ("pages/metrics.py", "Metrics", "📊"), ("pages/deployments.py", "Deployments", "🔌"))
+OTHER_PAGES = (
+    ("pages/benchmark.py", "Benchmark", ":material/speed:"),
+    ("pages/metrics.py", "Metrics", ":material/monitoring:"),
+    ("pages/deployments.py", "Deployments", ":material/hub:"),
+)
 
 st.set_page_config(page_title="Streaming LLM Lab", page_icon="⚡", layout="wide")
 
@@ -387,6 +391,6 @@ def demo() -> None:
 # -- navigation ------------------------------------------------------------------------
 
 st.session_state["selected_deployment"] = sidebar_deployment()
-pages = [st.Page(demo, title="Live demo", icon="⚡", default=True, url_path="demo")]
+pages = [st.Page(demo, title="Live demo", icon=":material/bolt:", default=True, url_path="demo")]
 pages += [st.Page(path, title=title, icon=icon) for path, title, icon in OTHER_PAGES if (HERE / path).is_file()]
 st.navigation(pages).run()

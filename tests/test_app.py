@@ -136,3 +136,17 @@ def test_bad_deployments_file_is_a_clear_error(server: Any, tmp_path: Path, monk
     err = " ".join(e.value for e in at.sidebar.error)
     assert "field 'provider'" in err and "only the built-ins" in err
     assert "sim-fast (simulated)" in at.sidebar.selectbox(key="deployment").options
+
+
+def test_deployments_page_lists_and_checks_without_showing_keys(app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMING_TEST_MISSING_KEY", "sk-secret-value-123")
+    page = AppTest.from_file(str(Path(APP).parent / "pages" / "deployments.py"), default_timeout=30).run()
+    assert not page.exception
+    table = page.dataframe[0].value
+    assert set(table["name"]) >= {"local", "sim-fast", "sim-test", "needs-key"}
+    assert "STREAMING_TEST_MISSING_KEY: set" in set(table["key"])
+    assert not table.astype(str).apply(lambda col: col.str.contains("sk-secret")).any().any()
+    page.selectbox(key="check_deployment").set_value("sim-test")
+    page.button(key="check").click().run()
+    assert not page.exception and [s.value for s in page.success] == ["It answered."]
+    assert page.caption[-1].value.startswith("done · TTFT")

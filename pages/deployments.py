@@ -1,0 +1,80 @@
+"""Deployments: what the app can talk to, where each key comes from (never the key), and a one-request check."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import streamlit as st
+
+from streaming.client import Client, LLMRequest, RetryPolicy, Timeouts
+from streaming.config import Credentials, load_deployments
+from streaming.errors import ConfigError, EndpointError
+from streaming.launcher import ensure_server
+from streaming.live import SafeSecrets, failure_sentence, metrics_line
+
+st.title("Deployments")
+path = os.environ.get("STREAMING_DEPLOYMENTS") or "deployments.toml"
+st.caption(f"Built-ins, plus `{path}` when it exists (set `STREAMING_DEPLOYMENTS` to use another file). Keys come from the environment or `.streamlit/secrets.toml` and are never shown.")
+
+try:
+    deps = load_deployments(os.environ.get("STREAMING_DEPLOYMENTS") or None)
+except ConfigError as e:
+    st.error(f"The deployments file could not be loaded: {e}")
+    st.stop()
+
+creds = Credentials(secrets=SafeSecrets(st.secrets))
+rows = []
+for d in deps:
+    if d.builtin:
+        key = "not needed (built-in)"
+    elif d.auth == "entra":
+        key = "Entra ID token"
+    elif not d.api_key_env:
+        key = "none"
+    else:
+        key = f"{d.api_key_env}: {'set' if creds.lookup(d.api_key_env) else 'NOT SET'}"
+    where = d.endpoint or d.base_url or "built-in server (loopback)"
+    kind = {"simulated": "simulated", "local": "local model (small base model)"}.get(d.provider, d.provider)
+    rows.append({"name": d.name, "kind": kind, "model": d.model or d.deployment, "where": where, "key": key, "from": d.source})
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+st.subheader("Check one")
+names = [d.name for d in deps]
+name = st.selectbox("Deployment to check", names, index=names.index("sim-fast"), key="check_deployment")
+if st.button("Send one short request", key="check"):
+    dep = next(d for d in deps if d.name == name)
+    try:
+        url = ensure_server().url if dep.builtin else None
+        with Client(deps, server_url=url, credentials=creds, timeouts=Timeouts(connect_s=5, stall_s=30), retry=RetryPolicy(max_retries=0)) as c:
+            with st.spinner(f"Asking {dep.name}…"):
+                rec = c.run(dep, LLMRequest.chat("Say hello in five words.", max_tokens=16, temperature=0.0))
+    except (ConfigError, EndpointError) as e:
+        st.error(f"The request was not sent: {e}")
+    else:
+        sentence = failure_sentence(rec)
+        if sentence:
+            st.error(sentence)
+        else:
+            st.success("It answered.")
+        if rec.text:
+            st.markdown(rec.text)
+        st.caption(metrics_line(rec, 0.0))
+
+with st.expander("deployments.toml format"):
+    st.code(
+        """[[deployments]]
+name = "gpt-4o-eastus"
+provider = "azure"              # azure | openai | compatible | local | simulated
+endpoint = "https://my-resource.openai.azure.com"
+deployment = "gpt-4o"
+api_version = "2024-10-21"
+api_key_env = "AZURE_OPENAI_API_KEY"   # the key itself never goes in this file
+
+[[deployments]]
+name = "sim-gpt4o-like"
+provider = "simulated"
+ttft_ms = 350
+tokens_per_s = 60""",
+        language="toml",
+    )
