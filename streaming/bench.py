@@ -334,3 +334,46 @@ def failed_conditions(summary: pd.DataFrame, conditions: Sequence[str]) -> list[
             if v is not None and not pd.isna(v) and _OPS[op](float(v), value):
                 out.append(f"{metric} {op} {value:g} holds for {cell_label(row['deployment'], row['temperature'], row['mode'])} ({float(v):.4g})")
     return out
+
+
+class BenchJob:
+    """A benchmark running in a background thread (for the app): poll ``progress``, call ``stop()``."""
+
+    def __init__(self, config: BenchConfig, db_path: str) -> None:
+        self.config, self.db_path = config, db_path
+        self.progress: Progress | None = None
+        self.run_id: str | None = None
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="bench-job", daemon=True)
+
+    def start(self) -> BenchJob:
+        self._thread.start()
+        return self
+
+    def _work(self) -> None:
+        try:
+            with Store(self.db_path) as st:
+                self.run_id = run_benchmark(self.config, st, self._on_progress, self._stop)
+        except Exception as e:  # shown as one sentence; the run (if created) is marked failed
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            self.error = f"The benchmark could not run: {first}"
+
+    def _on_progress(self, p: Progress) -> None:
+        self.progress = p
+        self.run_id = p.run_id or self.run_id
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def done(self) -> bool:
+        return self._thread.ident is not None and not self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return self.done

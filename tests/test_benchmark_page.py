@@ -1,0 +1,106 @@
+"""The benchmark page under AppTest: start a run, watch it finish, stop one, reject bad input."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from streaming.launcher import ServerHandle
+from streaming.store import list_runs, load_requests
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "benchmark.py")
+DEPLOYMENTS = """
+[[deployments]]
+name = "sim-page"
+provider = "simulated"
+ttft_ms = 20
+tokens_per_s = 1000
+output_tokens = 10
+
+[[deployments]]
+name = "sim-page-slow"
+provider = "simulated"
+ttft_ms = 150
+tokens_per_s = 200
+output_tokens = 10
+"""
+
+
+@pytest.fixture
+def page_env(server: ServerHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    deps = tmp_path / "deployments.toml"
+    deps.write_text(DEPLOYMENTS)
+    monkeypatch.setenv("STREAMING_DEPLOYMENTS", str(deps))
+    monkeypatch.setenv("STREAMING_DB", str(tmp_path / "page.db"))
+    yield tmp_path / "page.db"
+
+
+def start(at: AppTest, deployment: str, **numbers: float) -> None:
+    at.multiselect(key="deployments").set_value([deployment])
+    for key, value in numbers.items():
+        at.number_input(key=key).set_value(value)
+    next(b for b in at.button if b.label == "Start").click()
+    at.run()
+
+
+def run_until_done(at: AppTest, limit_s: float = 60) -> None:
+    deadline = time.monotonic() + limit_s
+    job = at.session_state["bench_job"]
+    while not job.wait(0.2):  # poll the page while the job runs, as the fragment does in a browser
+        at.run()
+        assert time.monotonic() < deadline, "the benchmark did not finish"
+    at.run()
+    at.run()  # the fragment's full rerun after the end
+
+
+def test_start_runs_to_the_end_and_shows_results(page_env: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert "Press Start" in at.info[0].value or "press Start" in at.info[0].value
+    start(at, "sim-page", repeats=1, requests=6, concurrency=3, warmup=0)
+    assert not at.exception and "bench_job" in at.session_state
+    run_until_done(at)
+    assert not at.exception
+    job = at.session_state["bench_job"]
+    assert job.error is None and job.progress.phase == "finished"
+    assert any("6/6" in m.value for m in at.metric)
+    assert any(s.value.startswith(f"Run {job.run_id} finished: 6 requests, 0 errors") for s in at.success)
+    assert "sim-page" in at.code[0].value and "TTFT p50 ms" in at.code[0].value
+    assert len(at.get("plotly_chart")) == 1
+    # the link to the metrics page (a caption when the page runs outside st.navigation, as here)
+    assert at.get("page_link") or any("Metrics page" in c.value for c in at.caption)
+    df = load_requests(page_env, [job.run_id])
+    assert len(df) == 6 and (df["status"] == "ok").all() and set(df["mode"]) == {"stream", "non-stream"}
+    assert next(b for b in at.button if b.label == "Start").disabled is False  # Start is back once it ended
+
+
+def test_stop_keeps_a_partial_run(page_env: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    start(at, "sim-page-slow", requests=60, concurrency=2, warmup=0)
+    job = at.session_state["bench_job"]
+    deadline = time.monotonic() + 30
+    while (job.progress is None or job.progress.done < 2) and time.monotonic() < deadline:
+        job.wait(0.1)
+    assert job.progress is not None and job.progress.done >= 2
+    at.run()
+    at.button(key="stop").click().run()
+    assert any("Stopping" in i.value for i in at.info)
+    run_until_done(at)
+    runs = list_runs(page_env)
+    assert runs.iloc[0]["run_id"] == job.run_id and runs.iloc[0]["status"] == "stopped"
+    assert 2 <= runs.iloc[0]["n_requests"] < 60
+    assert any("stopped" in s.value for s in at.success)
+
+
+def test_bad_temperature_is_one_sentence(page_env: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.text_input(key="temperatures").set_value("hot")
+    next(b for b in at.button if b.label == "Start").click()
+    at.run()
+    assert not at.exception
+    assert at.error[0].value == "temperature must be a number (or 'default'), got 'hot'"
+    assert "bench_job" not in at.session_state
