@@ -25,7 +25,7 @@ from scipy import stats as sps
 PERCENTILE_METHOD = "linear"
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
-_DIRECT_BUDGET = 2_000_000  # resamples * n above this uses the order-statistic shortcut
+_DIRECT_BUDGET = 200_000  # resamples * n above this (n > 200 at 1,000 resamples) uses the order-statistic shortcut
 
 METRICS: dict[str, str] = {
     "ttft_s": "TTFT (s)",

@@ -47,6 +47,7 @@ def test_bootstrap_ci_covers_true_median_about_95_percent() -> None:
 
 def test_large_sample_shortcut_matches_direct_resampling(monkeypatch: pytest.MonkeyPatch) -> None:
     x = np.random.default_rng(7).lognormal(0.0, 0.5, size=2000)
+    monkeypatch.setattr(S, "_DIRECT_BUDGET", 10**9)
     direct = S.bootstrap_quantiles(x, [0.5, 0.95], resamples=2000, seed=1)
     monkeypatch.setattr(S, "_DIRECT_BUDGET", 0)
     shortcut = S.bootstrap_quantiles(x, [0.5, 0.95], resamples=2000, seed=1)
