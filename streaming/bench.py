@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import queue
 import re
 import threading
 import time
@@ -93,6 +94,18 @@ class _Runner:
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.cancelled_in_flight = 0
+        # SQLite commits (and WAL checkpoints, which fsync) run on a writer thread, never on the event loop
+        self._writes: queue.SimpleQueue[tuple[StreamRecord, dict[str, Any]] | None] = queue.SimpleQueue()
+        self._write_error: BaseException | None = None
+        self._writer = threading.Thread(target=self._write_loop, name="bench-writer", daemon=True)
+
+    def _write_loop(self) -> None:
+        while (job := self._writes.get()) is not None:
+            if self._write_error is None:
+                try:
+                    self.db.add_record(self.run_id, job[0], **job[1])
+                except BaseException as e:  # surfaced by main() when the run ends
+                    self._write_error = e
 
     async def main(self) -> str:
         cfg = self.cfg
@@ -110,6 +123,7 @@ class _Runner:
         self.run_id = self.db.create_run("bench", cfg.snapshot(self.deps), notes=cfg.notes, deployments=[d.name for d in self.deps])
         status = "failed"
         watcher = asyncio.create_task(self._watch_stop())
+        self._writer.start()
         try:
             await self._warmup(client)
             self.phase = "running"
@@ -124,12 +138,19 @@ class _Runner:
         finally:
             watcher.cancel()
             await client.aclose()
+            self._writes.put(None)
+            await asyncio.to_thread(self._writer.join)
+            if self._write_error is not None:
+                status = "failed"
+                self.warnings.append(f"requests could not be saved: {self._write_error}")
             lag_p99 = self._lag_report()
             if self.cancelled_in_flight:
                 self.warnings.append(f"stopped: {self.cancelled_in_flight} request(s) in flight were cancelled and not stored")
             self.phase = status
             self.db.finish_run(self.run_id, status, warnings=self.warnings, loop_lag_p99_ms=lag_p99)
             self._emit(force=True)
+        if self._write_error is not None:
+            raise self._write_error
         return self.run_id
 
     # -- phases -------------------------------------------------------------------------------
@@ -232,8 +253,8 @@ class _Runner:
             self.cancelled_in_flight += 1
             raise
         rec = s.record
-        self.db.add_record(self.run_id, rec, seq=item.seq, warmup=warmup, prompt_id=item.prompt.id, prompt_size=item.prompt.size,
-                           mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent)  # fmt: skip
+        self._writes.put((rec, dict(seq=item.seq, warmup=warmup, prompt_id=item.prompt.id, prompt_size=item.prompt.size,
+                                    mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent)))  # fmt: skip
         if not warmup:
             self._count(item, rec, sent)
 
