@@ -25,6 +25,8 @@ from streaming.record import StreamRecord
 HERE = Path(__file__).resolve().parent
 CURSOR = "▌"
 FINALIZE_WAIT_S = 10.0
+# Each repaint re-sends the whole Markdown: batch deltas into one repaint per interval.
+DEFAULT_REPAINT_MS = min(250, max(10, int(os.environ.get("STREAMING_DEMO_REPAINT_MS", "50") or 50) // 10 * 10))
 OTHER_PAGES = (
     ("pages/benchmark.py", "Benchmark", ":material/speed:"),
     ("pages/metrics.py", "Metrics", ":material/monitoring:"),
@@ -347,7 +349,7 @@ def demo() -> None:
         race = st.toggle("Race: streaming vs non-streaming", key="race", help="Send the same prompt both ways at once")
         with st.expander("Display"):
             smooth = st.toggle("Smooth display (steady frame rate)", key="smooth", help="Changes only the painting, never the measurement")
-            interval_ms = st.slider("Repaint at most every (ms)", 10, 250, 50, 10, key="interval_ms")
+            interval_ms = st.slider("Repaint at most every (ms)", 10, 250, DEFAULT_REPAINT_MS, 10, key="interval_ms")
         if store_available():
             st.toggle("Save demo turns", value=True, key="save_turns", help="Each turn goes to the results database (STREAMING_DB)")
         if st.button("Clear chat", key="clear"):

@@ -46,7 +46,9 @@ OBSERVER = """
   const last = () => {
     const msgs = document.querySelectorAll('[data-testid="stChatMessage"]');
     if (!msgs.length) return null;
-    const md = msgs[msgs.length - 1].querySelector('[data-testid="stMarkdownContainer"]');
+    // the answer body: the first Markdown block that is not a caption (live line, metrics), an alert or a button
+    const md = Array.from(msgs[msgs.length - 1].querySelectorAll('[data-testid="stMarkdownContainer"]'))
+      .find(e => !e.closest('[data-testid="stCaptionContainer"], [data-testid="stAlert"], button'));
     return md ? md.innerText : null;
   };
   new MutationObserver(() => {
