@@ -32,6 +32,7 @@ from .record import StreamRecord
 from .store import Store, load_requests
 
 LOOP_LAG_WARN_MS = 5.0
+SEND_LAG_WARN_S = 0.010
 LAG_INTERVAL_S = 0.01
 PROGRESS_EVERY_S = 0.1
 Clock = Callable[[], float]
@@ -144,6 +145,7 @@ class _Runner:
                 status = "failed"
                 self.warnings.append(f"requests could not be saved: {self._write_error}")
             lag_p99 = self._lag_report()
+            self._send_lag_report()
             if self.cancelled_in_flight:
                 self.warnings.append(f"stopped: {self.cancelled_in_flight} request(s) in flight were cancelled and not stored")
             self.phase = status
@@ -229,6 +231,12 @@ class _Runner:
                                  "the bottleneck, and its latencies include its own delay; lower the concurrency")  # fmt: skip
         return p99
 
+    def _send_lag_report(self) -> None:
+        lags = [p["sent_s"] - p["scheduled_s"] for p in self.points if p["scheduled_s"] is not None and p["sent_s"] is not None]
+        if lags and (p99 := float(np.percentile(lags, 99))) > SEND_LAG_WARN_S:
+            self.warnings.append(f"sends fell behind the Poisson schedule (p99 {p99 * 1000:.0f} ms late): the rate was not fully offered; "
+                                 "each request's intended and actual send times are stored (scheduled_s, sent_s)")  # fmt: skip
+
     # -- one request ------------------------------------------------------------------------------
     def _request(self, item: WorkItem) -> LLMRequest:
         kw: dict[str, Any] = dict(api=self.cfg.api, stream=item.mode == "stream", temperature=item.temperature,
@@ -269,7 +277,7 @@ class _Runner:
         else:
             c.errors += 1
             self.errors += 1
-        self.points.append({"seq": item.seq, "t_s": self.clock() - self.start, "sent_s": sent, "cell": label, "deployment": item.deployment,
+        self.points.append({"seq": item.seq, "t_s": self.clock() - self.start, "sent_s": sent, "scheduled_s": item.scheduled_s, "cell": label, "deployment": item.deployment,
                             "mode": item.mode, "status": rec.status, "perceived_wait_s": wait if rec.ok else None})  # fmt: skip
         self._emit()
 

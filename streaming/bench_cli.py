@@ -45,8 +45,8 @@ def register(sub: Any) -> None:
 
     r = sub.add_parser("report", help="report or export a run (the latest by default)")
     r.add_argument("run_id", nargs="?", help="run id (see: python -m streaming runs)")
-    r.add_argument("--format", "-f", choices=("table", "json", "csv", "parquet"), default="table",
-                   help="table: the summary; json/csv/parquet: one row per request")  # fmt: skip
+    r.add_argument("--format", "-f", choices=("table", "json", "csv", "parquet", "html"), default="table",
+                   help="table: the summary; json/csv/parquet: one row per request; html: self-contained report with charts")  # fmt: skip
     r.add_argument("--out", "-o", metavar="FILE", help="write here instead of stdout (required for parquet)")
     r.add_argument("--include-warmup", action="store_true")
     r.add_argument("--db", metavar="PATH")
@@ -97,12 +97,16 @@ class TextProgress:
         self.stream, self.width = stream, width
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self._last_decile = -1
+        self._last_line = ""
 
     def __call__(self, p: Any) -> None:
         frac = p.done / p.total if p.total else 1.0
         bar = "#" * int(frac * self.width) + "." * (self.width - int(frac * self.width))
         cells = "  ".join(f"{k}: {v.p50_wait_s * 1000:.0f} ms" for k, v in list(p.cells.items())[:4] if v.p50_wait_s is not None)
         line = f"[{bar}] {p.done}/{p.total} errors {p.errors} {p.elapsed_s:5.1f}s  p50 wait {cells}"
+        if line == self._last_line:
+            return
+        self._last_line = line
         if self.tty:
             self.stream.write("\r" + line[:200].ljust(120))
             if p.phase in ("finished", "stopped", "failed"):
@@ -125,8 +129,11 @@ def format_summary(summary: pd.DataFrame) -> str:
     for m, label in (("ttft", "TTFT"), ("e2e", "e2e"), ("tpot", "TPOT")):
         for p in (50, 90, 95, 99):
             t[f"{label} p{p} ms"] = [("-" if pd.isna(v) else f"{v * 1000:.0f}") for v in summary[f"{m}_p{p}"]]
-    t["tok/s p50"] = [("-" if pd.isna(v) else f"{v:.1f}") for v in summary["tokens_per_s_p50"]]
+    for p in (50, 90, 95, 99):
+        t[f"tok/s p{p}"] = [("-" if pd.isna(v) else f"{v:.1f}") for v in summary[f"tokens_per_s_p{p}"]]
     t["retry wait s"] = [f"{v:.2f}" for v in summary["retry_wait_s"]]
+    if summary["schedule_lag_p99"].notna().any():  # rate mode: how late the sends were (coordinated omission)
+        t["send lag p99 ms"] = [("-" if pd.isna(v) else f"{v * 1000:.1f}") for v in summary["schedule_lag_p99"]]
     return t.to_string(index=False)
 
 
@@ -201,6 +208,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         return _write_text(text, args.out)
     if args.format == "json":
         return _write_text(orjson.dumps(_jsonable(df)).decode() + "\n", args.out)
+    if args.format == "html":
+        from .report import html_report
+        from .store import list_runs
+
+        runs = list_runs(db_path)
+        return _write_text(html_report(df, runs[runs["run_id"] == run_id], f"Streaming LLM Lab: run {run_id}"), args.out)
     flat = df.copy()
     for c in ("chunk_times_s", "chunk_chars", "itl_s"):
         flat[c] = [np.asarray(v).tolist() for v in flat[c]]
