@@ -18,7 +18,7 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx2
@@ -48,6 +48,7 @@ class LLMRequest:
     include_usage: bool = True
     seed: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    resume_of: str | None = None  # set by ``resume_request``: the attempt this one continues (copied to the record)
 
     @classmethod
     def chat(cls, prompt: str, system: str | None = None, **kw: Any) -> LLMRequest:
@@ -109,6 +110,39 @@ class Timeouts:
         return httpx2.Timeout(connect=self.connect_s, read=self.stall_s, write=self.connect_s, pool=None)
 
 
+RESUMABLE = ("interrupted", "stalled")
+RESUME_INSTRUCTION = (
+    "Your previous answer was cut off. Continue it exactly where it stopped, "
+    "without repeating what you already wrote and without starting over."
+)
+
+
+def can_resume(rec: StreamRecord) -> bool:
+    """True when ``rec`` broke off mid-answer (dropped or stalled) with some text to continue."""
+    return rec.status in RESUMABLE and bool(rec.text)
+
+
+def resume_request(req: LLMRequest, previous: StreamRecord, partial: str | None = None, instruction: str = RESUME_INSTRUCTION) -> LLMRequest:
+    """The opt-in "resume" strategy: ask again with the partial answer as an assistant prefix and an instruction to continue.
+
+    Chat: ``messages + [assistant: partial, user: instruction]``; completions: ``prompt + partial``.
+    ``partial`` defaults to ``previous.text`` (pass the joined text of every attempt so far to chain).
+    The new request's record links back through ``resume_of`` (``previous``'s response id, else its
+    request id). Never done silently: the caller decides, and gets a second record.
+    """
+    text = previous.text if partial is None else partial
+    if not text:
+        raise ConfigError("resume: the previous attempt has no partial answer to continue")
+    link = previous.response_id or previous.request_id
+    max_tokens = req.max_tokens
+    if max_tokens is not None and previous.output_tokens:
+        max_tokens = max(1, max_tokens - previous.output_tokens)
+    if req.api == "chat":
+        msgs = [*(req.messages or []), {"role": "assistant", "content": text}, {"role": "user", "content": instruction}]
+        return replace(req, messages=msgs, max_tokens=max_tokens, resume_of=link)
+    return replace(req, prompt=(req.prompt or "") + text, max_tokens=max_tokens, resume_of=link)
+
+
 def _usage_rejected(rec: StreamRecord) -> bool:
     return rec.http_status == 400 and "stream_options" in (rec.error or "")
 
@@ -159,7 +193,11 @@ class _Base:
         if dep.provider == "simulated" and dep.sim is not None:
             headers["x-sim-profile"] = orjson.dumps(dep.sim.to_dict()).decode()
         headers.update(req.headers)
-        return url, headers, orjson.dumps(req.body(dep, include_usage))
+        try:
+            payload = orjson.dumps(req.body(dep, include_usage))
+        except orjson.JSONEncodeError as e:  # e.g. a lone surrogate from undecodable command-line bytes
+            raise ConfigError(f"request: the prompt is not valid Unicode text and cannot be sent ({e})") from None
+        return url, headers, payload
 
     def new_record(self, dep: Deployment, req: LLMRequest) -> StreamRecord:
         return StreamRecord(
@@ -171,6 +209,7 @@ class _Base:
             temperature=req.temperature,
             max_tokens=req.max_tokens,
             usage_requested=req.stream and req.include_usage,
+            resume_of=req.resume_of,
             started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
 
@@ -364,6 +403,18 @@ class Client(_Base):
         with self.stream(dep, req) as s:
             return s.run()
 
+    def resume(self, dep: Deployment | str, req: LLMRequest, previous: StreamRecord, partial: str | None = None) -> Stream:
+        """A stream that continues ``previous`` (see ``resume_request``); its record has ``resume_of`` set."""
+        return self.stream(dep, resume_request(req, previous, partial))
+
+    def run_resuming(self, dep: Deployment | str, req: LLMRequest, max_resumes: int = 1) -> list[StreamRecord]:
+        """Run ``req``; while an attempt breaks off mid-answer, resume it (at most ``max_resumes`` times). Every attempt is returned."""
+        recs = [self.run(dep, req)]
+        while can_resume(recs[-1]) and len(recs) <= max_resumes:
+            with self.resume(dep, req, recs[-1], "".join(r.text for r in recs)) as s:
+                recs.append(s.run())
+        return recs
+
     def close(self) -> None:
         self.http.close()
 
@@ -538,6 +589,18 @@ class AsyncClient(_Base):
     async def run(self, dep: Deployment | str, req: LLMRequest) -> StreamRecord:
         async with self.stream(dep, req) as s:
             return await s.run()
+
+    def resume(self, dep: Deployment | str, req: LLMRequest, previous: StreamRecord, partial: str | None = None) -> AsyncStream:
+        """A stream that continues ``previous`` (see ``resume_request``); its record has ``resume_of`` set."""
+        return self.stream(dep, resume_request(req, previous, partial))
+
+    async def run_resuming(self, dep: Deployment | str, req: LLMRequest, max_resumes: int = 1) -> list[StreamRecord]:
+        """Run ``req``; while an attempt breaks off mid-answer, resume it (at most ``max_resumes`` times). Every attempt is returned."""
+        recs = [await self.run(dep, req)]
+        while can_resume(recs[-1]) and len(recs) <= max_resumes:
+            async with self.resume(dep, req, recs[-1], "".join(r.text for r in recs)) as s:
+                recs.append(await s.run())
+        return recs
 
     async def aclose(self) -> None:
         if self.wire is not None:

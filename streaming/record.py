@@ -83,6 +83,7 @@ class StreamRecord:
     t0_monotonic: float | None = None
     bad_payload: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    resume_of: str | None = None  # a "resume" attempt: the response id (else request id) of the attempt it continues
 
     @property
     def itl_s(self) -> list[float]:

@@ -176,6 +176,17 @@ class _StampReceived:
         await self.app(scope, stamped, send)
 
 
+class _AfterReset(Response):
+    """What a handler returns once it has reset the connection: sends nothing, waits for the server to notice."""
+
+    def __init__(self) -> None:
+        self.background = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(receive(), 5.0)  # http.disconnect: then uvicorn sends no 500 of its own
+
+
 class _Dropped(Exception):
     """Raised inside a response to cut the connection mid-stream (the 'drop' fault)."""
 
@@ -298,6 +309,13 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             source.on_done = _generation_done
 
         if fault is not None:
+            if fault.kind == "reset":
+                reset = getattr(request.state, "reset_connection", None)
+                if reset is None:
+                    return _error(503, "fault 'reset' needs the server run by 'python -m streaming serve' (it owns the socket)", "server_error")
+                tr.cancelled_at = clock()
+                reset()
+                return _AfterReset()
             if fault.kind == "429":
                 wait = max(fault.seconds, 0.0)
                 return _error(429, "Rate limit reached for this simulated deployment. Retry after the time given.", "rate_limit_error",

@@ -7,6 +7,9 @@ it counts as server time, as it does for a user.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import struct
 import time
 from typing import Any
 
@@ -26,8 +29,19 @@ class StampedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         scope = getattr(self, "scope", None)
         if scope is not None:
-            scope.setdefault("state", {}).setdefault("received_at", self._t_read)
+            state = scope.setdefault("state", {})
+            state.setdefault("received_at", self._t_read)
+            state["reset_connection"] = self.reset_connection  # the "reset" fault (ASGI gives an app no transport)
         super().on_message_complete()
+
+    def reset_connection(self) -> None:
+        """Abort this connection with a TCP RST (SO_LINGER 0): the peer reads "connection reset by peer"."""
+        transport = self.transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
 
 
 def serve(app: Any, host: str, port: int, log_level: str = "warning") -> None:
