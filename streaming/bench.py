@@ -12,6 +12,7 @@ they never add load; their count and waits are stored beside TTFT, never in it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import operator
 import queue
 import re
@@ -128,6 +129,8 @@ class _Runner:
         try:
             await self._warmup(client)
             self.phase = "running"
+            gc.collect()
+            gc.freeze()  # what exists now is never scanned again: full collections stay short during the run
             lag = asyncio.create_task(self._lag_monitor())
             self.start = self.clock()
             if cfg.rate is None:
@@ -137,6 +140,7 @@ class _Runner:
             lag.cancel()
             status = "stopped" if self._stopping else "finished"
         finally:
+            gc.unfreeze()
             watcher.cancel()
             await client.aclose()
             self._writes.put(None)
