@@ -231,6 +231,7 @@ class WirePool:
             try:
                 await asyncio.wait_for(asyncio.shield(conn.headers_future), self.stall_s)
             except asyncio.TimeoutError:
+                conn.headers_future.cancel()  # nobody awaits it now: no "exception never retrieved" when the abort fails it
                 conn.abort()
                 raise httpx2.ReadTimeout("the server did not answer within the stall timeout") from None
         except BaseException:

@@ -265,6 +265,11 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         await asyncio.to_thread(get_model)
         return {"loaded": LOCAL_MODEL, "seconds": clock() - t}
 
+    @app.get("/debug/truths")
+    async def truths(model: str) -> dict[str, Any]:
+        """Every response the server kept for ``model`` (fault and durability checks)."""
+        return {"model": model, "responses": [t.to_dict() for t in state.truth.by_model(model)]}
+
     @app.get("/debug/truth/{response_id}")
     async def truth(response_id: str) -> dict[str, Any]:
         t = state.truth.get(response_id)

@@ -56,5 +56,10 @@ class TruthStore:
         with self._lock:
             return self._items.get(response_id)
 
+    def by_model(self, model: str) -> list[Truth]:
+        """Every kept response of ``model``, oldest first."""
+        with self._lock:
+            return [t for t in self._items.values() if t.model == model]
+
     def __len__(self) -> int:
         return len(self._items)
