@@ -149,8 +149,6 @@ def run_turn(page: Page, dep: str, records: Path, seen: int, offset: float) -> T
     rec = orjson.loads(lines[seen])["record"]
     turn = page.evaluate("window.__turn")
     frames = turn["frames"]
-    if os.environ.get("BENCH_DEBUG"):
-        print([(round(f["t"] - turn["enter"]), f["s"][:40]) for f in frames[:4]], round((rec["t0_monotonic"] + rec["ttft_s"]) * 1000))
     final_text = frames[-1]["s"].rstrip("▌").strip()
     first = next(f for f in frames if f["s"].strip())
     final = next(f for f in frames if f["s"].rstrip("▌").strip() == final_text)
