@@ -45,8 +45,9 @@ class SimSource:
         offset = self.rng.randrange(len(_WORDS))
         for i in range(self.limit):
             delay = target - self.clock()
-            if delay > 0:
+            while delay > 0:  # event-loop timers may fire a little early; never emit before the schedule
                 await asyncio.sleep(delay)
+                delay = target - self.clock()
             if self.cancelled:
                 return
             self.generated += 1
