@@ -16,7 +16,7 @@ import orjson
 import streamlit as st
 
 from streaming import launcher
-from streaming.client import Client, LLMRequest, RetryPolicy, Timeouts
+from streaming.client import Client, LLMRequest, RetryPolicy, Timeouts, can_resume, resume_request
 from streaming.config import BUILTINS, Credentials, Deployment, load_deployments
 from streaming.errors import ConfigError, EndpointError
 from streaming.live import Batcher, Race, RaceResult, SafeSecrets, Smoother, ThreadedReader, failure_sentence, frames, metrics_line
@@ -182,6 +182,8 @@ def render_message(m: dict[str, Any]) -> None:
         if rec is None:
             st.caption("stopped")
             return
+        if rec.resume_of:
+            st.caption(f"Continued from the interrupted answer above (linked attempt; resumes {rec.resume_of}).")
         sentence = failure_sentence(rec)
         if sentence:
             (st.warning if rec.status == "cancelled" else st.error)(sentence)
@@ -336,6 +338,16 @@ def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
         render_waits(RaceResult.of(s_rec, p_rec))
 
 
+def continue_button(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A "Continue" button under an answer that broke off mid-stream; the message to resume when clicked."""
+    last = history[-1] if history else None
+    if not last or last.get("kind") != "chat" or not last.get("record") or not can_resume(StreamRecord.from_dict(last["record"])):
+        return None
+    clicked = st.button("Continue", key=f"continue-{len(history)}", icon=":material/play_arrow:",
+                        help="Ask again with the partial answer and an instruction to continue; recorded as a linked second attempt")  # fmt: skip
+    return last if clicked else None
+
+
 def demo() -> None:
     dep: Deployment = st.session_state["selected_deployment"]
     st.session_state.setdefault("history", [])
@@ -364,12 +376,14 @@ def demo() -> None:
     if st.session_state.get("save_error"):
         st.caption(st.session_state.pop("save_error"))
 
+    resume_from = continue_button(st.session_state["history"])
     prompt = st.chat_input("Ask something…", key="prompt", submit_mode="disable")
-    if not prompt:
+    if not prompt and resume_from is None:
         return
-    st.session_state["history"].append({"role": "user", "content": prompt})
-    with st.chat_message("user"):
-        st.markdown(prompt)
+    if prompt:
+        st.session_state["history"].append({"role": "user", "content": prompt})
+        with st.chat_message("user"):
+            st.markdown(prompt)
 
     url = server_url() if dep.builtin else None
     if dep.builtin and url is None:
@@ -382,12 +396,20 @@ def demo() -> None:
             return
     client = demo_client(url)
     history = st.session_state["history"]
+    asked = history if resume_from is None else history[:-1]  # a Continue re-asks the turn that broke off
     if api == "chat":
-        req = LLMRequest(messages=conversation(history, system), temperature=temperature, max_tokens=max_tokens)
+        req = LLMRequest(messages=conversation(asked, system), temperature=temperature, max_tokens=max_tokens)
     else:
-        req = LLMRequest(prompt=(system.strip() + "\n\n" if system.strip() else "") + prompt, api="completions", temperature=temperature, max_tokens=max_tokens)
+        last_user = next(m["content"] for m in reversed(asked) if m["role"] == "user")
+        req = LLMRequest(prompt=(system.strip() + "\n\n" if system.strip() else "") + last_user, api="completions", temperature=temperature, max_tokens=max_tokens)
     settings = {"smooth": smooth, "interval_ms": interval_ms}
+    if resume_from is not None:
+        req = resume_request(req, StreamRecord.from_dict(resume_from["record"]))
+        run_chat_turn(client, dep, req, settings)
+        continue_button(history)  # a resumed answer can break off too
+        return
     (run_race_turn if race else run_chat_turn)(client, dep, req, settings)
+    continue_button(history)  # right under an answer that just broke off (same key as on the next run)
 
 
 # -- navigation ------------------------------------------------------------------------

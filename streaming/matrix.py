@@ -21,6 +21,7 @@ from .config import Deployment, find_deployment, load_deployments, parse_deploym
 from .errors import ConfigError
 
 MODES = ("stream", "non-stream")
+MAX_CONCURRENCY = 10_000  # more requests in flight than this is a typo, not a benchmark (and more sockets than a process gets)
 MODE_CHOICES = ("stream", "non-stream", "both")
 
 
@@ -66,6 +67,35 @@ class BenchConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ConfigError(f"bench: field '{name}' must be a whole number ≥ {lo}, got {v!r}")
+        for name in ("concurrency", "max_in_flight"):
+            if getattr(self, name) > MAX_CONCURRENCY:
+                raise ConfigError(f"bench: field '{name}' must be at most {MAX_CONCURRENCY:,}, got {getattr(self, name):,}")
+        for name, opt in (("max_tokens", True), ("seed", False)):
+            v = getattr(self, name)
+            if not (opt and v is None) and (not isinstance(v, int) or isinstance(v, bool) or (name == "max_tokens" and v < 1)):
+                raise ConfigError(f"bench: field '{name}' must be a whole number" + (" ≥ 1" if name == "max_tokens" else "") + f", got {v!r}")
+        for name in ("timeout_s", "stall_s", "connect_s", "retry_base_s", "retry_max_wait_s", "duration_s"):
+            v = getattr(self, name)
+            if v is None and name == "duration_s":
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= 0 if name.startswith("retry") else v > 0):
+                raise ConfigError(f"bench: field '{name}' must be a number of seconds > 0, got {v!r}")
+        if self.prompt_set not in (*P.SIZES, "mixed"):
+            raise ConfigError(f"bench: field 'prompt_set' must be one of {[*P.SIZES, 'mixed']}, got {self.prompt_set!r}")
+        if not isinstance(self.headers, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()):
+            raise ConfigError(f"bench: field 'headers' must be a table of strings (e.g. headers = {{x-sim-fault = \"429\"}}), got {self.headers!r}")
+        for name in ("notes", "system"):
+            v = getattr(self, name)
+            if not (v is None and name == "system") and not isinstance(v, str):
+                raise ConfigError(f"bench: field '{name}' must be a string, got {v!r}")
+        seen: set[str] = set()
+        for d in self.deployments:
+            dname = d.name if isinstance(d, Deployment) else d
+            if not isinstance(dname, str) or not dname:
+                raise ConfigError(f"bench: field 'deployments' must list names or tables, got {d!r}")
+            if dname in seen:
+                raise ConfigError(f"bench: field 'deployments': '{dname}' is listed twice")
+            seen.add(dname)
         if self.requests is not None and (not isinstance(self.requests, int) or self.requests < 1):
             raise ConfigError(f"bench: field 'requests' must be a whole number ≥ 1, got {self.requests!r}")
         if self.rate is not None and not (isinstance(self.rate, (int, float)) and self.rate > 0):
@@ -194,9 +224,13 @@ def load_config(path: str | Path) -> BenchConfig:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    where = str(p)
     if "bench" in data and isinstance(data["bench"], Mapping):
-        data = dict(data["bench"])
-    return config_from_mapping(data, str(p))
+        others = sorted(set(data) - {"bench"})
+        if others:
+            raise ConfigError(f"{p}: unknown top-level key(s) {others}; put every setting under [bench]")
+        data, where = dict(data["bench"]), f"{p}: [bench]"
+    return config_from_mapping(data, where)
 
 
 def config_from_mapping(data: Mapping[str, Any], where: str = "bench") -> BenchConfig:
@@ -208,12 +242,22 @@ def config_from_mapping(data: Mapping[str, Any], where: str = "bench") -> BenchC
         kw["temperatures"] = kw.pop("temperature")
     if "duration" in kw:
         kw["duration_s"] = kw.pop("duration")
+    try:
+        return _config_from_mapping(kw, where)
+    except ConfigError as e:  # name the file (and table) in every message, once
+        msg = str(e)
+        if msg.startswith("bench: "):
+            msg = msg[len("bench: ") :]
+        raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from None
+
+
+def _config_from_mapping(kw: dict[str, Any], where: str) -> BenchConfig:
     if "temperatures" in kw:
         t = kw["temperatures"]
         kw["temperatures"] = parse_temperatures(t if isinstance(t, str) else ",".join(str(x) for x in (t if isinstance(t, list) else [t])))
     if "deployments" in kw:
         deps = kw["deployments"] if isinstance(kw["deployments"], list) else [kw["deployments"]]
-        kw["deployments"] = [parse_deployment(d, f"{where}: deployments[{i}]") if isinstance(d, Mapping) else str(d) for i, d in enumerate(deps)]
+        kw["deployments"] = [parse_deployment(d, f"{where}: deployments[{i}]") if isinstance(d, Mapping) else d for i, d in enumerate(deps)]
     if "prompts" in kw:
         if not isinstance(kw["prompts"], list):
             raise ConfigError(f"{where}: field 'prompts' must be a list of strings or tables")
