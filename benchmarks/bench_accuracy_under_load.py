@@ -41,9 +41,9 @@ def target(c: int) -> tuple[float, float]:
     return (1.0, 5.0) if c <= 128 else (float("inf"), 10.0)
 
 
-def measure(server_url: str, db: str, c: int, n: int) -> dict[str, float]:
+def measure(server_url: str, db: str, c: int, n: int, ramp_s: float = 0.0) -> dict[str, float]:
     dep = Deployment(name=f"sim-acc-{c}", provider="simulated", model=f"sim-acc-{c}", sim=PROFILE)
-    cfg = BenchConfig(deployments=[dep], mode="stream", requests=n, concurrency=c, warmup=1, max_tokens=100, prompts=["Tell me about latency."],
+    cfg = BenchConfig(deployments=[dep], mode="stream", requests=n, concurrency=c, ramp_s=ramp_s, warmup=1, max_tokens=100, prompts=["Tell me about latency."],
                       timeout_s=60, stall_s=30, notes=f"accuracy under load C={c}")  # fmt: skip
     os.environ["STREAMING_SERVER_URL"] = server_url
     with Store(db) as st:
@@ -76,6 +76,8 @@ def main() -> int:
     ap.add_argument("--levels", default="32,64,128,256", help="comma-separated concurrency levels")
     ap.add_argument("--waves", type=float, default=2.0, help="requests per level = waves × C (quick default: 2)")
     ap.add_argument("--requests", type=int, help="requests per level (overrides --waves)")
+    ap.add_argument("--ramp", type=float, default=0.0, metavar="S",
+                    help="start the C workers evenly over S seconds (default 0: all at once, the worst case: every wave's first tokens land together)")
     args = ap.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     tmp = tempfile.mkdtemp()
@@ -85,14 +87,14 @@ def main() -> int:
         for c in levels:
             n = args.requests or int(args.waves * c)
             t = time.perf_counter()
-            r = measure(server.url, os.path.join(tmp, "acc.db"), c, n)
+            r = measure(server.url, os.path.join(tmp, "acc.db"), c, n, args.ramp)
             r["seconds"] = time.perf_counter() - t
             rows.append(r)
             print(f"C={c}: {n} requests in {r['seconds']:.1f} s", file=sys.stderr, flush=True)
     finally:
         server.stop()
     print(f"\nAccuracy under load: |client - server truth|, ms (profile {PROFILE.ttft_ms:g} ms TTFT, {PROFILE.tokens_per_s:g} tok/s, "
-          f"{PROFILE.output_tokens} tokens; {os.cpu_count()} CPUs)")  # fmt: skip
+          f"{PROFILE.output_tokens} tokens; ramp {args.ramp:g} s; {os.cpu_count()} CPUs)")  # fmt: skip
     print(f"{'C':>5} {'n':>5} {'err':>4} {'TTFT p50':>9} {'TTFT p99':>9} {'TTFT max':>9} {'ITL p50':>8} {'ITL p99':>8} {'loop lag p99':>13}  target")
     best = None
     for r in rows:

@@ -176,13 +176,17 @@ class _Runner:
     async def _closed_loop(self, client: AsyncClient) -> None:
         queue = iter(self.items)
 
-        async def worker() -> None:
+        n_workers = min(self.cfg.concurrency, len(self.items))
+
+        async def worker(i: int) -> None:
+            if self.cfg.ramp_s > 0:  # staggered starts: the first tokens of a wave do not all land at once
+                await asyncio.sleep(self.cfg.ramp_s * i / n_workers)
             for item in queue:  # a shared iterator: each item goes to exactly one worker
                 if self._should_stop_sending():
                     return
                 await self._one(client, item)
 
-        workers = [asyncio.create_task(worker()) for _ in range(min(self.cfg.concurrency, len(self.items)))]
+        workers = [asyncio.create_task(worker(i)) for i in range(n_workers)]
         self._tasks.update(workers)
         await asyncio.gather(*workers, return_exceptions=True)
 

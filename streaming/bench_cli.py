@@ -25,6 +25,7 @@ def register(sub: Any) -> None:
     b.add_argument("--repeats", type=int, help="times each prompt is asked per cell (default 1)")
     b.add_argument("--requests", "-n", type=int, help="total measured requests, cycling through the prompts")
     b.add_argument("--concurrency", "-c", type=int, help="requests in flight, closed loop (default 8)")
+    b.add_argument("--ramp", type=float, metavar="S", help="closed loop: start the workers evenly over S seconds (default 0)")
     b.add_argument("--rate", type=float, help="requests per second, Poisson arrivals (seeded) instead of a closed loop")
     b.add_argument("--max-in-flight", type=int, help="rate mode: cap on requests in flight (default 1000)")
     b.add_argument("--warmup", type=int, help="warmup requests per deployment, stored apart (default 1)")
@@ -67,7 +68,7 @@ def build_config(args: argparse.Namespace) -> Any:
         cfg.deployments_file = args.deployments
     overrides = {
         "deployments": args.deployment, "mode": args.mode,
-        "repeats": args.repeats, "requests": args.requests, "concurrency": args.concurrency, "rate": args.rate,
+        "repeats": args.repeats, "requests": args.requests, "concurrency": args.concurrency, "ramp_s": args.ramp, "rate": args.rate,
         "max_in_flight": args.max_in_flight, "warmup": args.warmup, "max_tokens": args.max_tokens, "duration_s": args.duration,
         "seed": args.seed, "timeout_s": args.timeout, "stall_s": args.stall_timeout, "max_retries": args.retries,
         "retry_max_wait_s": args.retry_max_wait, "notes": args.notes,

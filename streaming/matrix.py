@@ -38,6 +38,7 @@ class BenchConfig:
     repeats: int = 1
     requests: int | None = None  # total measured requests, cycling through the prompts (overrides repeats)
     concurrency: int = 8
+    ramp_s: float = 0.0  # closed loop: start the workers evenly over this many seconds (0: all at once)
     rate: float | None = None  # requests/s, Poisson arrivals; None: closed loop at `concurrency`
     max_in_flight: int = 1000  # rate mode: cap on requests in flight (a late send is recorded, never hidden)
     warmup: int = 1  # per deployment, before the measured requests; stored with warmup=1
@@ -100,6 +101,8 @@ class BenchConfig:
             raise ConfigError(f"bench: field 'requests' must be a whole number ≥ 1, got {self.requests!r}")
         if self.rate is not None and not (isinstance(self.rate, (int, float)) and self.rate > 0):
             raise ConfigError(f"bench: field 'rate' must be a number > 0 (requests per second), got {self.rate!r}")
+        if not isinstance(self.ramp_s, (int, float)) or self.ramp_s < 0:
+            raise ConfigError(f"bench: field 'ramp_s' must be a number ≥ 0 (seconds), got {self.ramp_s!r}")
         for name in ("timeout_s", "stall_s", "connect_s"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"bench: field '{name}' must be > 0, got {getattr(self, name)!r}")
@@ -211,7 +214,7 @@ def poisson_schedule(n: int, rate: float, seed: int = 0) -> list[float]:
 
 
 # -- the config file ------------------------------------------------------------------------
-_TOML_KEYS = {f.name for f in fields(BenchConfig)} | {"temperature", "duration"}
+_TOML_KEYS = {f.name for f in fields(BenchConfig)} | {"temperature", "duration", "ramp"}
 
 
 def load_config(path: str | Path) -> BenchConfig:
@@ -242,6 +245,8 @@ def config_from_mapping(data: Mapping[str, Any], where: str = "bench") -> BenchC
         kw["temperatures"] = kw.pop("temperature")
     if "duration" in kw:
         kw["duration_s"] = kw.pop("duration")
+    if "ramp" in kw:
+        kw["ramp_s"] = kw.pop("ramp")
     try:
         return _config_from_mapping(kw, where)
     except ConfigError as e:  # name the file (and table) in every message, once

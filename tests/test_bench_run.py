@@ -112,3 +112,11 @@ def test_pool_is_sized_to_concurrency_above_100(server: ServerHandle, tmp_path: 
     truths = [truth(server, r) for r in df["response_id"]]
     # all 120 were in flight together: the last one arrived before the first one finished
     assert max(t["received_at"] for t in truths) < min(t["finished_at"] for t in truths)
+
+
+def test_ramp_staggers_the_first_sends(server: ServerHandle, tmp_path: Path) -> None:
+    with Store(tmp_path / "ramp.db") as st:
+        run = run_benchmark(fast_cfg(deployments=[sim(ttft_ms=600)], mode="stream", requests=4, concurrency=4, ramp_s=0.4), st)
+    sent = sorted(load_requests(tmp_path / "ramp.db", [run])["sent_s"])
+    assert all(s >= 0.1 * i - 1e-3 for i, s in enumerate(sent))  # worker i starts at i × ramp / C
+    assert sent[-1] < 0.6  # and not after the ramp
