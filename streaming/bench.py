@@ -124,6 +124,8 @@ class _Runner:
                              retry=RetryPolicy(max_retries=cfg.max_retries, base_s=cfg.retry_base_s, max_wait_s=cfg.retry_max_wait_s))  # fmt: skip
         self.run_id = self.db.create_run("bench", cfg.snapshot(self.deps), notes=cfg.notes, deployments=[d.name for d in self.deps])
         status = "failed"
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._loop_exception)
         watcher = asyncio.create_task(self._watch_stop())
         self._writer.start()
         try:
@@ -158,6 +160,11 @@ class _Runner:
         if self._write_error is not None:
             raise self._write_error
         return self.run_id
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if self._stopping and "never retrieved" in str(context.get("message", "")):
+            return  # connections cut by Stop leave orphaned read futures; nothing was lost
+        loop.default_exception_handler(context)
 
     # -- phases -------------------------------------------------------------------------------
     async def _warmup(self, client: AsyncClient) -> None:
@@ -268,6 +275,13 @@ class _Runner:
             await asyncio.shield(s.aclose())
             self.cancelled_in_flight += 1
             raise
+        except Exception as e:  # an unexpected failure is data too: a row with its error type; the run goes on
+            try:
+                await s.aclose()
+            except Exception:
+                pass
+            rec = s.record
+            rec.status, rec.error_type, rec.error = "error", type(e).__name__, f"the request failed unexpectedly: {e}"
         rec = s.record
         self._writes.put((rec, dict(seq=item.seq, warmup=warmup, prompt_id=item.prompt.id, prompt_size=item.prompt.size,
                                     mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent)))  # fmt: skip

@@ -154,22 +154,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     store = Store(db_path)
     stop = threading.Event()
     box: dict[str, Any] = {}
+    ended = threading.Event()  # waited on instead of Thread.join: an interrupted join can misreport the thread as ended
 
     def work() -> None:
         try:
             box["run_id"] = run_benchmark(cfg, store, None if args.quiet else TextProgress(), stop)
         except BaseException as e:  # handed to the main thread
             box["error"] = e
+        finally:
+            ended.set()
 
-    th = threading.Thread(target=work, name="bench", daemon=True)
-    th.start()
+    threading.Thread(target=work, name="bench", daemon=True).start()
     try:
-        while th.is_alive():
-            th.join(0.2)
-    except KeyboardInterrupt:
-        print("\nstopping: waiting for requests in flight to be cancelled…", file=sys.stderr)
+        while not ended.wait(0.2):
+            pass
+    except KeyboardInterrupt:  # Ctrl-C: stop cleanly; the partial run is kept and marked stopped
+        print("\nstopping: cancelling the requests in flight…", file=sys.stderr)
         stop.set()
-        th.join()
+        while not ended.wait(0.2):
+            pass
     if "error" in box:
         raise box["error"]
     run_id = box["run_id"]
