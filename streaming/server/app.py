@@ -274,7 +274,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
     async def truth(response_id: str) -> dict[str, Any]:
         t = state.truth.get(response_id)
         if t is None:
-            raise HTTPException(status_code=404, detail=f"no response with id '{response_id}'")
+            raise HTTPException(status_code=404, detail=f"no response with id {response_id!r}")
         return t.to_dict()
 
     async def handle(body: _Common, request: Request, api: str, model: str, azure: bool) -> Any:
@@ -304,7 +304,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             source = LocalSource(prompt, max_tokens, body.temperature, body.seed, chat=api == "chat")
             prompt_tokens = 0
         else:
-            raise HTTPException(status_code=404, detail=f"The model '{model}' does not exist; see GET /v1/models")
+            raise HTTPException(status_code=404, detail=f"The model {model!r} does not exist; see GET /v1/models")
         tr = state.truth.add(Truth(response_id=rid, model=model, received_at=received, stream=body.stream, fault=fault.kind if fault else None))
         if hasattr(source, "on_done"):
 

@@ -283,7 +283,7 @@ def add_relay_routes(
             return _validation_error(e)
         dep = deps.get(body.deployment)
         if dep is None:
-            return _error(404, f"unknown deployment '{body.deployment}'; see GET /chat/deployments", "not_found_error", "deployment")
+            return _error(404, f"unknown deployment {body.deployment!r}; see GET /chat/deployments", "not_found_error", "deployment")
         extra = {h: request.headers[h] for h in SIM_HEADERS if dep.provider == "simulated" and h in request.headers}
         req = LLMRequest(messages=[m.model_dump() for m in body.messages], temperature=body.temperature,
                          max_tokens=body.max_tokens, seed=body.seed, headers=extra)  # fmt: skip
