@@ -14,6 +14,7 @@ from streaming.bench import BenchJob, run_summary
 from streaming.bench_cli import format_summary
 from streaming.config import BUILTINS, load_deployments
 from streaming.errors import ConfigError, StreamingError
+from streaming.failures import error_summary
 from streaming.matrix import BenchConfig, parse_temperatures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +125,8 @@ def live() -> None:
         st.success(f"Run {p.run_id} {p.phase}: {p.done} requests, {p.errors} errors.")
         try:
             st.code(format_summary(run_summary(db_path, p.run_id)), language=None)
+            for line in error_summary(store.load_requests(db_path, [p.run_id], timelines=False)):
+                st.error(line)  # one sentence per kind of failure, with a request id
         except Exception as e:
             st.error(f"The summary could not be read from the results database: {type(e).__name__}.")
         metrics_link()

@@ -181,14 +181,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     summary = run_summary(db_path, run_id)
     failed = failed_conditions(summary, args.fail_if)
     warnings = info.get("warnings") or []
+    from .failures import error_summary
+    from .store import load_requests
+
+    failures = error_summary(load_requests(db_path, [run_id], timelines=False))  # one sentence per kind, with a request id
     if args.json:
         print(orjson.dumps({"run_id": run_id, "status": info.get("status"), "db": db_path, "warnings": warnings,
-                            "loop_lag_p99_ms": info.get("loop_lag_p99_ms"), "failed_conditions": failed,
+                            "loop_lag_p99_ms": info.get("loop_lag_p99_ms"), "failed_conditions": failed, "failures": failures,
                             "summary": _jsonable(summary)}, option=orjson.OPT_INDENT_2).decode())  # fmt: skip
     else:
         print(format_summary(summary))
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
+        for line in failures:
+            print(f"errors: {line}", file=sys.stderr)
         for f in failed:
             print(f"fail-if: {f}", file=sys.stderr)
         print(f"run {info.get('status')}: {run_id} (database {db_path})")

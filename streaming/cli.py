@@ -169,3 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug or the environment (a full disk, an unwritable path): one line; the traceback on request
+        if os.environ.get("STREAMING_DEBUG"):
+            raise
+        first = (str(e).splitlines() or [""])[0][:300]
+        print(f"error: {type(e).__name__}: {first} (set STREAMING_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 1

@@ -202,3 +202,70 @@ def test_a_finished_answer_is_not_resumed(server) -> None:
     with Client(list(BUILTINS), server_url=server.url) as c:
         recs = c.run_resuming("sim-fast", LLMRequest.chat("hi", max_tokens=3, headers={"x-sim-profile": orjson.dumps(PROFILE.to_dict()).decode()}))
     assert len(recs) == 1 and recs[0].ok
+
+
+# -- every surface: one plain sentence, the request id, no traceback ------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_cli_chat_and_bench_say_what_failed_with_the_request_id(server, tmp_path: Path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    name = f"sim-fail-{uuid.uuid4().hex[:6]}"
+    deps = tmp_path / "deployments.toml"
+    deps.write_text(f'[[deployments]]\nname = "{name}"\nprovider = "simulated"\nttft_ms = 5\ntokens_per_s = 1000\noutput_tokens = 8\n'
+                    'faults = [{kind = "drop", every = 1, after_tokens = 2}]\n')  # fmt: skip
+    env = dict(os.environ, STREAMING_SERVER_URL=server.url)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "streaming", "--deployments", str(deps), *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    chat = cli("chat", "-d", name, "hi")
+    last = chat.stdout.strip().splitlines()[-1]
+    assert chat.returncode == 1 and "status=interrupted" in last and "error: the connection dropped mid-stream" in last
+    assert re.search(r"request id chatcmpl-\w+", last) and "Traceback" not in chat.stdout + chat.stderr
+    bench = cli("bench", "-d", name, "-n", "4", "--warmup", "0", "--mode", "stream", "--db", str(tmp_path / "b.db"))
+    lines = [ln for ln in bench.stderr.splitlines() if ln.startswith("errors: ")]
+    assert bench.returncode == 0 and "Traceback" not in bench.stderr
+    assert len(lines) == 1 and re.fullmatch(r"errors: 4 requests were interrupted: the connection dropped mid-stream\. Example request id: chatcmpl-\w+\.", lines[0])
+    js = cli("bench", "-d", name, "-n", "2", "--warmup", "0", "--mode", "stream", "--db", str(tmp_path / "b.db"), "--json", "-q")
+    assert orjson.loads(js.stdout)["failures"][0].startswith("2 requests were interrupted")
+    broken = subprocess.run([sys.executable, "-m", "streaming", "report", "--db", str(tmp_path / "b.db"), "--format", "csv", "--out", str(tmp_path / "no" / "x.csv")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert broken.returncode == 1 and broken.stderr.startswith("error: FileNotFoundError") and broken.stderr.count("\n") == 1
+
+
+def test_benchmark_page_names_each_kind_of_failure(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from streamlit.testing.v1 import AppTest
+
+    name = f"sim-page-fail-{uuid.uuid4().hex[:6]}"
+    deps = tmp_path / "deployments.toml"
+    deps.write_text(f'[[deployments]]\nname = "{name}"\nprovider = "simulated"\nttft_ms = 5\ntokens_per_s = 1000\noutput_tokens = 8\n'
+                    'faults = [{kind = "500", every = 1}]\n')  # fmt: skip
+    monkeypatch.setenv("STREAMING_DEPLOYMENTS", str(deps))
+    monkeypatch.setenv("STREAMING_DB", str(tmp_path / "page.db"))
+    at = AppTest.from_file(str(ROOT / "pages" / "benchmark.py"), default_timeout=30).run()
+    at.multiselect(key="deployments").set_value([name])
+    for key, value in dict(repeats=1, requests=4, concurrency=1, warmup=0).items():
+        at.number_input(key=key).set_value(value)
+    next(b for b in at.button if b.label == "Start").click()
+    at.run()
+    job = at.session_state["bench_job"]
+    deadline = time.monotonic() + 60
+    while not job.wait(0.2):
+        at.run()
+        assert time.monotonic() < deadline
+    at.run()
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1, errors  # every request (and each retry) got a 500: one sentence for that kind
+    assert errors[0].startswith("4 requests failed: HTTP 500: the server had an internal error") and "Example request id: chatcmpl-" in errors[0]
+    assert "\n" not in errors[0] and "Traceback" not in errors[0]
