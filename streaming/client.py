@@ -8,7 +8,10 @@ over asyncio (benchmark runner).
 
 Retries happen only before the first byte of a successful response (429, 5xx,
 connection errors, slow headers); their waits are recorded beside TTFT, never in
-it, because ``t0`` is taken for the attempt that succeeded.
+it, because ``t0`` is taken for the attempt that succeeded. After tokens have
+arrived nothing is retried silently: a drop is ``interrupted`` with its partial text,
+and the opt-in ``resume`` strategy (``resume_request``, ``Client.resume``,
+``run_resuming``) re-asks with the partial answer as a new, linked record (``resume_of``).
 """
 
 from __future__ import annotations
