@@ -44,13 +44,16 @@ TAGS = ("bench", "demo")
 # StreamRecord fields stored as their own column; the lists go to ``timeline`` or JSON.
 _JSON_FIELDS = ("ratelimit", "content_filter", "attempts")
 _TIMELINE_FIELDS = ("chunk_times_s", "chunk_chars")
-_REC_COLUMNS = (
+_REC_COLUMNS_V1 = (
     "deployment", "provider", "model", "api", "stream", "temperature", "max_tokens", "status", "error",
     "error_type", "finish_reason", "response_id", "request_id", "started_at", "http_status", "t_headers_s",
     "t_first_event_s", "ttft_s", "t_last_token_s", "e2e_s", "output_tokens", "tokens_source", "input_tokens",
     "chunks", "events", "retries", "retry_wait_s", "usage_requested", "text", "t0_monotonic", "bad_payload",
     "tpot_s", "tokens_per_s",
 )  # fmt: skip
+_REC_COLUMNS_V3 = ("connect_s", "resume_of")  # record fields added later (m003)
+_REC_COLUMNS = _REC_COLUMNS_V1 + _REC_COLUMNS_V3
+_FLOAT_COLUMNS = ("connect_s",)  # numeric, but not in the packed ``num`` blob (its layout is fixed)
 _BENCH_COLUMNS = ("seq", "tag", "warmup", "prompt_id", "prompt_size", "mode", "pair_id", "scheduled_s", "sent_s")
 _BOOL_COLUMNS = ("stream", "usage_requested", "warmup")
 # Numeric columns are also packed into one float64 blob per row (``num``): reading 100,000 rows
@@ -61,7 +64,7 @@ _NUM_COLUMNS = (
     "retries", "retry_wait_s", "usage_requested", "t0_monotonic", "tpot_s", "tokens_per_s",
 )  # fmt: skip
 _INT_COLUMNS = ("seq", "max_tokens", "http_status", "output_tokens", "input_tokens", "chunks", "events", "retries")
-_STR_COLUMNS = tuple(c for c in ("run_id", *_BENCH_COLUMNS, *_REC_COLUMNS) if c not in _NUM_COLUMNS)
+_STR_COLUMNS = tuple(c for c in ("run_id", *_BENCH_COLUMNS, *_REC_COLUMNS) if c not in _NUM_COLUMNS)  # read one object per value
 
 
 def default_db_path() -> str:
@@ -87,7 +90,7 @@ def m001_initial(db: sqlite3.Connection) -> None:
             host TEXT NOT NULL DEFAULT '{}', notes TEXT NOT NULL DEFAULT '', warnings TEXT NOT NULL DEFAULT '[]',
             pid INTEGER, hostname TEXT)"""
     )
-    rec_cols = ", ".join(f"{c}" for c in _REC_COLUMNS)
+    rec_cols = ", ".join(f"{c}" for c in _REC_COLUMNS_V1)
     db.execute(
         f"""CREATE TABLE requests (
             id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(id),
@@ -104,6 +107,12 @@ def m001_initial(db: sqlite3.Connection) -> None:
 def m002_run_metrics(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN loop_lag_p99_ms REAL")
     db.execute("ALTER TABLE runs ADD COLUMN deployments TEXT NOT NULL DEFAULT '[]'")
+
+
+@migration
+def m003_connect_and_resume(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE requests ADD COLUMN connect_s REAL")
+    db.execute("ALTER TABLE requests ADD COLUMN resume_of TEXT")
 
 
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
@@ -379,6 +388,8 @@ def load_requests(db_path: str | os.PathLike[str] | None = None, run_ids: Sequen
             data[c] = pd.array(numeric[c], dtype="Int64")
         elif c in numeric:
             data[c] = numeric[c]
+        elif c in _FLOAT_COLUMNS:
+            data[c] = np.array([np.nan if v is None else v for v in col[c]], dtype=np.float64)
         else:
             data[c] = pd.Series(col[c], dtype=object)
     df = pd.DataFrame(data)

@@ -26,7 +26,7 @@ def full_record(i: int = 0, stream: bool = True) -> StreamRecord:
         input_tokens=9, chunks=3, events=6, retries=1, retry_wait_s=0.5, usage_requested=stream, text="a bc def",
         ratelimit={"x-ratelimit-remaining-requests": "9"}, content_filter=[{"prompt": []}], chunk_times_s=times,
         chunk_chars=[1, 2, 3][: len(times)], t0_monotonic=1234.5, bad_payload=None,
-        attempts=[{"attempt": 0, "http_status": 429, "wait_s": 0.5}],
+        attempts=[{"attempt": 0, "http_status": 429, "wait_s": 0.5}], connect_s=0.003, resume_of=f"chatcmpl-prev-{i}",
     )  # fmt: skip
 
 
@@ -70,10 +70,11 @@ def test_migrations_are_numbered_and_run_once(tmp_path: Path) -> None:
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(S.MIGRATIONS) >= 2
     cols = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
     assert {"loop_lag_p99_ms", "deployments"} <= cols
+    assert {"connect_s", "resume_of"} <= {r[1] for r in db.execute("PRAGMA table_info(requests)")}
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
     Store(path).close()  # opening again applies nothing and does not fail
-    assert [f.__name__ for f in S.MIGRATIONS][:2] == ["m001_initial", "m002_run_metrics"]
+    assert [f.__name__ for f in S.MIGRATIONS][:3] == ["m001_initial", "m002_run_metrics", "m003_connect_and_resume"]
 
 
 def test_config_snapshot_has_no_secrets(tmp_path: Path) -> None:
@@ -98,13 +99,13 @@ def test_runs_list_counts_and_demo_run(tmp_path: Path) -> None:
         st.finish_run(run, "finished", warnings=["w1"])
         demo = st.get_or_create_demo_run()
         assert st.get_or_create_demo_run() == demo
-        st.add_record(demo, full_record(3))
+        st.add_record(demo, full_record(3), turn_kind="chat")  # an extra the schema does not know: kept as a column
     runs = list_runs(path).set_index("run_id")
     assert runs.loc[run, "n_requests"] == 2 and runs.loc[run, "n_errors"] == 1  # warmup not counted
     assert runs.loc[run, "status"] == "finished" and runs.loc[run, "warnings"] == ["w1"] and runs.loc[run, "deployments"] == ["sim-x"]
     assert runs.loc[demo, "tag"] == "demo"
     demo_rows = load_requests(path, tags=["demo"])
-    assert list(demo_rows["tag"]) == ["demo"] and list(demo_rows["run_id"]) == [demo]
+    assert list(demo_rows["tag"]) == ["demo"] and list(demo_rows["run_id"]) == [demo] and list(demo_rows["turn_kind"]) == ["chat"]
     assert len(load_requests(path, [run], include_warmup=True)) == 3
 
 
