@@ -104,3 +104,14 @@ def test_bad_temperature_is_one_sentence(page_env: Path) -> None:
     assert not at.exception
     assert at.error[0].value == "temperature must be a number (or 'default'), got 'hot'"
     assert "bench_job" not in at.session_state
+
+
+def test_inside_the_app_navigation_it_links_to_the_metrics_page(page_env: Path) -> None:
+    at = AppTest.from_file(str(Path(PAGE).parent.parent / "app.py"), default_timeout=30).run()
+    at.switch_page("pages/benchmark.py").run()
+    assert not at.exception
+    start(at, "sim-page", requests=2, warmup=0)
+    run_until_done(at)
+    assert not at.exception
+    links = at.get("page_link")
+    assert len(links) == 1 and links[0].proto.page == "metrics" and links[0].proto.label == "Open its metrics"
