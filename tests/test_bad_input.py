@@ -22,6 +22,7 @@ from streaming.client import Client, LLMRequest
 from streaming.config import BUILTINS, load_deployments
 from streaming.errors import ConfigError
 from streaming.matrix import load_config
+from streaming.store import load_requests
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -225,6 +226,7 @@ def test_demo_renders_markdown_without_html_and_continue_resumes(app: tuple[AppT
     import sqlite3
 
     with sqlite3.connect(tmp_path / "demo.db") as db:
-        rows = db.execute("SELECT status, response_id, extra FROM requests ORDER BY id").fetchall()
+        rows = db.execute("SELECT status, response_id FROM requests ORDER BY id").fetchall()
     assert [r[0] for r in rows] == ["ok", "interrupted", "ok"]
-    assert orjson.loads(rows[2][2])["resume_of"] == rows[1][1]  # the linked attempt is stored as such
+    df = load_requests(tmp_path / "demo.db")
+    assert df["resume_of"].iloc[2] == rows[1][1]  # the linked attempt is stored as such
