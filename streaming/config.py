@@ -252,6 +252,16 @@ def parse_deployment(entry: Any, where: str) -> Deployment:
     return Deployment(**kw)
 
 
+def read_toml(p: Path, flag: str) -> dict[str, Any]:
+    """A TOML file's data, or a ConfigError naming the file (and the flag that gives it)."""
+    if not p.is_file():
+        raise ConfigError(f"{p}: file not found (give an existing file with {flag})")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+
+
 def load_deployments(path: str | os.PathLike[str] | None = None) -> list[Deployment]:
     """The built-ins, then the deployments of ``path`` (or ``./deployments.toml`` when present)."""
     out = list(BUILTINS)
@@ -261,12 +271,7 @@ def load_deployments(path: str | os.PathLike[str] | None = None) -> list[Deploym
             return out
         path = default
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: file not found (give an existing file with --deployments)")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    data = read_toml(p, "--deployments")
     unknown = set(data) - {"deployments"}
     if unknown:
         raise ConfigError(f"{p}: unknown top-level key(s) {sorted(unknown)}; expected [[deployments]] tables")

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import math
 import random
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from . import prompts as P
-from .config import Deployment, find_deployment, load_deployments, parse_deployment
+from .config import Deployment, find_deployment, load_deployments, parse_deployment, read_toml
 from .errors import ConfigError
 
 MODES = ("stream", "non-stream")
@@ -221,12 +220,7 @@ def load_config(path: str | Path) -> BenchConfig:
     """A ``bench.toml``: the BenchConfig fields at top level or under ``[bench]``. Deployments may be
     names or inline tables (same schema as deployments.toml)."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: file not found")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    data = read_toml(p, "--config")
     where = str(p)
     if "bench" in data and isinstance(data["bench"], Mapping):
         others = sorted(set(data) - {"bench"})
