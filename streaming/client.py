@@ -255,23 +255,99 @@ class _SendMark:
 _RETRYABLE_EXC = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.ReadTimeout, httpx2.RemoteProtocolError, httpx2.ReadError)
 
 
-class Stream:
+class _StreamBase:
+    """What the sync and async streams share: the record, and what to do after a failed attempt."""
+
+    def __init__(self, client: _Base, dep: Deployment, req: LLMRequest) -> None:
+        self._client = client
+        self.deployment = dep
+        self.request = req
+        self.record = client.new_record(dep, req)
+        self._prepared = client.prepare(dep, req, req.include_usage)  # raises before any request
+        self._include_usage = req.include_usage
+        self._builder: RecordBuilder | None = None
+        self._response: Any = None
+        self._finished = False
+        self._gen: Any = None
+        self._t0: float | None = None
+        self._attempt = 0
+
+    def _finish(self, **kw: Any) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        clock = self._client.clock
+        if self._builder is None:  # never got a response
+            self._builder = RecordBuilder(self.record, self._t0 if self._t0 is not None else clock())
+        self._builder.finish(clock(), **kw)
+
+    def _new_attempt(self) -> None:
+        self._builder = None
+        self._t0 = None
+
+    def _sent(self, t_call: float, t0: float | None) -> float:
+        """Record when the request went onto the wire (else when send was called), and the wait before it."""
+        self._t0 = t0 if t0 is not None else t_call
+        self.record.connect_s = self._t0 - t_call
+        return self._t0
+
+    def _begin(self, t0: float, t_headers: float, resp: Any) -> RecordBuilder:
+        self._builder = b = RecordBuilder(self.record, t0)
+        b.on_headers(t_headers, resp.status_code, resp.headers)
+        return b
+
+    def _after_error_status(self, status: int, headers: Mapping[str, str], body: bytes, t: float) -> float | None:
+        """An error response was read: seconds to wait before the next attempt, or None when the record is final."""
+        rec, c, policy = self.record, self._client, self._client.retry
+        assert self._builder is not None
+        self._builder.on_error_body(t, status, body)
+        if self._include_usage and _usage_rejected(rec):  # old Azure api-versions reject stream_options
+            self._include_usage = False
+            self._prepared = c.prepare(self.deployment, self.request, False)
+            rec.usage_requested = False
+            rec.status, rec.error, rec.error_type = "ok", None, None
+            return 0.0
+        if status in RETRY_STATUS and self._attempt < policy.max_retries:
+            wait = policy.wait(self._attempt, headers, c._rng)
+            self._note_retry(wait)
+            rec.status, rec.error, rec.error_type = "ok", None, None
+            return wait
+        self._finished = True
+        return None
+
+    def _after_exception(self, exc: httpx2.HTTPError, got_headers: bool) -> float | None:
+        """A transport error: seconds to wait before retrying (only before any response), or None when final."""
+        rec, c, policy = self.record, self._client, self._client.retry
+        if self._builder is None:
+            self._builder = RecordBuilder(rec, self._t0 if self._t0 is not None else c.clock())
+        status, etype, msg = _classify(exc, got_headers)
+        if isinstance(exc, _RETRYABLE_EXC) and not got_headers and self._attempt < policy.max_retries:
+            wait = policy.wait(self._attempt, None, c._rng)
+            rec.error, rec.error_type = msg, etype
+            self._note_retry(wait)
+            rec.error, rec.error_type = None, None
+            return wait
+        self._finish(status=status, error=msg, error_type=etype)
+        return None
+
+    def _note_retry(self, wait: float) -> None:
+        rec = self.record
+        rec.attempts.append({"attempt": self._attempt, "http_status": rec.http_status, "error_type": rec.error_type, "error": rec.error,
+                             "request_id": rec.request_id, "wait_s": wait})  # fmt: skip
+        rec.retries += 1
+        rec.retry_wait_s += wait
+        rec.http_status = None
+        self._attempt += 1
+
+
+class Stream(_StreamBase):
     """A streaming (or non-streaming) request in flight. Iterate for text deltas; ``.record`` at the end.
 
     Use as a context manager, or call ``close()``: leaving early closes the HTTP
     connection, and the record says ``cancelled``.
     """
 
-    def __init__(self, client: Client, dep: Deployment, req: LLMRequest) -> None:
-        self._client = client
-        self.deployment = dep
-        self.request = req
-        self.record = client.new_record(dep, req)
-        self._prepared = client.prepare(dep, req, req.include_usage)  # raises before any request
-        self._builder: RecordBuilder | None = None
-        self._response: httpx2.Response | None = None
-        self._finished = False
-        self._gen: Iterator[str] | None = None
+    _client: Client
 
     def __enter__(self) -> Stream:
         return self
@@ -300,96 +376,56 @@ class Stream:
             pass
         return self.record
 
-    def _finish(self, **kw: Any) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        clock = self._client.clock
-        if self._builder is None:  # never got a response
-            self._builder = RecordBuilder(self.record, clock())
-        self._builder.finish(clock(), **kw)
+    def _send(self) -> tuple[httpx2.Response, float, float, Iterator[tuple[float, bytes]]]:
+        """(response, t0, t_headers, stamped body) over httpx2; t0 comes from its trace hook."""
+        c = self._client
+        clock = c.clock
+        url, headers, body = self._prepared
+        mark = _SendMark(clock)
+        request = c.http.build_request("POST", url, headers=headers, content=body, extensions={"trace": mark.sync})
+        t_call = clock()
+        try:
+            resp = c.http.send(request, stream=True)
+        finally:
+            t0 = self._sent(t_call, mark.t0)
+        t_headers = clock()
+
+        def stamped() -> Iterator[tuple[float, bytes]]:
+            for data in resp.iter_raw():
+                yield clock(), data
+
+        return resp, t0, t_headers, stamped()
 
     def _run(self) -> Iterator[str]:
-        c = self._client
-        clock, rec, policy = c.clock, self.record, c.retry
-        url, headers, body = self._prepared
-        include_usage = self.request.include_usage
-        attempt = 0
+        clock = self._client.clock
         try:
             while True:
-                mark = _SendMark(clock)
-                request = c.http.build_request("POST", url, headers=headers, content=body, extensions={"trace": mark.sync})
-                self._builder = None
+                self._new_attempt()
                 got_headers = False
-                t_call = clock()
                 try:
-                    resp = c.http.send(request, stream=True)
-                    t_headers = clock()
+                    resp, t0, t_headers, chunks = self._send()
                     self._response = resp
                     got_headers = True
-                    self._builder = b = self._start(mark, t_call)
-                    b.on_headers(t_headers, resp.status_code, resp.headers)
+                    b = self._begin(t0, t_headers, resp)
                     if resp.status_code >= 400:
-                        err_body = resp.read()
-                        b.on_error_body(clock(), resp.status_code, err_body)
+                        wait = self._after_error_status(resp.status_code, resp.headers, resp.read(), clock())
                         resp.close()
-                        if include_usage and _usage_rejected(rec):
-                            include_usage = False
-                            url, headers, body = c.prepare(self.deployment, self.request, False)
-                            rec.usage_requested = False
-                            rec.status, rec.error, rec.error_type = "ok", None, None
-                            continue
-                        if resp.status_code in RETRY_STATUS and attempt < policy.max_retries:
-                            wait = policy.wait(attempt, resp.headers, c._rng)
-                            self._note_retry(attempt, wait)
-                            attempt += 1
-                            time.sleep(wait)
-                            rec.status, rec.error, rec.error_type = "ok", None, None
-                            continue
-                        self._finished = True
-                        return
-                    for data in resp.iter_raw():
-                        t = clock()
+                        if wait is None:
+                            return
+                        time.sleep(wait)
+                        continue
+                    for t, data in chunks:
                         yield from b.on_bytes(t, data)
                     self._finish()
                     return
-                except _RETRYABLE_EXC as e:
-                    if self._builder is None:
-                        self._builder = self._start(mark, t_call)
-                    status, etype, msg = _classify(e, got_headers)
-                    if not got_headers and attempt < policy.max_retries:
-                        wait = policy.wait(attempt, None, c._rng)
-                        rec.error, rec.error_type = msg, etype
-                        self._note_retry(attempt, wait)
-                        rec.error, rec.error_type = None, None
-                        attempt += 1
-                        time.sleep(wait)
-                        continue
-                    self._finish(status=status, error=msg, error_type=etype)
-                    return
                 except httpx2.HTTPError as e:
-                    if self._builder is None:
-                        self._builder = self._start(mark, t_call)
-                    status, etype, msg = _classify(e, got_headers)
-                    self._finish(status=status, error=msg, error_type=etype)
-                    return
+                    wait = self._after_exception(e, got_headers)
+                    if wait is None:
+                        return
+                    time.sleep(wait)
         finally:
             if self._response is not None:
                 self._response.close()
-
-    def _start(self, mark: _SendMark, t_call: float) -> RecordBuilder:
-        """A builder for this attempt; t0 is when the request started onto the wire (else when we called send)."""
-        t0 = mark.t0 if mark.t0 is not None else t_call
-        self.record.connect_s = t0 - t_call
-        return RecordBuilder(self.record, t0)
-
-    def _note_retry(self, attempt: int, wait: float) -> None:
-        rec = self.record
-        rec.attempts.append({"attempt": attempt, "http_status": rec.http_status, "error_type": rec.error_type, "error": rec.error,
-                             "request_id": rec.request_id, "wait_s": wait})  # fmt: skip
-        rec.retries += 1
-        rec.retry_wait_s += wait
-        rec.http_status = None
 
 
 class Client(_Base):
@@ -428,20 +464,10 @@ class Client(_Base):
         self.close()
 
 
-class AsyncStream:
+class AsyncStream(_StreamBase):
     """The asyncio twin of ``Stream``: ``async for delta in s``, then ``s.record``."""
 
-    def __init__(self, client: AsyncClient, dep: Deployment, req: LLMRequest) -> None:
-        self._client = client
-        self.deployment = dep
-        self.request = req
-        self.record = client.new_record(dep, req)
-        self._prepared = client.prepare(dep, req, req.include_usage)
-        self._builder: RecordBuilder | None = None
-        self._response: httpx2.Response | None = None
-        self._finished = False
-        self._gen: Any = None
-        self._t0: float | None = None
+    _client: AsyncClient
 
     async def __aenter__(self) -> AsyncStream:
         return self
@@ -468,102 +494,63 @@ class AsyncStream:
             pass
         return self.record
 
-    _finish = Stream._finish
-    _start = Stream._start
-    _note_retry = Stream._note_retry
-
-    async def _send(self, url: str, headers: dict[str, str], body: bytes) -> tuple[Any, float, float, AsyncIterator[tuple[float, bytes]]]:
-        """(response, t0, t_headers, stamped body) through the client's transport."""
+    async def _send(self) -> tuple[Any, float, float, AsyncIterator[tuple[float, bytes]]]:
+        """(response, t0, t_headers, stamped body) through the client's transport (wire, or httpx2)."""
         c = self._client
         clock = c.clock
+        url, headers, body = self._prepared
         t_call = clock()
-        self.record.connect_s = None
         if c.wire is not None:
             box: list[float] = []
             try:
                 resp = await c.wire.send(url, headers, body, box.append)
             finally:
-                self._t0 = box[0] if box else t_call
-                self.record.connect_s = self._t0 - t_call
-            return resp, self._t0, resp.t_headers, resp.stamped()
+                t0 = self._sent(t_call, box[0] if box else None)
+            return resp, t0, resp.t_headers, resp.stamped()
         mark = _SendMark(clock)
         request = c.http.build_request("POST", url, headers=headers, content=body, extensions={"trace": mark.aio})
         try:
             resp = await c.http.send(request, stream=True)
         finally:
-            self._t0 = mark.t0 if mark.t0 is not None else t_call
-            self.record.connect_s = self._t0 - t_call
+            t0 = self._sent(t_call, mark.t0)
         t_headers = clock()
 
         async def stamped() -> AsyncIterator[tuple[float, bytes]]:
             async for data in resp.aiter_raw():
                 yield clock(), data
 
-        return resp, self._t0, t_headers, stamped()
+        return resp, t0, t_headers, stamped()
 
     async def _run(self) -> AsyncIterator[str]:
         import asyncio
 
-        c = self._client
-        clock, rec, policy = c.clock, self.record, c.retry
-        url, headers, body = self._prepared
-        include_usage = self.request.include_usage
-        attempt = 0
+        clock = self._client.clock
         try:
             while True:
-                self._builder = None
-                self._t0 = None
+                self._new_attempt()
                 got_headers = False
                 try:
-                    resp, t0, t_headers, chunks = await self._send(url, headers, body)
+                    resp, t0, t_headers, chunks = await self._send()
                     self._response = resp
                     got_headers = True
-                    self._builder = b = RecordBuilder(rec, t0)
-                    b.on_headers(t_headers, resp.status_code, resp.headers)
+                    b = self._begin(t0, t_headers, resp)
                     if resp.status_code >= 400:
-                        err_body = await resp.aread()
-                        b.on_error_body(clock(), resp.status_code, err_body)
+                        wait = self._after_error_status(resp.status_code, resp.headers, await resp.aread(), clock())
                         await resp.aclose()
-                        if include_usage and _usage_rejected(rec):
-                            include_usage = False
-                            url, headers, body = c.prepare(self.deployment, self.request, False)
-                            rec.usage_requested = False
-                            rec.status, rec.error, rec.error_type = "ok", None, None
-                            continue
-                        if resp.status_code in RETRY_STATUS and attempt < policy.max_retries:
-                            wait = policy.wait(attempt, resp.headers, c._rng)
-                            self._note_retry(attempt, wait)
-                            attempt += 1
-                            await asyncio.sleep(wait)
-                            rec.status, rec.error, rec.error_type = "ok", None, None
-                            continue
-                        self._finished = True
-                        return
+                        if wait is None:
+                            return
+                        await asyncio.sleep(wait)
+                        continue
                     async for t, data in chunks:
                         for d in b.on_bytes(t, data):
                             yield d
                     self._finish()
                     return
-                except _RETRYABLE_EXC as e:
-                    if self._builder is None:
-                        self._builder = RecordBuilder(rec, self._t0 if self._t0 is not None else clock())
-                    status, etype, msg = _classify(e, got_headers)
-                    if not got_headers and attempt < policy.max_retries:
-                        wait = policy.wait(attempt, None, c._rng)
-                        rec.error, rec.error_type = msg, etype
-                        self._note_retry(attempt, wait)
-                        rec.error, rec.error_type = None, None
-                        attempt += 1
-                        await asyncio.sleep(wait)
-                        continue
-                    self._finish(status=status, error=msg, error_type=etype)
-                    return
                 except httpx2.HTTPError as e:
-                    if self._builder is None:
-                        self._builder = RecordBuilder(rec, self._t0 if self._t0 is not None else clock())
-                    status, etype, msg = _classify(e, got_headers)
-                    self._finish(status=status, error=msg, error_type=etype)
-                    return
+                    wait = self._after_exception(e, got_headers)
+                    if wait is None:
+                        return
+                    await asyncio.sleep(wait)
         finally:
             if self._response is not None:
                 await self._response.aclose()
