@@ -1,6 +1,6 @@
 """``local`` decode rate through the whole path (server + HTTP + client) vs llama-cpp-python in-process.
 
-Same prompt, same max_tokens, greedy decoding. The rate is the reader's decode rate,
+Same prompt, same max_tokens, same sampler settings, greedy decoding. The rate is the reader's decode rate,
 (tokens − 1) / (t_last_token − TTFT), computed the same way on both sides. Runs
 alternate so drift lands on both.
 
@@ -20,14 +20,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from streaming.client import Client, LLMRequest  # noqa: E402
 from streaming.config import BUILTINS  # noqa: E402
 from streaming.launcher import free_port, start_server, warm_local  # noqa: E402
-from streaming.server.local_model import model_path  # noqa: E402
+from streaming.server.local_model import SAMPLING, model_path  # noqa: E402
 
 PROMPT = "The history of computing began"
 
 
 def direct(llm, max_tokens: int) -> tuple[float, int]:
     stamps: list[float] = []
-    for chunk in llm.create_completion(PROMPT, max_tokens=max_tokens, temperature=0.0, stream=True):
+    for chunk in llm.create_completion(PROMPT, max_tokens=max_tokens, temperature=0.0, stream=True, **SAMPLING):
         if chunk["choices"][0]["text"]:
             stamps.append(time.perf_counter())
     n = len(stamps)

@@ -14,6 +14,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+# Sampler settings besides temperature (a little repeat penalty keeps the base model out of loops).
+SAMPLING = {"top_k": 64, "top_p": 0.95, "repeat_penalty": 1.1}
+
 _model: Any = None
 _model_lock = threading.Lock()  # guards loading
 _gen_lock = threading.Lock()  # one generation at a time
@@ -93,7 +96,7 @@ class LocalSource:
                 decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
                 room = max(1, llm.n_ctx() - len(tokens))
                 limit = min(self.max_tokens, room)
-                for tok in llm.generate(tokens, temp=self.temperature, top_k=64, top_p=0.95, repeat_penalty=1.1, reset=True):
+                for tok in llm.generate(tokens, temp=self.temperature, reset=True, **SAMPLING):
                     if self.cancelled.is_set():
                         self.after_cancel += 1
                         break
