@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx2
 import numpy as np
-import pytest
 
 from streaming.bench import Progress, run_benchmark
 from streaming.config import Deployment, Fault, SimProfile
