@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -45,3 +50,49 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
 def client(server: ServerHandle) -> Iterator[Client]:
     with Client(list(BUILTINS), server_url=server.url, retry=RetryPolicy(max_retries=2, base_s=0.05)) as c:
         yield c
+
+
+# -- real browser (Debian's Chromium driven by playwright) and a real `streamlit run` --------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session (playwright's sync API allows one driver per thread)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@contextlib.contextmanager
+def streamlit_app(script: str, env: dict[str, str], log_path: str, timeout: float = 60.0) -> Iterator[str]:
+    """``streamlit run script`` on a free port; yields its URL once healthy, stops it after."""
+    import httpx2
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                assert proc.poll() is None, open(log_path, errors="replace").read()[-2000:]
+                try:
+                    if httpx2.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                        break
+                except httpx2.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, f"streamlit did not start in {timeout:.0f} s"
+                time.sleep(0.1)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(10)

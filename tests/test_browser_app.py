@@ -7,23 +7,17 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from streaming.launcher import free_port
+from conftest import streamlit_app
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 DEPLOYMENTS = """
 [[deployments]]
 name = "sim-browser"
@@ -65,35 +59,9 @@ def app_url(server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
     tmp = tmp_path_factory.mktemp("browser-app")
     deps = tmp / "deployments.toml"
     deps.write_text(DEPLOYMENTS)
-    port = free_port()
     env = dict(os.environ, STREAMING_DEPLOYMENTS=str(deps), STREAMING_DB=str(tmp / "demo.db"), STREAMING_SERVER_URL=server.url)
-    log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, (tmp / "streamlit.log").read_text()
-        try:
-            if httpx2.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                break
-        except httpx2.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "streamlit did not start in 60 s"
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
+    with streamlit_app("app.py", env, str(tmp / "streamlit.log")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from conftest import streamlit_app
 from metrics_frames import make_record
 from streamlit.testing.v1 import AppTest
 
 from streaming import store
-from streaming.launcher import ServerHandle, free_port
+from streaming.launcher import ServerHandle
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "metrics.py")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def make_db(path: Path) -> str:
@@ -104,36 +101,17 @@ def test_empty_state_runs_a_quick_benchmark(tmp_path: Path, monkeypatch: pytest.
 
 
 @pytest.mark.browser
-def test_page_in_chromium(db: tuple[Path, str], tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_page_in_chromium(db: tuple[Path, str], tmp_path: Path, browser: Any) -> None:
     path, _ = db
-    port = free_port()
     env = {**os.environ, "STREAMING_DB": str(path)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", PAGE, "--server.headless", "true", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "streamlit did not start"
-                time.sleep(0.2)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(f"http://127.0.0.1:{port}/")
-                page.get_by_text("Percentiles", exact=True).wait_for(timeout=60_000)
-                page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-                assert page.get_by_text("sim-turbo (simulated)").count() >= 1
-                page.screenshot(path=str(tmp_path / "metrics.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with streamlit_app(PAGE, env, str(tmp_path / "streamlit.log")) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(url + "/")
+            page.get_by_text("Percentiles", exact=True).wait_for(timeout=60_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            assert page.get_by_text("sim-turbo (simulated)").count() >= 1
+            page.screenshot(path=str(tmp_path / "metrics.png"), full_page=True)
+        finally:
+            page.close()
     assert (tmp_path / "metrics.png").stat().st_size > 20_000

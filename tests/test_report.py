@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -12,7 +13,6 @@ from metrics_frames import make_frame
 from streaming import charts as C
 from streaming.report import html_report
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -41,24 +41,20 @@ def test_report_of_nothing_says_so() -> None:
 
 
 @pytest.mark.browser
-def test_report_renders_offline_in_chromium(frame: pd.DataFrame, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_report_renders_offline_in_chromium(frame: pd.DataFrame, tmp_path: Path, browser: Any) -> None:
     path = tmp_path / "report.html"
     path.write_text(html_report(frame, None, "offline"), encoding="utf-8")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 900})
-            remote: list[str] = []
-            page.on("request", lambda r: remote.append(r.url) if not r.url.startswith(("file:", "data:", "blob:")) else None)
-            page.goto(path.as_uri())
-            page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {len(C.DEFAULT_VIEW)}", timeout=30_000)
-            assert page.locator(".js-plotly-plot").count() == len(C.DEFAULT_VIEW)
-            assert remote == []
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    try:
+        remote: list[str] = []
+        page.on("request", lambda r: remote.append(r.url) if not r.url.startswith(("file:", "data:", "blob:")) else None)
+        page.goto(path.as_uri())
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {len(C.DEFAULT_VIEW)}", timeout=30_000)
+        assert page.locator(".js-plotly-plot").count() == len(C.DEFAULT_VIEW)
+        assert remote == []
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    finally:
+        page.close()
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
