@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -127,15 +128,36 @@ def format_summary(summary: pd.DataFrame) -> str:
         "T": [("default" if pd.isna(v) else f"{v:g}") for v in summary["temperature"]],
         "mode": summary["mode"], "n": summary["n"], "errors": summary["errors"], "retries": summary["retries"],
     })  # fmt: skip
+    from .stats import is_supported
+
+    ok_n = [int(v) for v in summary["ok"]]
+    flagged = False
+
+    def cells(values: pd.Series, p: int, fmt: Callable[[float], str]) -> list[str]:
+        nonlocal flagged
+        out = []
+        for v, n in zip(values, ok_n):
+            if pd.isna(v):
+                out.append("-")
+            elif is_supported(n, p / 100):
+                out.append(fmt(v))
+            else:  # too few requests: this "percentile" is the sample's extreme, not an estimate
+                flagged = True
+                out.append(fmt(v) + "*")
+        return out
+
     for m, label in (("ttft", "TTFT"), ("e2e", "e2e"), ("tpot", "TPOT")):
         for p in (50, 90, 95, 99):
-            t[f"{label} p{p} ms"] = [("-" if pd.isna(v) else f"{v * 1000:.0f}") for v in summary[f"{m}_p{p}"]]
+            t[f"{label} p{p} ms"] = cells(summary[f"{m}_p{p}"], p, lambda v: f"{v * 1000:.0f}")
     for p in (50, 90, 95, 99):
-        t[f"tok/s p{p}"] = [("-" if pd.isna(v) else f"{v:.1f}") for v in summary[f"tokens_per_s_p{p}"]]
+        t[f"tok/s p{p}"] = cells(summary[f"tokens_per_s_p{p}"], p, lambda v: f"{v:.1f}")
     t["retry wait s"] = [f"{v:.2f}" for v in summary["retry_wait_s"]]
     if summary["schedule_lag_p99"].notna().any():  # rate mode: how late the sends were (coordinated omission)
         t["send lag p99 ms"] = [("-" if pd.isna(v) else f"{v * 1000:.1f}") for v in summary["schedule_lag_p99"]]
-    return t.to_string(index=False)
+    table = t.to_string(index=False)
+    if flagged:
+        table += "\n* too few successful requests for this percentile (p90 needs 10, p95 20, p99 100): it is the sample's extreme, not an estimate"
+    return table
 
 
 def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
