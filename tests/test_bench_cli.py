@@ -106,3 +106,21 @@ def test_kill_9_mid_run_keeps_finished_requests(server: ServerHandle, tmp_path: 
     assert 10 <= len(df) < 400 and (df["status"] == "ok").all()
     assert all(len(t) == n for t, n in zip(df["chunk_times_s"], df["chunks"]))  # each with its whole timeline
     assert list_runs(db).iloc[0]["status"] == "interrupted"  # still 'running' on disk, but its process is gone
+
+
+def test_summary_table_flags_percentiles_the_sample_cannot_support() -> None:
+    import pandas as pd
+
+    from streaming.bench_cli import format_summary
+
+    row = {"deployment": "sim-fast", "temperature": 0.0, "mode": "stream", "n": 12, "ok": 12, "errors": 0, "retries": 0,
+           "retry_wait_s": 0.0, "schedule_lag_p99": float("nan")}  # fmt: skip
+    for m in ("ttft", "e2e", "tpot", "tokens_per_s"):
+        for p in (50, 90, 95, 99):
+            row[f"{m}_p{p}"] = 0.2 + p / 1000
+    small = format_summary(pd.DataFrame([row]))
+    line = small.splitlines()[1].split()
+    assert "250" in line and "290" in line and "295*" in line and "299*" in line  # p50/p90 fine at n=12; p95/p99 are not
+    assert "too few successful requests" in small
+    big = format_summary(pd.DataFrame([{**row, "n": 150, "ok": 150}]))
+    assert "*" not in big
