@@ -113,10 +113,11 @@ async def relay_events(stream: AsyncStream) -> AsyncIterator[bytes]:
 
     try:
         async for delta in stream:
-            if not meta_sent:
+            event = b"data: " + orjson.dumps({"content": delta}) + b"\n\n"
+            if not meta_sent:  # one write for both: the first token must not wait for a second send
                 meta_sent = True
-                yield meta()
-            yield b"data: " + orjson.dumps({"content": delta}) + b"\n\n"
+                event = meta() + event
+            yield event
         if not meta_sent:
             yield meta()
         if rec.ok:
