@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

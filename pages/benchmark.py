@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from streaming import store
-from streaming.bench import BenchJob, run_summary
+from streaming.bench import BenchJob
+from streaming.summary import run_summary
 from streaming.bench_cli import format_summary
 from streaming.config import BUILTINS, load_deployments
 from streaming.errors import ConfigError, StreamingError

@@ -166,7 +166,8 @@ def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import failed_conditions, parse_condition, run_benchmark, run_summary
+    from .bench import run_benchmark
+    from .summary import failed_conditions, parse_condition, run_summary
     from .store import Store, default_db_path
 
     cfg = build_config(args)
@@ -224,7 +225,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .bench import summarize
+    from .summary import summarize
     from .store import Store, default_db_path, load_requests
 
     db_path = args.db or default_db_path()

@@ -59,9 +59,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (playwright's sync API allows one driver per thread)."""
+    """A headless Chromium for one test. Not shared wider: playwright's sync API keeps an event loop
+    running on this thread while it is open, and other tests call ``asyncio.run``."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from streaming.bench import failed_conditions, parse_condition, summarize
+from streaming.summary import failed_conditions, parse_condition, summarize
 from streaming.errors import ConfigError
 from streaming.matrix import BenchConfig, expand, load_config, parse_temperatures, poisson_schedule, resolve_prompts
 from streaming.prompts import Prompt, builtin, from_file

@@ -22,6 +22,7 @@ import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
@@ -244,9 +245,14 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             field, msg = "body", "the body is not valid JSON"
         return _error(422, f"field '{field}': {msg}", param=field)
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), "not_found_error" if exc.status_code == 404 else "invalid_request_error")
+    @app.exception_handler(StarletteHTTPException)  # also unmatched routes (404) and wrong methods (405)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route {request.method} {request.url.path}; see GET /openapi.json"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        return _error(exc.status_code, detail, "not_found_error" if exc.status_code == 404 else "invalid_request_error")
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
