@@ -12,9 +12,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from . import stats as S
+
+# Every figure uses plotly_white. Set once as plotly's default: a per-figure ``template=`` deep-copies
+# the template each time (about 7 ms a figure, a third of the metrics page's figure time).
+pio.templates.default = "plotly_white"
 
 MAX_POINTS = 1500
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -23,7 +28,7 @@ _SUFFIX = {"simulated": " (simulated)", "local": " (local model)"}
 
 def _fig(title: str, x: str, y: str) -> go.Figure:
     fig = go.Figure()
-    fig.update_layout(title_text=title, xaxis_title_text=x, yaxis_title_text=y, template="plotly_white", margin=dict(l=60, r=20, t=60, b=50),
+    fig.update_layout(title_text=title, xaxis_title_text=x, yaxis_title_text=y, margin=dict(l=60, r=20, t=60, b=50),
                       legend_title_text="", hovermode="closest")  # fmt: skip
     return fig
 
@@ -171,7 +176,7 @@ def latency_vs_temperature(df: pd.DataFrame, metric: str = "ttft_s", mode: str |
 def stream_vs_nonstream(df: pd.DataFrame) -> go.Figure:
     """Perceived wait (TTFT streaming, e2e non-streaming) per deployment and mode, and the per-prompt ratio."""
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=("Perceived wait by mode", "Per-prompt ratio non-stream / stream"))
-    fig.update_layout(title_text="Streaming vs non-streaming: how long until the user sees something", template="plotly_white",
+    fig.update_layout(title_text="Streaming vs non-streaming: how long until the user sees something",
                       boxmode="group", margin=dict(l=60, r=20, t=80, b=50))  # fmt: skip
     fig.update_xaxes(title_text="deployment", row=1, col=1)
     fig.update_yaxes(title_text="perceived wait (s)", row=1, col=1)
@@ -270,7 +275,7 @@ def tokens_per_chunk_histogram(df: pd.DataFrame) -> go.Figure:
 
     Bursts of many tokens per chunk reveal buffered streaming (e.g. Azure's default content filter)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("tokens per chunk (per request)", "characters per chunk"))
-    fig.update_layout(title_text="Chunk sizes: is the stream buffered?", template="plotly_white", margin=dict(l=60, r=20, t=80, b=50))
+    fig.update_layout(title_text="Chunk sizes: is the stream buffered?", margin=dict(l=60, r=20, t=80, b=50))
     fig.update_xaxes(title_text="tokens per chunk", row=1, col=1)
     fig.update_xaxes(title_text="characters per chunk", row=1, col=2)
     fig.update_yaxes(title_text="requests", row=1, col=1)
