@@ -47,12 +47,12 @@ def scatter(points: list[dict]) -> go.Figure:
 def metrics_link() -> None:
     if (ROOT / METRICS_PAGE).is_file():
         try:
-            st.page_link(METRICS_PAGE, label="Open its metrics", icon="📊")
+            st.page_link(METRICS_PAGE, label="Open its metrics", icon=":material/monitoring:")
         except Exception:  # outside st.navigation (e.g. run alone) the page may not be registered
             st.caption("See its charts on the Metrics page.")
 
 
-st.title("🏁 Benchmark")
+st.title(":material/speed: Benchmark")
 st.caption("Runs deployments × temperatures × streaming/non-streaming × prompts × repeats, in a shuffled, interleaved order. "
            "Every request is saved as it finishes.")  # fmt: skip
 db_path = store.default_db_path()

@@ -56,7 +56,7 @@ def fmt_s(v: float) -> str:
     return "n/a" if v is None or np.isnan(v) else (f"{v * 1000:.0f} ms" if abs(v) < 1 else f"{v:.2f} s")
 
 
-st.title("📊 Metrics")
+st.title(":material/monitoring: Metrics")
 db = store.default_db_path()
 try:
     runs = runs_table(db)
