@@ -293,9 +293,6 @@ def find_deployment(deployments: list[Deployment], name: str) -> Deployment:
     raise ConfigError(f"unknown deployment '{name}'; known: {', '.join(d.name for d in deployments)}")
 
 
-SecretLookup = Callable[[str], str | None]
-
-
 @dataclass
 class Credentials:
     """Resolves a deployment's auth header at request time. Never printed: its repr hides values."""

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import __version__
 from ..config import BUILTINS, LOCAL_MODEL, Deployment, Fault, SimProfile
 from .chunks import DONE, ChunkWriter, full_response
+from .errors import error_response, validation_error_response
 from .sim import SimSource
 from .truth import Truth, TruthStore
 
@@ -63,10 +64,6 @@ class ChatRequest(_Common):
 
 class CompletionRequest(_Common):
     prompt: str = Field(max_length=200_000)
-
-
-def _error(status: int, message: str, etype: str = "invalid_request_error", param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": etype, "param": param, "code": None}}, status_code=status, headers=headers)
 
 
 class TimedStream(Response):
@@ -148,7 +145,7 @@ class _BearerAuth:
             given = headers.get(b"authorization", b"")
             token = given[7:] if given[:7].lower() == b"bearer " else headers.get(b"api-key", b"")
             if not hmac.compare_digest(token, self.key):
-                resp = _error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'", "authentication_error")
+                resp = error_response(401, "missing or wrong API key: send 'Authorization: Bearer <key>'", "authentication_error")
                 await resp(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -204,7 +201,6 @@ class ServerState:
         self.clock = clock
         self.counts: dict[str, int] = {}
         self.rng = random.Random(0)
-        self.active_local = 0
 
 
 def _pick_fault(state: ServerState, model: str, profile: SimProfile, header: str | None) -> Fault | None:
@@ -236,14 +232,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = exc.errors()
-        first = errs[0] if errs else {}
-        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-        field = ".".join(loc) or "body"
-        msg = first.get("msg", "invalid request")
-        if first.get("type") == "json_invalid":
-            field, msg = "body", "the body is not valid JSON"
-        return _error(422, f"field '{field}': {msg}", param=field)
+        return validation_error_response(exc.errors())
 
     @app.exception_handler(StarletteHTTPException)  # also unmatched routes (404) and wrong methods (405)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -252,7 +241,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             detail = f"no route {request.method} {request.url.path}; see GET /openapi.json"
         elif exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
-        return _error(exc.status_code, detail, "not_found_error" if exc.status_code == 404 else "invalid_request_error")
+        return error_response(exc.status_code, detail, "not_found_error" if exc.status_code == 404 else "invalid_request_error")
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -323,16 +312,16 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             if fault.kind == "reset":
                 reset = getattr(request.state, "reset_connection", None)
                 if reset is None:
-                    return _error(503, "fault 'reset' needs the server run by 'python -m streaming serve' (it owns the socket)", "server_error")
+                    return error_response(503, "fault 'reset' needs the server run by 'python -m streaming serve' (it owns the socket)", "server_error")
                 tr.cancelled_at = clock()
                 reset()
                 return _AfterReset()
             if fault.kind == "429":
                 wait = max(fault.seconds, 0.0)
-                return _error(429, "Rate limit reached for this simulated deployment. Retry after the time given.", "rate_limit_error",
+                return error_response(429, "Rate limit reached for this simulated deployment. Retry after the time given.", "rate_limit_error",
                               headers={"retry-after-ms": str(int(wait * 1000)), "retry-after": str(max(1, round(wait))), "x-request-id": rid})  # fmt: skip
             if fault.kind in ("500", "503"):
-                return _error(int(fault.kind), "The simulated deployment failed (injected fault).", "server_error", headers={"x-request-id": rid})
+                return error_response(int(fault.kind), "The simulated deployment failed (injected fault).", "server_error", headers={"x-request-id": rid})
             if fault.kind == "slow_headers":
                 await asyncio.sleep(fault.seconds)
 
@@ -415,13 +404,13 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
     @app.post("/openai/deployments/{name}/chat/completions")
     async def azure_chat(name: str, body: ChatRequest, request: Request) -> Any:
         if not request.query_params.get("api-version"):
-            return _error(400, "query parameter 'api-version' is missing (e.g. ?api-version=2024-10-21)", param="api-version")
+            return error_response(400, "query parameter 'api-version' is missing (e.g. ?api-version=2024-10-21)", param="api-version")
         return await handle(body, request, "chat", name, azure=True)
 
     @app.post("/openai/deployments/{name}/completions")
     async def azure_completions(name: str, body: CompletionRequest, request: Request) -> Any:
         if not request.query_params.get("api-version"):
-            return _error(400, "query parameter 'api-version' is missing (e.g. ?api-version=2024-10-21)", param="api-version")
+            return error_response(400, "query parameter 'api-version' is missing (e.g. ?api-version=2024-10-21)", param="api-version")
         return await handle(body, request, "completions", name, azure=True)
 
     from .relay import add_relay_routes

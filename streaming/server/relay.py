@@ -34,13 +34,14 @@ from typing import Any, Literal
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..client import AsyncClient, AsyncStream, LLMRequest
 from ..config import BUILTINS, Credentials, Deployment
 from ..errors import ConfigError
 from ..record import StreamRecord
+from .errors import error_response, validation_error_response
 
 log = logging.getLogger("streaming.server.relay")
 STATIC = Path(__file__).parent / "static"
@@ -68,19 +69,6 @@ class RelayRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1, le=MAX_TOKENS_CAP)
     seed: int | None = None
-
-
-def _error(status: int, message: str, etype: str = "invalid_request_error", param: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": etype, "param": param, "code": None}}, status_code=status)
-
-
-def _validation_error(exc: ValidationError) -> JSONResponse:
-    first = exc.errors()[0] if exc.errors() else {}
-    field_name = ".".join(str(p) for p in first.get("loc", ())) or "body"
-    msg = first.get("msg", "invalid request")
-    if first.get("type") == "json_invalid":
-        field_name, msg = "body", "the body is not valid JSON"
-    return _error(422, f"field '{field_name}': {msg}", param=field_name)
 
 
 def sse(data: Any, event: str | None = None) -> bytes:
@@ -272,26 +260,26 @@ def add_relay_routes(
     async def chat_stream(request: Request) -> Any:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes", param="body")
+            return error_response(413, f"the body is larger than {MAX_BODY_BYTES} bytes", param="body")
         raw = bytearray()
         async for part in request.stream():
             raw += part
             if len(raw) > MAX_BODY_BYTES:
-                return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes", param="body")
+                return error_response(413, f"the body is larger than {MAX_BODY_BYTES} bytes", param="body")
         try:
             body = RelayRequest.model_validate_json(bytes(raw))
         except ValidationError as e:
-            return _validation_error(e)
+            return validation_error_response(e.errors())
         dep = deps.get(body.deployment)
         if dep is None:
-            return _error(404, f"unknown deployment {body.deployment!r}; see GET /chat/deployments", "not_found_error", "deployment")
+            return error_response(404, f"unknown deployment {body.deployment!r}; see GET /chat/deployments", "not_found_error", "deployment")
         extra = {h: request.headers[h] for h in SIM_HEADERS if dep.provider == "simulated" and h in request.headers}
         req = LLMRequest(messages=[m.model_dump() for m in body.messages], temperature=body.temperature,
                          max_tokens=body.max_tokens, seed=body.seed, headers=extra)  # fmt: skip
         try:
             stream = client_for(server_url or _own_url(request)).stream(dep, req)
         except ConfigError as e:
-            return _error(503, f"deployment '{dep.name}' is not usable on this server: {e}", "configuration_error", "deployment")
+            return error_response(503, f"deployment '{dep.name}' is not usable on this server: {e}", "configuration_error", "deployment")
         return RelayStream(relay_events(stream), beat)
 
     @app.get("/", response_class=HTMLResponse)
