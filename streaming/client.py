@@ -16,7 +16,6 @@ and the opt-in ``resume`` strategy (``resume_request``, ``Client.resume``,
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import random
 import time
@@ -30,7 +29,7 @@ import orjson
 from .config import Credentials, Deployment, load_deployments, find_deployment
 from .errors import ConfigError
 from .protocol import RecordBuilder
-from .record import StreamRecord
+from .record import StreamRecord, utc_now
 from .wire import WirePool
 
 Clock = Callable[[], float]
@@ -213,7 +212,7 @@ class _Base:
             max_tokens=req.max_tokens,
             usage_requested=req.stream and req.include_usage,
             resume_of=req.resume_of,
-            started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            started_at=utc_now(),
         )
 
 

@@ -8,10 +8,16 @@ functions of those times so they can be tested with a scripted clock.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 STATUSES = ("ok", "error", "cancelled", "interrupted", "stalled", "filtered", "protocol_error")
+
+
+def utc_now() -> str:
+    """Wall-clock time as ISO 8601 UTC with milliseconds: a label for display and storage, never a duration."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def inter_token_latencies(chunk_times: list[float]) -> list[float]:

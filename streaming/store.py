@@ -33,7 +33,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from .record import StreamRecord
+from .record import StreamRecord, utc_now
 
 DEFAULT_DB = "./data/streaming.db"
 ENV_DB = "STREAMING_DB"
@@ -70,10 +70,6 @@ _STR_COLUMNS = tuple(c for c in ("run_id", *_BENCH_COLUMNS, *_REC_COLUMNS) if c 
 def default_db_path() -> str:
     """``$STREAMING_DB`` when set, else ``./data/streaming.db``."""
     return os.environ.get(ENV_DB) or DEFAULT_DB
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # -- migrations -------------------------------------------------------------------
@@ -222,7 +218,7 @@ class Store:
                    deployments: Sequence[str] = (), status: str = "running") -> str:  # fmt: skip
         """A new run; ``kind`` is its tag ("bench" or "demo"). ``config`` is stored with secrets removed."""
         run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-        row = (run_id, _now(), status, kind, _dumps(scrub(config or {})), _dumps(_versions()), _dumps(_host()), notes,
+        row = (run_id, utc_now(), status, kind, _dumps(scrub(config or {})), _dumps(_versions()), _dumps(_host()), notes,
                os.getpid(), platform.node(), _dumps(list(deployments)))  # fmt: skip
         self._write(lambda db: db.execute(
             "INSERT INTO runs (id, created_at, status, kind, config, versions, host, notes, pid, hostname, deployments)"
@@ -232,7 +228,7 @@ class Store:
 
     def get_or_create_demo_run(self) -> str:
         """Today's (UTC) demo run, created on first use: the live demo's turns go there, tagged ``demo``."""
-        today = _now()[:10]
+        today = utc_now()[:10]
         with self._lock:
             row = self.db.execute("SELECT id FROM runs WHERE kind = 'demo' AND substr(created_at, 1, 10) = ? ORDER BY created_at DESC LIMIT 1",
                                   (today,)).fetchone()  # fmt: skip
@@ -247,7 +243,7 @@ class Store:
             raise ValueError(f"status must be one of {RUN_STATUSES}, got {status!r}")
 
         def fn(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, _now(), run_id))
+            db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, utc_now(), run_id))
             if warnings is not None:
                 db.execute("UPDATE runs SET warnings = ? WHERE id = ?", (_dumps(list(warnings)), run_id))
             if loop_lag_p99_ms is not None:
@@ -315,7 +311,7 @@ class Store:
         unknown = {k: v for k, v in d.items() if k not in known}  # fields added to the record after this schema
         unknown.update(extra)
         row = (
-            run_id, *(bench[c] for c in _BENCH_COLUMNS), _now(),
+            run_id, *(bench[c] for c in _BENCH_COLUMNS), utc_now(),
             *((int(d[c]) if c in _BOOL_COLUMNS and d[c] is not None else d[c]) for c in _REC_COLUMNS),
             *(_dumps(d[c]) for c in _JSON_FIELDS), _dumps(scrub(unknown)) if unknown else None,
         )  # fmt: skip
