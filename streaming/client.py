@@ -161,7 +161,6 @@ class _Base:
         clock: Clock = time.perf_counter,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
-        server_starter: Callable[[], str] | None = None,
     ) -> None:
         self.deployments = deployments if deployments is not None else load_deployments()
         self.server_url = server_url
@@ -169,20 +168,16 @@ class _Base:
         self.clock = clock
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
-        self._server_starter = server_starter
         self._rng = random.Random()
 
     def deployment(self, dep: Deployment | str) -> Deployment:
         return dep if isinstance(dep, Deployment) else find_deployment(self.deployments, dep)
 
     def _server(self) -> str:
-        if self.server_url is None:
-            if self._server_starter is None:
-                from .launcher import ensure_server
+        if self.server_url is None:  # a built-in deployment and no URL given: find or start our server
+            from .launcher import ensure_server
 
-                self.server_url = ensure_server().url
-            else:
-                self.server_url = self._server_starter()
+            self.server_url = ensure_server().url
         return self.server_url
 
     def prepare(self, dep: Deployment, req: LLMRequest, include_usage: bool) -> tuple[str, dict[str, str], bytes]:
