@@ -39,11 +39,6 @@ st.set_page_config(page_title="Streaming LLM Lab", page_icon="⚡", layout="wide
 # -- shared resources (one per app process; never mutated) -------------------------
 
 
-@st.cache_resource(show_spinner="Starting the built-in server…")
-def builtin_server() -> launcher.ServerHandle:
-    return launcher.ensure_server()
-
-
 @st.cache_resource(show_spinner=False)
 def demo_client(server_url: str | None) -> Client:
     return Client(
@@ -55,19 +50,36 @@ def demo_client(server_url: str | None) -> Client:
     )
 
 
-@st.cache_resource(show_spinner="Loading the local model (first time only)…")
-def warm_local_model(server_url: str) -> bool:
-    launcher.warm_local(server_url)
-    return True
+def warm_local_model(server_url: str) -> None:
+    """Load the local model now (a no-op once its worker runs), so the first answer's TTFT is not the load time."""
+    with st.spinner("Loading the local model…"):
+        launcher.warm_local(server_url)
 
 
 def server_url() -> str | None:
-    """The built-in server's URL, or None (with a plain error shown) when it cannot start."""
+    """The built-in server's URL, or None (with a plain error shown) when it cannot start.
+
+    The launcher supervises the server: if it died, this restarts it on the same URL and the
+    notice saying how it ended is shown once.
+    """
     try:
-        return builtin_server().url
+        with st.spinner("Starting the built-in server…"):
+            url = launcher.ensure_server().url
     except EndpointError as e:
         st.error(f"The built-in server for `local` and `sim-*` could not start: {str(e).splitlines()[0]}")
         return None
+    notice = launcher.take_notice()
+    if notice:
+        st.warning(notice[0].upper() + notice[1:] + ".", icon=":material/restart_alt:")
+    return url
+
+
+def server_notice(dep: Deployment, rec: StreamRecord) -> str | None:
+    """After a failed built-in turn: did the server itself die? Then it is restarted, and this says so."""
+    if not dep.builtin or rec.ok or rec.status == "cancelled":
+        return None
+    notice = launcher.check_server()
+    return notice[0].upper() + notice[1:] + "." if notice else None
 
 
 def deployments_file() -> str | None:
@@ -187,6 +199,8 @@ def render_message(m: dict[str, Any]) -> None:
         sentence = failure_sentence(rec)
         if sentence:
             (st.warning if rec.status == "cancelled" else st.error)(sentence)
+        if m.get("server_notice"):
+            st.error(m["server_notice"])
         st.caption(metrics_line(rec, m.get("temperature")))
 
 
@@ -277,6 +291,7 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             gen.close()
             rec = finish(msg, "content", "record", reader)
             msg["status"] = rec.status
+            msg["server_notice"] = server_notice(dep, rec)
             msg["_final"].set()
             save_turn([rec], {"kind": "chat"})
         stop.empty()
@@ -285,6 +300,8 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
         with info.container():
             if sentence:
                 st.error(sentence)
+            if msg["server_notice"]:
+                st.error(msg["server_notice"])
             st.caption(metrics_line(rec, req.temperature))
 
 

@@ -14,7 +14,7 @@ import orjson
 from .errors import StreamingError
 
 # Modules that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["streaming.bench_cli"]
+COMMAND_MODULES: list[str] = ["streaming.bench_cli", "streaming.doctor"]
 
 
 def _float_arg(name: str, lo: float, hi: float) -> Callable[[str], float]:
@@ -88,15 +88,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not loopback and not key:
         print(f"error: --host {args.host} is not a loopback address; refusing to serve without --api-key (or STREAMING_SERVER_API_KEY)", file=sys.stderr)
         return 2
-    app = create_app(load_deployments(args.deployments), api_key=key)
+    app = create_app(load_deployments(args.deployments), api_key=key, preload=args.preload)
     if args.exit_with_parent:
         _watch_parent(args.exit_with_parent)
-    if args.preload:
-        import threading
-
-        from .server.local_model import get_model
-
-        threading.Thread(target=get_model, daemon=True).start()
     print(f"Streaming LLM Lab server on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     serve(app, args.host, args.port, log_level=args.log_level)
     return 0
@@ -122,7 +116,7 @@ def _watch_parent(pid: int) -> None:
 def cmd_chat(args: argparse.Namespace) -> int:
     from .client import Client, LLMRequest
     from .config import Credentials, find_deployment, load_deployments
-    from .launcher import ensure_server, warm_local
+    from .launcher import check_server, ensure_server, take_notice, warm_local
 
     deps = load_deployments(args.deployments)
     dep = find_deployment(deps, args.deployment)
@@ -136,6 +130,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     server_url = None
     if dep.builtin:
         server_url = ensure_server(args.deployments).url
+        notice = take_notice()
+        if notice:
+            print(f"note: {notice}", file=sys.stderr)
         if dep.provider == "local":
             warm_local(server_url)
     out = sys.stdout
@@ -150,6 +147,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
             pass
         finally:
             rec = stream.close()
+    if dep.builtin and not rec.ok:
+        notice = check_server()  # did the server itself die? then say so (it is restarted for the next request)
+        if notice:
+            print(f"error: {notice}", file=sys.stderr)
     if args.json:
         out.write(orjson.dumps(rec.to_dict()).decode() + "\n")
     else:

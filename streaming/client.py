@@ -301,7 +301,7 @@ class _StreamBase:
             rec.usage_requested = False
             rec.status, rec.error, rec.error_type = "ok", None, None
             return 0.0
-        if status in RETRY_STATUS and self._attempt < policy.max_retries:
+        if status in RETRY_STATUS and self._attempt < policy.max_retries and headers.get("x-should-retry") != "false":
             wait = policy.wait(self._attempt, headers, c._rng)
             self._note_retry(wait)
             rec.status, rec.error, rec.error_type = "ok", None, None

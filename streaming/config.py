@@ -332,6 +332,23 @@ class Credentials:
         return {"api-key": key} if dep.provider == "azure" else {"Authorization": f"Bearer {key}"}
 
 
+SECRETS_FILES = (Path(".streamlit") / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")
+
+
+def secrets_file() -> tuple[dict[str, Any], str | None]:
+    """Streamlit's secrets file as a mapping (the project's ``.streamlit/secrets.toml``, else the user's), and its path.
+
+    An unreadable or invalid file reads as empty: a key missing from it is then reported by name.
+    """
+    for p in SECRETS_FILES:
+        if p.is_file():
+            try:
+                return tomllib.loads(p.read_text(encoding="utf-8")), str(p)
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+                return {}, str(p)
+    return {}, None
+
+
 def _entra_token_provider(dep: Deployment) -> Callable[[], str]:
     try:
         from azure.identity import DefaultAzureCredential, get_bearer_token_provider

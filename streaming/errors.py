@@ -26,3 +26,17 @@ class EndpointError(StreamingError):
         super().__init__(message)
         self.status_code = status_code
         self.request_id = request_id
+
+
+def describe_exit(returncode: int | None) -> str:
+    """How a child process ended, in words: ``SIGSEGV`` for signal 11, ``exit code 1`` for a plain exit."""
+    import signal
+
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            return signal.Signals(-returncode).name
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit code {returncode}"

@@ -1,14 +1,21 @@
-"""Find or start the built-in server for the ``local`` and ``sim-*`` deployments.
+"""Find or start the built-in server for the ``local`` and ``sim-*`` deployments, and keep it up.
 
 Order: ``STREAMING_SERVER_URL`` if set; else a server of ours already answering on
 the default port; else a new subprocess on a free loopback port (the default one
 when it is free). A server we started is stopped when this process exits, and
 stops by itself if this process dies without saying so (``--exit-with-parent``).
+
+One URL per process: the demo, the Benchmark page and the Deployments page all get
+the same server. A server we started is supervised: if it dies for any reason, the
+next ``ensure_server()`` (or ``check_server()`` after a failed request) starts it again
+on the same port and leaves a notice saying how it ended and where its log is. The
+server's stdout and stderr go to that log file.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import socket
 import subprocess
@@ -21,13 +28,14 @@ from pathlib import Path
 
 import httpx2
 
-from .errors import EndpointError
+from .errors import EndpointError, describe_exit
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 SERVICE = "streaming-llm-lab"
 _lock = threading.Lock()
-_started: dict[str | None, ServerHandle] = {}
+_current: ServerHandle | None = None  # the one server this process uses (started by us, or found)
+_notice: str | None = None  # how the last server we started ended, until someone takes it
 
 
 @dataclass
@@ -37,6 +45,7 @@ class ServerHandle:
     url: str
     process: subprocess.Popen[bytes] | None = None
     log_path: str | None = None
+    deployments_file: str | None = None
 
     def stop(self, timeout: float = 5.0) -> None:
         p = self.process
@@ -89,15 +98,15 @@ def start_server(port: int | None = None, deployments_file: str | None = None, t
     log_dir = log_dir or tempfile.gettempdir()
     log_path = str(Path(log_dir) / f"streaming-server-{port}.log")
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", STREAMING_SERVER_LOG=log_path)
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=str(Path(__file__).resolve().parent.parent))
     log.close()
-    handle = ServerHandle(url=url, process=proc, log_path=log_path)
+    handle = ServerHandle(url=url, process=proc, log_path=log_path, deployments_file=deployments_file)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = Path(log_path).read_text(errors="replace")[-800:]
-            raise EndpointError(f"the built-in server exited at start (code {proc.returncode}); log {log_path}:\n{tail}")
+            raise EndpointError(f"the built-in server exited at start ({describe_exit(proc.returncode)}); log {log_path}:\n{tail}")
         if is_ours(url):
             return handle
         time.sleep(0.05)
@@ -106,24 +115,71 @@ def start_server(port: int | None = None, deployments_file: str | None = None, t
 
 
 def ensure_server(deployments_file: str | None = None) -> ServerHandle:
-    """A running built-in server, reused when one is up, else started (once per process)."""
+    """The process's built-in server: reused while it runs, restarted on the same URL when it died, else started.
+
+    ``deployments_file`` is handed to a server we start (its SSE relay serves those deployments);
+    the first call decides it for the life of the process.
+    """
+    global _current, _notice
     env_url = os.environ.get("STREAMING_SERVER_URL")
     if env_url:
         if not is_ours(env_url, timeout=2.0):
             raise EndpointError(f"STREAMING_SERVER_URL={env_url} does not answer as the built-in server (start it with: python -m streaming serve)")
         return ServerHandle(url=env_url)
     with _lock:
-        h = _started.get(deployments_file)
-        if h is not None and h.process is not None and h.process.poll() is None:
-            return h
+        h = _current
+        if h is not None and h.process is not None:
+            if h.process.poll() is None:
+                return h
+            how = describe_exit(h.process.returncode)
+            port = int(h.url.rsplit(":", 1)[1])
+            log_dir = str(Path(h.log_path).parent) if h.log_path else None
+            try:
+                _current = start_server(port=port, deployments_file=h.deployments_file, log_dir=log_dir)
+            except EndpointError:  # someone else took the port meanwhile: a new one
+                _current = start_server(deployments_file=h.deployments_file, log_dir=log_dir)
+            _notice = f"the built-in server exited ({how}); restarted at {_current.url}; log: {h.log_path}"
+            atexit.register(_current.stop)
+            return _current
         default = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
-        if deployments_file is None and is_ours(default):
-            return ServerHandle(url=default)
-        port = DEFAULT_PORT if deployments_file is None and _port_free(DEFAULT_HOST, DEFAULT_PORT) else None
-        h = start_server(port=port, deployments_file=deployments_file)
-        _started[deployments_file] = h
-        atexit.register(h.stop)
-        return h
+        if h is not None and is_ours(h.url):  # a server we found (another process started it)
+            return h
+        if is_ours(default):
+            _current = ServerHandle(url=default)
+            return _current
+        port = DEFAULT_PORT if _port_free(DEFAULT_HOST, DEFAULT_PORT) else None
+        if h is not None:
+            _notice = f"the built-in server at {h.url}, started by another process, stopped answering; started a new one"
+        _current = start_server(port=port, deployments_file=deployments_file)
+        atexit.register(_current.stop)
+        return _current
+
+
+def check_server() -> str | None:
+    """After a request to the built-in server failed: if the server we started has died, restart it and say so.
+
+    Returns the notice (``the built-in server exited (SIGKILL); restarted at …; log: …``), or None
+    when the server is up (then the failure was the request's own).
+    """
+    h = _current
+    if h is None or os.environ.get("STREAMING_SERVER_URL") or is_ours(h.url):
+        return None  # the server is up: the failure was the request's own
+    if h.process is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            h.process.wait(5.0)  # a killed process may take a moment to be reaped
+    try:
+        ensure_server()
+    except EndpointError as e:
+        return f"the built-in server stopped and could not be restarted: {e}"
+    return take_notice()
+
+
+def take_notice() -> str | None:
+    """The last restart notice, once (then None until the next restart)."""
+    global _notice
+    with _lock:
+        n, _notice = _notice, None
+    return n
 
 
 def warm_local(url: str, timeout: float = 120.0) -> None:

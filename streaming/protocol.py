@@ -17,6 +17,8 @@ from .sse import SSEDecoder
 REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "x-ms-request-id")
 KEPT_HEADER_PREFIXES = ("x-ratelimit-", "retry-after")
 BAD_PAYLOAD_LIMIT = 200
+# Error codes whose message is already one plain sentence, kept as the record's error_type (the built-in server's local model).
+NAMED_ERROR_CODES = frozenset({"model_crashed", "model_unavailable"})
 
 
 def kept_headers(headers: Any) -> dict[str, str]:
@@ -30,6 +32,8 @@ def error_message(status: int, body: bytes) -> tuple[str, str]:
     try:
         data = orjson.loads(body)
         err = data.get("error") if isinstance(data, dict) else None
+        if isinstance(err, dict) and err.get("code") in NAMED_ERROR_CODES:
+            return str(err["code"]), str(err.get("message") or err["code"])
         if isinstance(err, dict):
             detail = str(err.get("message") or err.get("code") or "")
         elif isinstance(data, dict) and "detail" in data:
@@ -172,9 +176,13 @@ class RecordBuilder:
         if event == "error" or "error" in obj:
             err = obj.get("error", obj)
             msg = err.get("message") if isinstance(err, dict) else str(err)
+            code = err.get("code") if isinstance(err, dict) else None
             rec.status = "error"
-            rec.error_type = "stream_error"
-            rec.error = f"the server reported an error mid-stream: {msg}"
+            if code in NAMED_ERROR_CODES:
+                rec.error_type, rec.error = code, str(msg)
+            else:
+                rec.error_type = "stream_error"
+                rec.error = f"the server reported an error mid-stream: {msg}"
             self.done = True
             return None
         if rec.response_id is None and obj.get("id"):

@@ -29,12 +29,14 @@ from .. import __version__
 from ..config import BUILTINS, LOCAL_MODEL, Deployment, Fault, SimProfile
 from .chunks import DONE, ChunkWriter, full_response
 from .errors import error_response, validation_error_response
+from .local_model import LocalSource, LocalWorker, ModelCrashed, ModelUnavailable, chat_prompt
 from .sim import SimSource
 from .truth import Truth, TruthStore
 
 log = logging.getLogger("streaming.server")
 SERVICE = "streaming-llm-lab"
 MAX_TOKENS_CAP = 4096
+NO_RETRY = {"x-should-retry": "false"}  # the openai SDK's convention: a retry would not help
 
 
 class StreamOptions(BaseModel):
@@ -201,6 +203,7 @@ class ServerState:
         self.clock = clock
         self.counts: dict[str, int] = {}
         self.rng = random.Random(0)
+        self.local = LocalWorker()
 
 
 def _pick_fault(state: ServerState, model: str, profile: SimProfile, header: str | None) -> Fault | None:
@@ -219,10 +222,19 @@ def _pick_fault(state: ServerState, model: str, profile: SimProfile, header: str
     return None
 
 
-def create_app(deployments: list[Deployment] | None = None, api_key: str | None = None, clock: Callable[[], float] = time.perf_counter) -> FastAPI:
-    """The server app. ``api_key`` makes every route require ``Authorization: Bearer <key>``."""
+def create_app(deployments: list[Deployment] | None = None, api_key: str | None = None, clock: Callable[[], float] = time.perf_counter,
+               preload: bool = False) -> FastAPI:  # fmt: skip
+    """The server app. ``api_key`` makes every route require ``Authorization: Bearer <key>``; ``preload`` starts the local model at once."""
     state = ServerState(deployments, clock)
-    app = FastAPI(title="Streaming LLM Lab server", version=__version__)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if preload:
+            asyncio.ensure_future(state.local.ensure_started()).add_done_callback(lambda t: t.cancelled() or t.exception())
+        yield
+        await state.local.stop()
+
+    app = FastAPI(title="Streaming LLM Lab server", version=__version__, lifespan=lifespan)
     app.state.lab = state
     quiet = logging.getLogger("uvicorn.error")
 
@@ -245,7 +257,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"service": SERVICE, "version": __version__, "pid": os.getpid()}
+        return {"service": SERVICE, "version": __version__, "pid": os.getpid(), **state.local.health()}
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -253,12 +265,13 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": SERVICE} for n in names]}
 
     @app.post("/debug/load")
-    async def load() -> dict[str, Any]:
-        from .local_model import get_model
-
+    async def load() -> Any:
         t = clock()
-        await asyncio.to_thread(get_model)
-        return {"loaded": LOCAL_MODEL, "seconds": clock() - t}
+        try:
+            await state.local.ensure_started()
+        except (ModelUnavailable, ModelCrashed) as e:
+            return error_response(503, str(e), "server_error", code="model_unavailable", headers=NO_RETRY)
+        return {"loaded": LOCAL_MODEL, "seconds": clock() - t, "worker_pid": state.local.pid}
 
     @app.get("/debug/truths")
     async def truths(model: str) -> dict[str, Any]:
@@ -290,13 +303,13 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             source: Any = SimSource(profile, max_tokens, seed, clock)
             prompt_tokens = _approx_tokens(body, api)
         elif model in state.local_names:
-            from .local_model import LocalSource, chat_prompt
-
+            if state.local.disabled:
+                return error_response(503, state.local.disabled, "server_error", code="model_unavailable", headers=NO_RETRY)
             if api == "chat":
                 prompt = chat_prompt([m.model_dump() for m in body.messages])  # type: ignore[attr-defined]
             else:
                 prompt = body.prompt  # type: ignore[attr-defined]
-            source = LocalSource(prompt, max_tokens, body.temperature, body.seed, chat=api == "chat")
+            source = LocalSource(state.local, prompt, max_tokens, body.temperature, body.seed, chat=api == "chat")
             prompt_tokens = 0
         else:
             raise HTTPException(status_code=404, detail=f"The model {model!r} does not exist; see GET /v1/models")
@@ -326,7 +339,15 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 await asyncio.sleep(fault.seconds)
 
         if not body.stream:
-            parts = [p async for p in source.tokens(received)]
+            parts = []
+            try:
+                async for p in source.tokens(received):
+                    parts.append(p)
+                    tr.tokens_generated = source.generated  # visible while it runs (the fault and crash tests watch it)
+            except (ModelCrashed, ModelUnavailable) as e:
+                tr.finished_at = clock()
+                code = "model_crashed" if isinstance(e, ModelCrashed) else "model_unavailable"
+                return error_response(500 if code == "model_crashed" else 503, str(e), "server_error", code=code, headers={**NO_RETRY, "x-request-id": rid})
             text = "".join(parts)
             tr.tokens_generated = source.generated
             tr.finished_at = clock()
@@ -346,28 +367,32 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             n = 0
             shown = 0
             finish = None
-            async for piece in source.tokens(received):
-                n += 1
-                shown += len(piece)
-                yield writer.content(piece), piece
-                tr.tokens_generated = source.generated
-                if kind and n == fault.after_tokens:
-                    if kind == "drop":
-                        raise _Dropped()
-                    if kind == "stall":
-                        await asyncio.sleep(fault.seconds)
-                    elif kind == "malformed":
-                        yield b'data: {"id": "' + rid.encode() + b'", "choices": [{"delta": {"content": "oops"\n\n', None
-                        return
-                    elif kind == "error_event":
-                        yield writer.error_event("The simulated deployment failed mid-stream (injected fault)."), None
-                        return
-                    elif kind == "content_filter":
-                        finish = "content_filter"
-                        source.cancel()
-                        break
-                    elif kind == "azure_annotations":
-                        yield writer.annotation(shown), None
+            try:
+                async for piece in source.tokens(received):
+                    n += 1
+                    shown += len(piece)
+                    yield writer.content(piece), piece
+                    tr.tokens_generated = source.generated
+                    if kind and n == fault.after_tokens:
+                        if kind == "drop":
+                            raise _Dropped()
+                        if kind == "stall":
+                            await asyncio.sleep(fault.seconds)
+                        elif kind == "malformed":
+                            yield b'data: {"id": "' + rid.encode() + b'", "choices": [{"delta": {"content": "oops"\n\n', None
+                            return
+                        elif kind == "error_event":
+                            yield writer.error_event("The simulated deployment failed mid-stream (injected fault)."), None
+                            return
+                        elif kind == "content_filter":
+                            finish = "content_filter"
+                            source.cancel()
+                            break
+                        elif kind == "azure_annotations":
+                            yield writer.annotation(shown), None
+            except (ModelCrashed, ModelUnavailable) as e:
+                yield writer.error_event(str(e), code="model_crashed" if isinstance(e, ModelCrashed) else "model_unavailable"), None
+                return
             tr.tokens_generated = source.generated
             yield writer.finish(finish or source.finish_reason, filtered=finish == "content_filter"), None
             if kind == "azure_annotations":

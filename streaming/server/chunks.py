@@ -101,8 +101,8 @@ class ChunkWriter:
         d["usage"] = usage_dict(prompt_tokens, completion_tokens)
         return sse(d)
 
-    def error_event(self, message: str) -> bytes:
-        return b"event: error\ndata: " + orjson.dumps({"error": {"message": message, "type": "server_error", "code": None}}) + b"\n\n"
+    def error_event(self, message: str, code: str | None = None) -> bytes:
+        return b"event: error\ndata: " + orjson.dumps({"error": {"message": message, "type": "server_error", "code": code}}) + b"\n\n"
 
 
 def usage_dict(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:

@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 
 
 def error_response(status: int, message: str, etype: str = "invalid_request_error", param: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+                   headers: dict[str, str] | None = None, code: str | None = None) -> JSONResponse:  # fmt: skip
     """``{"error": {"message", "type", "param", "code"}}`` with ``status``."""
-    return JSONResponse({"error": {"message": message, "type": etype, "param": param, "code": None}}, status_code=status, headers=headers)
+    return JSONResponse({"error": {"message": message, "type": etype, "param": param, "code": code}}, status_code=status, headers=headers)
 
 
 def validation_error_response(errors: Sequence[Any]) -> JSONResponse:
