@@ -5,6 +5,10 @@ Same prompt, same max_tokens, same sampler settings, greedy decoding. The rate i
 alternate so drift lands on both.
 
     python benchmarks/local_throughput.py --max-tokens 128 --repeats 5
+    STREAMING_LLAMA_EXTRA_BUFTS=0 python benchmarks/local_throughput.py   # with the run-time AMX guard forced on
+    PYTHONPATH=/path/to/other/build python benchmarks/local_throughput.py  # another llama-cpp-python build
+
+The first line printed is llama.cpp's system info: which build was measured.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from streaming.client import Client, LLMRequest  # noqa: E402
 from streaming.config import BUILTINS  # noqa: E402
 from streaming.launcher import free_port, start_server, warm_local  # noqa: E402
-from streaming.server.local_model import SAMPLING, model_path  # noqa: E402
+from streaming.server.local_model import SAMPLING  # noqa: E402
 
 PROMPT = "The history of computing began"
 
@@ -40,9 +44,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
 
-    from llama_cpp import Llama
+    from streaming.server.local_worker import load_model, system_info
 
-    llm = Llama(model_path=model_path(), n_ctx=2048, n_threads=2, n_batch=256, verbose=False)
+    guard = "forced on" if os.environ.get("STREAMING_LLAMA_EXTRA_BUFTS") == "0" else "on only if AMX is compiled in"
+    print(f"llama.cpp: {system_info()}\nrun-time AMX guard (use_extra_bufts = False): {guard}")
+    llm = load_model()  # the same loader as the server's worker
     handle = start_server(port=free_port())
     try:
         warm_local(handle.url)

@@ -68,7 +68,7 @@ def load_model() -> Any:
     from llama_cpp import Llama
     from llama_cpp import llama as llama_module
 
-    if not amx_compiled_in():
+    if not amx_compiled_in() and os.environ.get("STREAMING_LLAMA_EXTRA_BUFTS") != "0":  # "0" forces the guard (benchmarks)
         return Llama(model_path=model_path(), n_ctx=N_CTX, n_threads=2, n_batch=256, verbose=False, seed=0)
     lib = llama_module.llama_cpp
     default = lib.llama_model_default_params
