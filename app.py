@@ -15,12 +15,23 @@ from typing import Any
 import orjson
 import streamlit as st
 
-from streaming import launcher
-from streaming.client import Client, LLMRequest, RetryPolicy, Timeouts, can_resume, resume_request
-from streaming.config import BUILTINS, Credentials, Deployment, load_deployments
+from streaming.core.auth import Credentials, SafeSecrets
+from streaming.core.client import Client
+from streaming.core.config import BUILTINS, Deployment, load_deployments
+from streaming.core.record import StreamRecord
+from streaming.core.request import (
+    LLMRequest,
+    RetryPolicy,
+    Timeouts,
+    can_resume,
+    resume_request,
+)
+from streaming.demo.format import failure_sentence, metrics_line
+from streaming.demo.pacing import Batcher, Smoother
+from streaming.demo.race import Race, RaceResult
+from streaming.demo.reader import ThreadedReader, frames
 from streaming.errors import ConfigError, EndpointError
-from streaming.live import Batcher, Race, RaceResult, SafeSecrets, Smoother, ThreadedReader, failure_sentence, frames, metrics_line
-from streaming.record import StreamRecord
+from streaming.server import launcher
 
 HERE = Path(__file__).resolve().parent
 CURSOR = "▌"

@@ -27,10 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streaming.bench import run_benchmark  # noqa: E402
-from streaming.config import Deployment, SimProfile  # noqa: E402
-from streaming.launcher import free_port, start_server  # noqa: E402
-from streaming.matrix import BenchConfig  # noqa: E402
+from streaming.bench.matrix import BenchConfig  # noqa: E402
+from streaming.bench.runner import run_benchmark  # noqa: E402
+from streaming.core.config import Deployment, SimProfile  # noqa: E402
+from streaming.server.launcher import free_port, start_server  # noqa: E402
 from streaming.store import Store, load_requests  # noqa: E402
 
 PROFILE = SimProfile(ttft_ms=200, tokens_per_s=50, jitter=0.0, output_tokens=100)

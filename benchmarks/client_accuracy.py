@@ -26,9 +26,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from streaming.client import AsyncClient, LLMRequest, RetryPolicy, Timeouts  # noqa: E402
-from streaming.config import Deployment, SimProfile  # noqa: E402
-from streaming.launcher import free_port, start_server  # noqa: E402
+from streaming.core.client import AsyncClient  # noqa: E402
+from streaming.core.config import Deployment, SimProfile  # noqa: E402
+from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
+from streaming.server.launcher import free_port, start_server  # noqa: E402
 
 PROFILE = SimProfile(ttft_ms=200, tokens_per_s=50, jitter=0.0, output_tokens=100)
 DEP = Deployment(name="sim-accuracy", provider="simulated", model="sim-accuracy", sim=PROFILE)

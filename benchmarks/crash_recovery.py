@@ -22,9 +22,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import httpx2  # noqa: E402
 
-from streaming.client import Client, LLMRequest  # noqa: E402
-from streaming.config import BUILTINS  # noqa: E402
-from streaming.launcher import free_port, start_server, warm_local  # noqa: E402
+from streaming.core.client import Client  # noqa: E402
+from streaming.core.config import BUILTINS  # noqa: E402
+from streaming.core.request import LLMRequest
+from streaming.server.launcher import free_port, start_server, warm_local  # noqa: E402
 
 
 def worker_pid(url: str) -> int:

@@ -30,10 +30,15 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streaming.bench import run_benchmark  # noqa: E402
-from streaming.config import FAULT_KINDS, Deployment, Fault, SimProfile  # noqa: E402
-from streaming.launcher import free_port, start_server  # noqa: E402
-from streaming.matrix import BenchConfig  # noqa: E402
+from streaming.bench.matrix import BenchConfig  # noqa: E402
+from streaming.bench.runner import run_benchmark  # noqa: E402
+from streaming.core.config import (  # noqa: E402
+    FAULT_KINDS,
+    Deployment,
+    Fault,
+    SimProfile,
+)
+from streaming.server.launcher import free_port, start_server  # noqa: E402
 from streaming.store import Store, load_requests  # noqa: E402
 
 TOKENS = 12

@@ -35,7 +35,7 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streaming.launcher import free_port, start_server  # noqa: E402
+from streaming.server.launcher import free_port, start_server  # noqa: E402
 from streaming.store import integrity_check, list_runs  # noqa: E402
 
 

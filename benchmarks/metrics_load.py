@@ -22,8 +22,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from streaming import charts, stats, store  # noqa: E402
-from streaming.record import StreamRecord  # noqa: E402
+from streaming import store
+from streaming.analysis import charts  # noqa: E402
+from streaming.analysis.compare import paired_compare, paired_frame
+from streaming.analysis.tables import headlines, percentile_table
+from streaming.core.record import StreamRecord  # noqa: E402
 
 DEPLOYMENTS = {"sim-fast": (0.2, 100.0), "sim-slow": (0.8, 25.0), "sim-turbo": (0.15, 200.0)}
 
@@ -93,9 +96,9 @@ def main() -> int:
         df = store.load_requests(db, [run_id])
         t1 = time.perf_counter()
         df = charts.prepare(df)  # what the page caches per selection
-        heads = stats.headlines(df)
-        table = stats.percentile_table(df)
-        paired = stats.paired_compare(stats.paired_frame(df))
+        heads = headlines(df)
+        table = percentile_table(df)
+        paired = paired_compare(paired_frame(df))
         t2 = time.perf_counter()
         figs = charts.default_figures(df)
         t3 = time.perf_counter()

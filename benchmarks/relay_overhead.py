@@ -34,11 +34,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streaming.client import AsyncClient, LLMRequest  # noqa: E402
-from streaming.wire import WirePool  # noqa: E402
-from streaming.config import BUILTINS  # noqa: E402
-from streaming.launcher import free_port, start_server  # noqa: E402
-from streaming.sse import SSEDecoder  # noqa: E402
+from streaming.core.client import AsyncClient  # noqa: E402
+from streaming.core.config import BUILTINS  # noqa: E402
+from streaming.core.request import LLMRequest
+from streaming.core.sse import SSEDecoder  # noqa: E402
+from streaming.core.transport.wire import WirePool  # noqa: E402
+from streaming.server.launcher import free_port, start_server  # noqa: E402
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streaming.record import StreamRecord  # noqa: E402
+from streaming.core.record import StreamRecord  # noqa: E402
 from streaming.store import Store, load_requests  # noqa: E402
 
 

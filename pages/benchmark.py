@@ -10,13 +10,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from streaming import store
-from streaming.bench import BenchJob
-from streaming.summary import run_summary
-from streaming.bench_cli import format_summary
-from streaming.config import BUILTINS, load_deployments
+from streaming.analysis.failures import error_summary
+from streaming.analysis.tables import format_summary, run_summary
+from streaming.bench.job import BenchJob
+from streaming.bench.matrix import BenchConfig, parse_temperatures
+from streaming.core.config import BUILTINS, load_deployments
 from streaming.errors import ConfigError, StreamingError
-from streaming.failures import error_summary
-from streaming.matrix import BenchConfig, parse_temperatures
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS_PAGE = "pages/metrics.py"

@@ -7,11 +7,13 @@ import os
 import pandas as pd
 import streamlit as st
 
-from streaming.client import Client, LLMRequest, RetryPolicy, Timeouts
-from streaming.config import Credentials, load_deployments
+from streaming.core.auth import Credentials, SafeSecrets
+from streaming.core.client import Client
+from streaming.core.config import load_deployments
+from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
+from streaming.demo.format import failure_sentence, metrics_line
 from streaming.errors import ConfigError, EndpointError
-from streaming.launcher import ensure_server
-from streaming.live import SafeSecrets, failure_sentence, metrics_line
+from streaming.server.launcher import ensure_server
 
 st.title("Deployments")
 path = os.environ.get("STREAMING_DEPLOYMENTS") or "deployments.toml"

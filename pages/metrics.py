@@ -7,7 +7,15 @@ import orjson
 import pandas as pd
 import streamlit as st
 
-from streaming import charts, stats, store
+from streaming import store
+from streaming.analysis import charts
+from streaming.analysis.compare import compare, paired_compare, paired_frame
+from streaming.analysis.tables import (
+    format_percentile_table,
+    headlines,
+    percentile_table,
+)
+from streaming.analysis.wording import comparison_sentence, paired_sentence
 from streaming.errors import StreamingError
 
 QUICK_DEPLOYMENTS = ["sim-fast", "sim-slow", "sim-turbo"]
@@ -43,8 +51,8 @@ def csv_bytes(_df: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str)
 
 def quick_benchmark(db: str) -> str:
     """A small run on the built-in simulated deployments: 3 deployments × 2 temperatures × both modes × 2 prompts × 2."""
-    from streaming.bench import run_benchmark
-    from streaming.matrix import BenchConfig
+    from streaming.bench.matrix import BenchConfig
+    from streaming.bench.runner import run_benchmark
 
     cfg = BenchConfig(deployments=list(QUICK_DEPLOYMENTS), temperatures=[0.0, 1.0], mode="both", prompts=list(QUICK_PROMPTS), repeats=2,
                       max_tokens=16, warmup=0, concurrency=8, notes="quick benchmark from the metrics page")  # fmt: skip
@@ -124,7 +132,7 @@ if view.empty:
 # -- headline ---------------------------------------------------------------------------------------
 st.subheader("Headline")
 labels = dict(zip(view["deployment"].astype(str), view["_label"].astype(str)))
-heads = stats.headlines(view)
+heads = headlines(view)
 for h in heads:
     with st.container(border=True):
         name, a, b, c = st.columns([2, 3, 3, 3])
@@ -137,7 +145,7 @@ for h in heads:
         r = h.wait_ratio
         c.metric("non-stream / stream wait", f"{r.value:.1f}×" if r else "n/a")
         c.caption(f"95 % CI {r.lo:.1f}–{r.hi:.1f}× · n={r.n} prompts" if r else "needs both modes on the same prompts")
-st.markdown(stats.summarize_paired(stats.paired_compare(stats.paired_frame(view))))
+st.markdown(paired_sentence(paired_compare(paired_frame(view))))
 
 # -- charts -----------------------------------------------------------------------------------------
 st.subheader("Charts")
@@ -173,7 +181,7 @@ st.subheader("Percentiles")
 st.caption("p50/p90/p95/p99 per (deployment, temperature, mode) over successful requests: value [95 % bootstrap CI] and n. "
            "Percentiles use numpy's linear method; ⚑ ≈max marks a percentile the sample cannot support "
            "(fewer than one request expected above it, e.g. p99 with n < 100).")  # fmt: skip
-st.dataframe(stats.format_percentile_table(stats.percentile_table(view)), hide_index=True, key="ptable")
+st.dataframe(format_percentile_table(percentile_table(view)), hide_index=True, key="ptable")
 
 # -- compare ----------------------------------------------------------------------------------------
 st.subheader("Compare")
@@ -194,8 +202,8 @@ else:
     b = c2.selectbox("B", options, index=1, key="cmp_b")
     metric = METRIC_CHOICES[metric_name]
     ok = (view["status"] == "ok").to_numpy()
-    cmp = stats.compare(view.loc[ok & (group == a).to_numpy(), metric], view.loc[ok & (group == b).to_numpy(), metric], a, b)
-    st.markdown(stats.summarize(cmp, f"median {metric_name}", seconds=metric != "tokens_per_s"))
+    cmp = compare(view.loc[ok & (group == a).to_numpy(), metric], view.loc[ok & (group == b).to_numpy(), metric], a, b)
+    st.markdown(comparison_sentence(cmp, f"median {metric_name}", seconds=metric != "tokens_per_s"))
 
 # -- export -----------------------------------------------------------------------------------------
 st.subheader("Export")

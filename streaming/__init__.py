@@ -2,11 +2,18 @@
 
 __version__ = "0.1.0"
 
-from .client import AsyncClient, Client, LLMRequest, RetryPolicy, Timeouts  # noqa: E402
-from .collector import StreamCollector  # noqa: E402
-from .config import BUILTINS, Credentials, Deployment, SimProfile, load_deployments  # noqa: E402
-from .errors import ConfigError, EndpointError, StreamingError  # noqa: E402
-from .record import StreamRecord  # noqa: E402
+from streaming.core.auth import Credentials
+from streaming.core.client import AsyncClient, Client  # noqa: E402
+from streaming.core.collector import StreamCollector  # noqa: E402
+from streaming.core.config import (  # noqa: E402
+    BUILTINS,
+    Deployment,
+    SimProfile,
+    load_deployments,
+)
+from streaming.core.record import StreamRecord  # noqa: E402
+from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
+from streaming.errors import ConfigError, EndpointError, StreamingError  # noqa: E402
 
 __all__ = [
     "AsyncClient",

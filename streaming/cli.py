@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 
-from .errors import StreamingError
+from streaming.errors import StreamingError
 
 # Modules that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["streaming.bench_cli", "streaming.doctor"]
+COMMAND_MODULES: list[str] = ["streaming.bench.cli", "streaming.doctor"]
 
 
 def _float_arg(name: str, lo: float, hi: float) -> Callable[[str], float]:
@@ -76,9 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .config import load_deployments
-    from .server.app import create_app
-    from .server.runner import serve
+    from streaming.core.config import load_deployments
+    from streaming.server.app import create_app
+    from streaming.server.runner import serve
 
     key = args.api_key or os.environ.get("STREAMING_SERVER_API_KEY")
     try:
@@ -114,9 +114,16 @@ def _watch_parent(pid: int) -> None:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .client import Client, LLMRequest
-    from .config import Credentials, find_deployment, load_deployments
-    from .launcher import check_server, ensure_server, take_notice, warm_local
+    from streaming.core.auth import Credentials
+    from streaming.core.client import Client
+    from streaming.core.config import find_deployment, load_deployments
+    from streaming.core.request import LLMRequest
+    from streaming.server.launcher import (
+        check_server,
+        ensure_server,
+        take_notice,
+        warm_local,
+    )
 
     deps = load_deployments(args.deployments)
     dep = find_deployment(deps, args.deployment)

@@ -66,7 +66,7 @@ def check_llama() -> Check:
     except subprocess.TimeoutExpired:
         return Check("llama.cpp", "FAIL", "reading its system info took over 60 s", "pip install --force-reinstall -r requirements.txt", essential=True)
     if p.returncode != 0:
-        from .errors import describe_exit
+        from streaming.errors import describe_exit
 
         last = (p.stderr.strip().splitlines() or ["no output"])[-1]
         return Check("llama.cpp", "FAIL", f"could not be loaded ({describe_exit(p.returncode)}): {last}", "pip install --force-reinstall -r requirements.txt", essential=True)
@@ -80,10 +80,11 @@ def check_llama() -> Check:
 
 def check_builtins(deployments_file: str | None) -> list[Check]:
     """Start a built-in server of our own, stream 8 tokens from sim-fast and 4 from the local model (in its worker process)."""
-    from .client import Client, LLMRequest, RetryPolicy, Timeouts
-    from .config import BUILTINS
-    from .errors import StreamingError
-    from .launcher import free_port, start_server, warm_local
+    from streaming.core.client import Client
+    from streaming.core.config import BUILTINS
+    from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
+    from streaming.errors import StreamingError
+    from streaming.server.launcher import free_port, start_server, warm_local
 
     out: list[Check] = []
     t = time.perf_counter()
@@ -130,7 +131,7 @@ def check_chromium() -> Check:
 
 
 def check_database() -> Check:
-    from .store import default_db_path
+    from streaming.store import default_db_path
 
     path = Path(default_db_path()).resolve()
     try:
@@ -149,8 +150,9 @@ def check_database() -> Check:
 
 
 def check_deployments(deployments_file: str | None) -> list[Check]:
-    from .config import load_deployments, secrets_file
-    from .errors import ConfigError
+    from streaming.core.auth import secrets_file
+    from streaming.core.config import load_deployments
+    from streaming.errors import ConfigError
 
     shown = deployments_file or ("./deployments.toml" if Path("deployments.toml").is_file() else None)
     try:

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from streaming.client import Client, RetryPolicy
-from streaming.config import BUILTINS
-from streaming.launcher import ServerHandle, free_port, start_server
+from streaming.core.client import Client
+from streaming.core.config import BUILTINS
+from streaming.core.request import RetryPolicy
+from streaming.server.launcher import ServerHandle, free_port, start_server
 
 
 class ScriptedClock:

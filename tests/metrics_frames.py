@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from streaming.record import StreamRecord
+from streaming.core.record import StreamRecord
 
 # name -> (median TTFT s, tokens/s, output tokens)
 PROFILES: dict[str, tuple[float, float, int]] = {"sim-fast": (0.2, 100.0, 12), "sim-slow": (0.8, 25.0, 8), "sim-turbo": (0.15, 200.0, 16)}

@@ -18,10 +18,11 @@ import orjson
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from streaming.client import Client, LLMRequest
-from streaming.config import BUILTINS, load_deployments
+from streaming.bench.matrix import load_config
+from streaming.core.client import Client
+from streaming.core.config import BUILTINS, load_deployments
+from streaming.core.request import LLMRequest
 from streaming.errors import ConfigError
-from streaming.matrix import load_config
 from streaming.store import load_requests
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from streaming.launcher import ServerHandle
+from streaming.server.launcher import ServerHandle
 from streaming.store import integrity_check, list_runs, load_requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +111,7 @@ def test_kill_9_mid_run_keeps_finished_requests(server: ServerHandle, tmp_path: 
 def test_summary_table_flags_percentiles_the_sample_cannot_support() -> None:
     import pandas as pd
 
-    from streaming.bench_cli import format_summary
+    from streaming.analysis.tables import format_summary
 
     row = {"deployment": "sim-fast", "temperature": 0.0, "mode": "stream", "n": 12, "ok": 12, "errors": 0, "retries": 0,
            "retry_wait_s": 0.0, "schedule_lag_p99": float("nan")}  # fmt: skip

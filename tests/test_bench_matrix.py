@@ -10,10 +10,18 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from streaming.summary import failed_conditions, parse_condition, summarize
+from streaming.analysis.tables import summarize
+from streaming.bench.gates import failed_conditions, parse_condition
+from streaming.bench.matrix import (
+    BenchConfig,
+    expand,
+    load_config,
+    parse_temperatures,
+    poisson_schedule,
+    resolve_prompts,
+)
+from streaming.bench.prompts import Prompt, builtin, from_file
 from streaming.errors import ConfigError
-from streaming.matrix import BenchConfig, expand, load_config, parse_temperatures, poisson_schedule, resolve_prompts
-from streaming.prompts import Prompt, builtin, from_file
 
 
 def cfg(**kw: object) -> BenchConfig:

@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx2
 import numpy as np
 
-from streaming.bench import Progress, run_benchmark
-from streaming.config import Deployment, Fault, SimProfile
-from streaming.launcher import ServerHandle
-from streaming.matrix import BenchConfig, poisson_schedule
+from streaming.bench.matrix import BenchConfig, poisson_schedule
+from streaming.bench.runner import Progress, run_benchmark
+from streaming.core.config import Deployment, Fault, SimProfile
+from streaming.server.launcher import ServerHandle
 from streaming.store import Store, list_runs, load_requests
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from streaming.launcher import ServerHandle
+from streaming.server.launcher import ServerHandle
 from streaming.store import list_runs, load_requests
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "benchmark.py")

@@ -11,7 +11,7 @@ import httpx2
 import pytest
 from playwright.sync_api import Browser, Page
 
-from streaming.launcher import ServerHandle, free_port, start_server
+from streaming.server.launcher import ServerHandle, free_port, start_server
 
 pytestmark = pytest.mark.browser
 KEY = "browser-test-key-0815"

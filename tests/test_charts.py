@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import pytest
 from metrics_frames import make_frame
 
-from streaming import charts as C
+from streaming.analysis import charts as C
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,10 @@ from typing import Any
 import httpx2
 import pytest
 
-from streaming.client import AsyncClient, Client, LLMRequest, RetryPolicy, Timeouts
-from streaming.config import BUILTINS, Deployment, SimProfile
-from streaming.record import StreamRecord
+from streaming.core.client import AsyncClient, Client
+from streaming.core.config import BUILTINS, Deployment, SimProfile
+from streaming.core.record import StreamRecord
+from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 
 SIM = Deployment(name="sim-test", provider="simulated", model="sim-test", sim=SimProfile(ttft_ms=80, tokens_per_s=200, jitter=0.0, output_tokens=20))
 DEPS = [*BUILTINS, SIM]

@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from streaming.config import BUILTINS, Credentials, ConfigError, find_deployment, load_deployments
+from streaming.core.auth import Credentials
+from streaming.core.config import (
+    BUILTINS,
+    ConfigError,
+    find_deployment,
+    load_deployments,
+)
 
 GOOD = """
 [[deployments]]

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import httpx2
 
-from streaming.client import Client, LLMRequest
-from streaming.config import load_deployments
+from streaming.core.client import Client
+from streaming.core.config import load_deployments
+from streaming.core.request import LLMRequest
 from streaming.store import Store, integrity_check, list_runs
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,9 +15,16 @@ from typing import Any
 import orjson
 import pytest
 
-from streaming.client import AsyncClient, Client, LLMRequest, RetryPolicy, Timeouts, can_resume, resume_request
-from streaming.config import BUILTINS, FAULT_KINDS, Deployment, Fault, SimProfile
-from streaming.record import StreamRecord
+from streaming.core.client import AsyncClient, Client
+from streaming.core.config import BUILTINS, FAULT_KINDS, Deployment, Fault, SimProfile
+from streaming.core.record import StreamRecord
+from streaming.core.request import (
+    LLMRequest,
+    RetryPolicy,
+    Timeouts,
+    can_resume,
+    resume_request,
+)
 from streaming.store import Store, load_requests
 
 TOKENS = 12
@@ -136,7 +143,7 @@ def test_reset_then_success_is_retried_with_the_attempt_recorded(server) -> None
 
 
 def test_fault_in_deployments_toml_every_nth_request(server, tmp_path: Path) -> None:
-    from streaming.config import load_deployments
+    from streaming.core.config import load_deployments
 
     name = f"sim-every-{uuid.uuid4().hex[:6]}"
     path = tmp_path / "deployments.toml"

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streaming.launcher import free_port, start_server
+from streaming.server.launcher import free_port, start_server
 from streaming.server.relay import RelayRequest
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))

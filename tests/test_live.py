@@ -9,8 +9,13 @@ import httpx2
 import orjson
 import pytest
 
-from streaming.client import Client, LLMRequest
-from streaming.live import Batcher, Race, RaceResult, SafeSecrets, Smoother, ThreadedReader, failure_sentence, frames, metrics_line
+from streaming.core.auth import SafeSecrets
+from streaming.core.client import Client
+from streaming.core.request import LLMRequest
+from streaming.demo.format import failure_sentence, metrics_line
+from streaming.demo.pacing import Batcher, Smoother
+from streaming.demo.race import Race, RaceResult
+from streaming.demo.reader import ThreadedReader, frames
 
 
 def profile(**kw: Any) -> dict[str, str]:
@@ -143,7 +148,7 @@ def test_safe_secrets_never_raises(inner: Any) -> None:
 
 
 def test_race_result_ratio() -> None:
-    from streaming.record import StreamRecord
+    from streaming.core.record import StreamRecord
 
     a = StreamRecord(deployment="d", provider="simulated", model="m", ttft_s=0.2, e2e_s=1.0)
     b = StreamRecord(deployment="d", provider="simulated", model="m", stream=False, e2e_s=1.0)

@@ -22,11 +22,12 @@ import orjson
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from streaming import launcher
 from streaming.cli import main
-from streaming.client import Client, LLMRequest, RetryPolicy
-from streaming.config import BUILTINS, LOCAL_MODEL
-from streaming.launcher import ServerHandle, free_port, start_server, warm_local
+from streaming.core.client import Client
+from streaming.core.config import BUILTINS, LOCAL_MODEL
+from streaming.core.request import LLMRequest, RetryPolicy
+from streaming.server import launcher
+from streaming.server.launcher import ServerHandle, free_port, start_server, warm_local
 
 pytestmark = pytest.mark.model
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -7,8 +7,8 @@ import time
 import httpx2
 import pytest
 
-from streaming.client import LLMRequest
-from streaming.launcher import warm_local
+from streaming.core.request import LLMRequest
+from streaming.server.launcher import warm_local
 
 pytestmark = pytest.mark.model
 

@@ -14,7 +14,7 @@ from metrics_frames import make_record
 from streamlit.testing.v1 import AppTest
 
 from streaming import store
-from streaming.launcher import ServerHandle
+from streaming.server.launcher import ServerHandle
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "metrics.py")
 

@@ -7,8 +7,8 @@ import math
 import orjson
 import pytest
 
-from streaming.protocol import RecordBuilder
-from streaming.record import StreamRecord, tokens_per_second, time_per_output_token
+from streaming.core.protocol import RecordBuilder
+from streaming.core.record import StreamRecord, time_per_output_token, tokens_per_second
 
 
 def ev(obj: object) -> bytes:

@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from streaming import cli
-from streaming.launcher import ServerHandle, free_port, start_server, warm_local
-from streaming.sse import SSEDecoder
+from streaming.core.sse import SSEDecoder
+from streaming.server.launcher import ServerHandle, free_port, start_server, warm_local
 
 FAST = {"ttft_ms": 30, "tokens_per_s": 400, "output_tokens": 12}
 SLOW = {"ttft_ms": 20, "tokens_per_s": 20, "output_tokens": 200}

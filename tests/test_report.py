@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 from metrics_frames import make_frame
 
-from streaming import charts as C
-from streaming.report import html_report
-
+from streaming.analysis import charts as C
+from streaming.analysis.report import html_report
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,9 @@ import orjson
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from streaming.config import Credentials, find_deployment, load_deployments
-from streaming.launcher import start_server
+from streaming.core.auth import Credentials
+from streaming.core.config import find_deployment, load_deployments
+from streaming.server.launcher import start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-LABSECRET-" + uuid.uuid4().hex  # recognisable, and unique to this run

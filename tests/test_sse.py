@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.sse import SSEDecoder, SSEEvent
+from streaming.core.sse import SSEDecoder, SSEEvent
 
 STREAM = (
     b": heartbeat\r\n"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from streaming.sse import SSEDecoder, SSEEvent
+from streaming.core.sse import SSEDecoder, SSEEvent
 
 SSE_JS = Path(__file__).resolve().parent.parent / "streaming" / "server" / "static" / "sse.js"
 

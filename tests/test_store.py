@@ -12,8 +12,14 @@ import numpy as np
 import pytest
 
 from streaming import store as S
-from streaming.record import StreamRecord
-from streaming.store import Store, integrity_check, list_runs, load_requests, load_timeline
+from streaming.core.record import StreamRecord
+from streaming.store import (
+    Store,
+    integrity_check,
+    list_runs,
+    load_requests,
+    load_timeline,
+)
 
 
 def full_record(i: int = 0, stream: bool = True) -> StreamRecord:
@@ -124,7 +130,7 @@ def test_timeline_by_row_or_response_id(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from streaming.store import Store
-from streaming.record import StreamRecord
+from streaming.core.record import StreamRecord
 st = Store(sys.argv[1])
 run = st.create_run("bench", {})
 for i in range(300):

@@ -22,16 +22,22 @@ import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
-from ..config import BUILTINS, LOCAL_MODEL, Deployment, Fault, SimProfile
-from .chunks import DONE, ChunkWriter, full_response
-from .errors import error_response, validation_error_response
-from .local_model import LocalSource, LocalWorker, ModelCrashed, ModelUnavailable, chat_prompt
-from .sim import SimSource
-from .truth import Truth, TruthStore
+from streaming import __version__
+from streaming.core.config import BUILTINS, LOCAL_MODEL, Deployment, Fault, SimProfile
+from streaming.server.chunks import DONE, ChunkWriter, full_response
+from streaming.server.errors import error_response, validation_error_response
+from streaming.server.local_model import (
+    LocalSource,
+    LocalWorker,
+    ModelCrashed,
+    ModelUnavailable,
+    chat_prompt,
+)
+from streaming.server.sim import SimSource
+from streaming.server.truth import Truth, TruthStore
 
 log = logging.getLogger("streaming.server")
 SERVICE = "streaming-llm-lab"
@@ -210,7 +216,7 @@ def _pick_fault(state: ServerState, model: str, profile: SimProfile, header: str
     if header:
         try:
             data = orjson.loads(header) if header.lstrip().startswith("{") else {"kind": header.strip()}
-            from ..config import _fault
+            from streaming.core.config import _fault
 
             return _fault(data, "x-sim-fault header")
         except Exception as e:
@@ -438,7 +444,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             return error_response(400, "query parameter 'api-version' is missing (e.g. ?api-version=2024-10-21)", param="api-version")
         return await handle(body, request, "completions", name, azure=True)
 
-    from .relay import add_relay_routes
+    from streaming.server.relay import add_relay_routes
 
     add_relay_routes(app, deployments, api_key=api_key)  # POST /chat/stream, GET /chat/deployments, GET /
     return app

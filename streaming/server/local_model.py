@@ -27,8 +27,11 @@ from typing import Any
 
 import orjson
 
-from ..errors import describe_exit
-from .local_worker import SAMPLING, model_path  # noqa: F401 - re-exported for the throughput benchmark
+from streaming.errors import describe_exit
+from streaming.server.local_worker import (  # noqa: F401 - re-exported for the throughput benchmark
+    SAMPLING,
+    model_path,
+)
 
 CRASH_LIMIT = 3
 CRASH_WINDOW_S = 60.0

@@ -37,11 +37,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..client import AsyncClient, AsyncStream, LLMRequest
-from ..config import BUILTINS, Credentials, Deployment
-from ..errors import ConfigError
-from ..record import StreamRecord
-from .errors import error_response, validation_error_response
+from streaming.core.auth import Credentials
+from streaming.core.client import AsyncClient, AsyncStream
+from streaming.core.config import BUILTINS, Deployment
+from streaming.core.record import StreamRecord
+from streaming.core.request import LLMRequest
+from streaming.errors import ConfigError
+from streaming.server.errors import error_response, validation_error_response
 
 log = logging.getLogger("streaming.server.relay")
 STATIC = Path(__file__).parent / "static"

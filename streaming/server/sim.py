@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 
-from ..config import SimProfile
+from streaming.core.config import SimProfile
 
 _WORDS = (
     "Streaming sends each token as soon as the model produces it, so the reader sees the first words "

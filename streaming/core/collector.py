@@ -1,12 +1,14 @@
-"""StreamCollector: the callback API (``on_token``, ``on_complete``) on top of the client."""
+"""StreamCollector: the callback API (``on_token``, ``on_complete``) on top of the client.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from .client import Client, LLMRequest
-from .config import Deployment
-from .record import StreamRecord
+from streaming.core.client import Client
+from streaming.core.config import Deployment
+from streaming.core.record import StreamRecord
+from streaming.core.request import LLMRequest
 
 
 class StreamCollector:

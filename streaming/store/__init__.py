@@ -33,7 +33,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from .record import StreamRecord, utc_now
+from streaming.core.record import StreamRecord, utc_now
 
 DEFAULT_DB = "./data/streaming.db"
 ENV_DB = "STREAMING_DB"
@@ -164,7 +164,7 @@ def scrub(value: Any) -> Any:
 def _versions() -> dict[str, str]:
     from importlib import metadata
 
-    from . import __version__
+    from streaming import __version__
 
     out = {"streaming": __version__, "python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version}
     for pkg in ("httpx2", "openai", "fastapi", "uvicorn", "llama-cpp-python", "numpy", "pandas", "streamlit"):

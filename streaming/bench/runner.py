@@ -22,16 +22,33 @@ from typing import Any
 
 import numpy as np
 
-from .client import AsyncClient, LLMRequest, RetryPolicy, Timeouts
-from .config import Credentials, Deployment
-from .matrix import BenchConfig, WorkItem, cell_label, expand, resolve_deployments, resolve_prompts
-from .record import StreamRecord
-from .store import Store
+from streaming.bench.matrix import (
+    BenchConfig,
+    WorkItem,
+    cell_label,
+    expand,
+    resolve_deployments,
+    resolve_prompts,
+)
+from streaming.core.auth import Credentials
+from streaming.core.client import AsyncClient
+from streaming.core.config import Deployment
+from streaming.core.record import StreamRecord
+from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
+from streaming.store import Store
 
 LOOP_LAG_WARN_MS = 5.0
+
+
 SEND_LAG_WARN_S = 0.010
+
+
 LAG_INTERVAL_S = 0.01
+
+
 PROGRESS_EVERY_S = 0.1
+
+
 Clock = Callable[[], float]
 
 
@@ -109,7 +126,7 @@ class _Runner:
         cfg = self.cfg
         server_url = None
         if any(d.builtin for d in self.deps):
-            from .launcher import ensure_server, warm_local
+            from streaming.server.launcher import ensure_server, warm_local
 
             server_url = await asyncio.to_thread(lambda: ensure_server(cfg.deployments_file).url)
             if any(d.provider == "local" for d in self.deps):
@@ -164,7 +181,7 @@ class _Runner:
 
     # -- phases -------------------------------------------------------------------------------
     async def _warmup(self, client: AsyncClient) -> None:
-        from .prompts import Prompt
+        from streaming.bench.prompts import Prompt
 
         prompt = Prompt("warmup", self.warm_prompt, "custom")
         n = 0
@@ -316,46 +333,3 @@ class _Runner:
             self.progress_cb(snap)
         except Exception:  # a broken progress display must not end the run
             pass
-
-
-class BenchJob:
-    """A benchmark running in a background thread (for the app): poll ``progress``, call ``stop()``."""
-
-    def __init__(self, config: BenchConfig, db_path: str) -> None:
-        self.config, self.db_path = config, db_path
-        self.progress: Progress | None = None
-        self.run_id: str | None = None
-        self.error: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="bench-job", daemon=True)
-
-    def start(self) -> BenchJob:
-        self._thread.start()
-        return self
-
-    def _work(self) -> None:
-        try:
-            with Store(self.db_path) as st:
-                self.run_id = run_benchmark(self.config, st, self._on_progress, self._stop)
-        except Exception as e:  # shown as one sentence; the run (if created) is marked failed
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            self.error = f"The benchmark could not run: {first}"
-
-    def _on_progress(self, p: Progress) -> None:
-        self.progress = p
-        self.run_id = p.run_id or self.run_id
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
-    @property
-    def done(self) -> bool:
-        return self._thread.ident is not None and not self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return self.done

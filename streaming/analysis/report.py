@@ -1,4 +1,5 @@
-"""The shareable report: request rows in, one self-contained HTML page out (plotly.js inlined; opens with no network)."""
+"""The shareable report: request rows in, one self-contained HTML page out (plotly.js inlined; opens with no network).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +11,17 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from . import charts as C
-from . import stats as S
+from streaming.analysis import charts as C
+from streaming.analysis.compare import compare, paired_compare, paired_frame
+from streaming.analysis.estimators import Estimate
+from streaming.analysis.tables import (
+    Headline,
+    format_percentile_table,
+    headlines,
+    ok_rows,
+    percentile_table,
+)
+from streaming.analysis.wording import comparison_sentence, paired_sentence
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
@@ -21,6 +31,7 @@ th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;white-space:nowr
 .card h3{margin:.1rem 0 .5rem} .big{font-size:1.3rem;font-weight:600} .ci{color:#666;font-size:.85rem}
 .note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem .8rem;margin:1rem 0} .fig{margin:1rem 0 2rem}
 """
+
 
 _NOTES = (
     "Percentiles use numpy's linear interpolation (Hyndman–Fan type 7); the brackets are 95 % percentile-bootstrap confidence "
@@ -34,8 +45,8 @@ def _ms(v: float) -> str:
     return "n/a" if v is None or math.isnan(v) else (f"{v * 1000:.0f} ms" if abs(v) < 1 else f"{v:.2f} s")
 
 
-def _card(h: S.Headline, label: str) -> str:
-    def line(name: str, e: S.Estimate | None, f: type | None = None) -> str:
+def _card(h: Headline, label: str) -> str:
+    def line(name: str, e: Estimate | None, f: type | None = None) -> str:
         if e is None or e.n == 0:
             return f"<div>{name}: <span class=big>n/a</span></div>"
         fmt = _ms if f is None else (lambda v: f"{v:.1f}")
@@ -70,19 +81,19 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
         parts.append("<p>No requests in this selection.</p>")
     else:
         labels = dict(zip(df["deployment"], C.dep_labels(df)))
-        parts += ["<h2>Headline</h2><div class=cards>", *(_card(h, labels.get(h.deployment, h.deployment)) for h in S.headlines(df)), "</div>"]
-        sentences = [S.summarize_paired(S.paired_compare(S.paired_frame(df)))]
-        ok = S.ok_rows(df)
+        parts += ["<h2>Headline</h2><div class=cards>", *(_card(h, labels.get(h.deployment, h.deployment)) for h in headlines(df)), "</div>"]
+        sentences = [paired_sentence(paired_compare(paired_frame(df)))]
+        ok = ok_rows(df)
         stream = ok[ok["mode"] == "stream"] if "mode" in ok.columns else ok
         deps = sorted(stream["deployment"].dropna().unique())
         if len(deps) >= 2:
             base = deps[0]
             for other in deps[1:]:
-                c = S.compare(stream.loc[stream.deployment == base, "ttft_s"], stream.loc[stream.deployment == other, "ttft_s"],
+                c = compare(stream.loc[stream.deployment == base, "ttft_s"], stream.loc[stream.deployment == other, "ttft_s"],
                               labels.get(base, base), labels.get(other, other))  # fmt: skip
-                sentences.append(S.summarize(c))
+                sentences.append(comparison_sentence(c))
         parts += ["<h2>In one sentence</h2><ul>", *(f"<li>{html.escape(s)}</li>" for s in sentences), "</ul>"]
-        parts += ["<h2>Percentiles</h2>", f"<p class=ci>{html.escape(_NOTES)}</p>", _table(S.format_percentile_table(S.percentile_table(df)))]
+        parts += ["<h2>Percentiles</h2>", f"<p class=ci>{html.escape(_NOTES)}</p>", _table(format_percentile_table(percentile_table(df)))]
         st = C.stalls(df)
         if len(st):
             parts += [f"<h2>Stalled streams ({len(st)})</h2>", _table(st.head(50))]

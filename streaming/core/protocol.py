@@ -11,12 +11,18 @@ from typing import Any
 
 import orjson
 
-from .record import StreamRecord
-from .sse import SSEDecoder
+from streaming.core.record import StreamRecord
+from streaming.core.sse import SSEDecoder
 
 REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "x-ms-request-id")
+
+
 KEPT_HEADER_PREFIXES = ("x-ratelimit-", "retry-after")
+
+
 BAD_PAYLOAD_LIMIT = 200
+
+
 # Error codes whose message is already one plain sentence, kept as the record's error_type (the built-in server's local model).
 NAMED_ERROR_CODES = frozenset({"model_crashed", "model_unavailable"})
 

@@ -25,6 +25,8 @@ import httptools
 import httpx2
 
 Clock = Callable[[], float]
+
+
 _END = object()
 
 

@@ -1,18 +1,19 @@
-"""``python -m streaming bench | report | runs``: run a benchmark matrix, report or export a run, list runs."""
+"""``python -m streaming bench | report | runs``: run a benchmark matrix, report or export a run, list runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
 
-from .errors import ConfigError
+from streaming.analysis.tables import format_summary
+from streaming.errors import ConfigError
 
 
 def register(sub: Any) -> None:
@@ -62,7 +63,7 @@ def register(sub: Any) -> None:
 
 
 def build_config(args: argparse.Namespace) -> Any:
-    from .matrix import BenchConfig, load_config, parse_temperatures
+    from streaming.bench.matrix import BenchConfig, load_config, parse_temperatures
 
     cfg = load_config(args.config) if args.config else BenchConfig()
     if args.deployments:
@@ -119,56 +120,16 @@ class TextProgress:
         self.stream.flush()
 
 
-def format_summary(summary: pd.DataFrame) -> str:
-    """The summary as a plain-text table, times in milliseconds."""
-    if summary.empty:
-        return "(no requests)"
-    t = pd.DataFrame({
-        "deployment": summary["deployment"],
-        "T": [("default" if pd.isna(v) else f"{v:g}") for v in summary["temperature"]],
-        "mode": summary["mode"], "n": summary["n"], "errors": summary["errors"], "retries": summary["retries"],
-    })  # fmt: skip
-    from .stats import is_supported
-
-    ok_n = [int(v) for v in summary["ok"]]
-    flagged = False
-
-    def cells(values: pd.Series, p: int, fmt: Callable[[float], str]) -> list[str]:
-        nonlocal flagged
-        out = []
-        for v, n in zip(values, ok_n):
-            if pd.isna(v):
-                out.append("-")
-            elif is_supported(n, p / 100):
-                out.append(fmt(v))
-            else:  # too few requests: this "percentile" is the sample's extreme, not an estimate
-                flagged = True
-                out.append(fmt(v) + "*")
-        return out
-
-    for m, label in (("ttft", "TTFT"), ("e2e", "e2e"), ("tpot", "TPOT")):
-        for p in (50, 90, 95, 99):
-            t[f"{label} p{p} ms"] = cells(summary[f"{m}_p{p}"], p, lambda v: f"{v * 1000:.0f}")
-    for p in (50, 90, 95, 99):
-        t[f"tok/s p{p}"] = cells(summary[f"tokens_per_s_p{p}"], p, lambda v: f"{v:.1f}")
-    t["retry wait s"] = [f"{v:.2f}" for v in summary["retry_wait_s"]]
-    if summary["schedule_lag_p99"].notna().any():  # rate mode: how late the sends were (coordinated omission)
-        t["send lag p99 ms"] = [("-" if pd.isna(v) else f"{v * 1000:.1f}") for v in summary["schedule_lag_p99"]]
-    table = t.to_string(index=False)
-    if flagged:
-        table += "\n* too few successful requests for this percentile (p90 needs 10, p95 20, p99 100): it is the sample's extreme, not an estimate"
-    return table
-
-
 def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
     recs = df.astype(object).where(df.notna(), None).to_dict(orient="records")
     return orjson.loads(orjson.dumps(recs, option=orjson.OPT_SERIALIZE_NUMPY, default=lambda o: None if o is pd.NA else str(o)))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_benchmark
-    from .summary import failed_conditions, parse_condition, run_summary
-    from .store import Store, default_db_path
+    from streaming.analysis.tables import run_summary
+    from streaming.bench.gates import failed_conditions, parse_condition
+    from streaming.bench.runner import run_benchmark
+    from streaming.store import Store, default_db_path
 
     cfg = build_config(args)
     for c in args.fail_if:
@@ -204,8 +165,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     summary = run_summary(db_path, run_id)
     failed = failed_conditions(summary, args.fail_if)
     warnings = info.get("warnings") or []
-    from .failures import error_summary
-    from .store import load_requests
+    from streaming.analysis.failures import error_summary
+    from streaming.store import load_requests
 
     failures = error_summary(load_requests(db_path, [run_id], timelines=False))  # one sentence per kind, with a request id
     if args.json:
@@ -225,8 +186,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .summary import summarize
-    from .store import Store, default_db_path, load_requests
+    from streaming.analysis.tables import summarize
+    from streaming.store import Store, default_db_path, load_requests
 
     db_path = args.db or default_db_path()
     with Store(db_path) as st:
@@ -242,8 +203,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.format == "json":
         return _write_text(orjson.dumps(_jsonable(df)).decode() + "\n", args.out)
     if args.format == "html":
-        from .report import html_report
-        from .store import list_runs
+        from streaming.analysis.report import html_report
+        from streaming.store import list_runs
 
         runs = list_runs(db_path)
         return _write_text(html_report(df, runs[runs["run_id"] == run_id], f"Streaming LLM Lab: run {run_id}"), args.out)
@@ -271,7 +232,7 @@ def _write_text(text: str, out: str | None) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .store import default_db_path, list_runs
+    from streaming.store import default_db_path, list_runs
 
     db_path = args.db or default_db_path()
     runs = list_runs(db_path).head(args.limit)

@@ -28,13 +28,23 @@ from pathlib import Path
 
 import httpx2
 
-from .errors import EndpointError, describe_exit
+from streaming.errors import EndpointError, describe_exit
 
 DEFAULT_HOST = "127.0.0.1"
+
+
 DEFAULT_PORT = 8765
+
+
 SERVICE = "streaming-llm-lab"
+
+
 _lock = threading.Lock()
+
+
 _current: ServerHandle | None = None  # the one server this process uses (started by us, or found)
+
+
 _notice: str | None = None  # how the last server we started ended, until someone takes it
 
 
@@ -99,7 +109,7 @@ def start_server(port: int | None = None, deployments_file: str | None = None, t
     log_path = str(Path(log_dir) / f"streaming-server-{port}.log")
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     env = dict(os.environ, PYTHONUNBUFFERED="1", STREAMING_SERVER_LOG=log_path)
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=str(Path(__file__).resolve().parent.parent))
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=str(Path(__file__).resolve().parents[2]))
     log.close()
     handle = ServerHandle(url=url, process=proc, log_path=log_path, deployments_file=deployments_file)
     deadline = time.monotonic() + timeout

@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 
-
 VERBS = {"error": "failed", "interrupted": "were interrupted", "stalled": "stalled", "protocol_error": "got a malformed response",
          "filtered": "were filtered", "cancelled": "were cancelled"}  # fmt: skip
 

@@ -16,16 +16,19 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
-from .client import Client, LLMRequest, Stream
-from .config import Deployment
-from .record import StreamRecord
+from streaming.core.client import Stream
+from streaming.core.record import StreamRecord
+from streaming.demo.pacing import Batcher
 
 Clock = Callable[[], float]
+
+
 CANCELLED_MESSAGE = "stopped by the user before the answer finished"
+
+
 # Errors our own socket shutdown causes in the reader thread; after a Stop they mean "cancelled".
 _WAKE_ERRORS = ("connection_dropped", "connection_reset", "incomplete_stream", "stall_timeout", "ReadError")
 
@@ -151,53 +154,6 @@ class ThreadedReader:
         self.join(5.0)
 
 
-class Batcher:
-    """Default pacing: everything received since the last paint, in one repaint."""
-
-    def __init__(self) -> None:
-        self._buf: list[str] = []
-
-    def push(self, text: str) -> None:
-        self._buf.append(text)
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._buf)
-
-    def take(self, frame_s: float) -> str:
-        out, self._buf = "".join(self._buf), []
-        return out
-
-    def flush(self) -> str:
-        return self.take(0.0)
-
-
-class Smoother(Batcher):
-    """Steady reveal: each frame paints a share of the backlog so it drains in about ``lag_s``."""
-
-    def __init__(self, lag_s: float = 0.25, min_chars: int = 2) -> None:
-        super().__init__()
-        self.lag_s = lag_s
-        self.min_chars = min_chars
-        self._backlog = ""
-
-    def push(self, text: str) -> None:
-        self._backlog += text
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._backlog)
-
-    def take(self, frame_s: float) -> str:
-        n = max(self.min_chars, math.ceil(len(self._backlog) * min(1.0, frame_s / self.lag_s)))
-        out, self._backlog = self._backlog[:n], self._backlog[n:]
-        return out
-
-    def flush(self) -> str:
-        out, self._backlog = self._backlog, ""
-        return out
-
-
 @dataclass(frozen=True)
 class Frame:
     """One paint: new text to append (empty on a tick), and the live figures."""
@@ -229,131 +185,3 @@ def frames(reader: ThreadedReader, interval_s: float = 0.05, tick_s: float = 0.1
         elif now - last_yield >= tick_s:
             last_yield = now
             yield Frame("", reader.stats())
-
-
-@dataclass(frozen=True)
-class RaceResult:
-    """The two perceived waits of one race: first token (streaming) vs whole answer (non-streaming)."""
-
-    stream_wait_s: float | None
-    plain_wait_s: float | None
-    stream_e2e_s: float | None
-
-    @property
-    def ratio(self) -> float | None:
-        """How many times longer the non-streaming user waited before reading anything."""
-        if not self.stream_wait_s or self.plain_wait_s is None:
-            return None
-        return self.plain_wait_s / self.stream_wait_s
-
-    @classmethod
-    def of(cls, streamed: StreamRecord, plain: StreamRecord) -> RaceResult:
-        return cls(
-            stream_wait_s=streamed.ttft_s if streamed.ok else None,
-            plain_wait_s=plain.e2e_s if plain.ok else None,
-            stream_e2e_s=streamed.e2e_s if streamed.ok else None,
-        )
-
-
-class Race:
-    """The same request sent streaming and non-streaming to one deployment, both started together."""
-
-    def __init__(self, client: Client, dep: Deployment | str, req: LLMRequest) -> None:
-        self.streamed = ThreadedReader(client.stream(dep, replace(req, stream=True)), client.clock)
-        self.plain = ThreadedReader(client.stream(dep, replace(req, stream=False)), client.clock)
-
-    def start(self) -> Race:
-        self.plain.start()
-        self.streamed.start()
-        return self
-
-    def cancel(self) -> None:
-        self.streamed.cancel()
-        self.plain.cancel()
-
-    def join(self, timeout: float | None = None) -> RaceResult:
-        return RaceResult.of(self.streamed.join(timeout), self.plain.join(timeout))
-
-    def __enter__(self) -> Race:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cancel()
-        self.join(5.0)
-
-
-# -- plain-language formatting --------------------------------------------------
-
-
-def _ms(v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    return f"{v * 1000:.0f} ms" if v < 10 else f"{v:.1f} s"
-
-
-def status_word(status: str) -> str:
-    """The word the page shows for a record's status."""
-    return {"ok": "done", "cancelled": "stopped", "interrupted": "interrupted", "stalled": "stalled", "filtered": "filtered"}.get(status, "failed")
-
-
-def failure_sentence(rec: StreamRecord) -> str | None:
-    """One plain sentence for a failed or stopped turn, with the request id for support; None when it went fine."""
-    if rec.ok:
-        return None
-    if rec.status == "cancelled":
-        return "Stopped: the partial answer is kept."
-    what = (rec.error or "the request failed").rstrip(".")
-    what = what[0].upper() + what[1:]
-    kept = " The partial answer is kept." if rec.text and "partial" not in what else ""
-    rid = rec.request_id or rec.response_id
-    return f"{what}.{kept}" + (f" Request id: {rid}." if rid else "")
-
-
-def metrics_line(rec: StreamRecord, temperature: float | None = None) -> str:
-    """The row under a finished answer: TTFT, tok/s, output tokens, e2e, finish_reason, deployment, temperature."""
-    parts = [status_word(rec.status)]
-    parts.append(f"TTFT {_ms(rec.ttft_s)}" if rec.stream else "TTFT n/a (non-streaming)")
-    tps = rec.tokens_per_s
-    parts.append(f"{tps:.1f} tok/s" if tps is not None else "tok/s n/a")
-    parts.append(f"{rec.output_tokens if rec.output_tokens is not None else '?'} output tokens")
-    parts.append(f"e2e {_ms(rec.e2e_s)}")
-    parts.append(f"finish_reason {rec.finish_reason or 'none'}")
-    parts.append(rec.deployment)
-    t = rec.temperature if rec.temperature is not None else temperature
-    parts.append(f"temperature {t:g}" if t is not None else "temperature default")
-    if rec.retries:
-        parts.append(f"{rec.retries} retries ({rec.retry_wait_s:.1f} s waited, not in TTFT)")
-    return " · ".join(parts)
-
-
-class SafeSecrets(Mapping[str, Any]):
-    """Wraps ``st.secrets`` (or any mapping) so a missing or broken secrets file reads as empty."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return self._inner[key]
-        except KeyError:
-            raise
-        except Exception:  # no secrets file: Streamlit raises on any access
-            raise KeyError(key) from None
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def __iter__(self) -> Iterator[str]:
-        try:
-            return iter(list(self._inner))
-        except Exception:
-            return iter(())
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def __repr__(self) -> str:
-        return "SafeSecrets(<hidden>)"

@@ -15,14 +15,20 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from . import stats as S
+from streaming.analysis.compare import paired_frame
+from streaming.analysis.estimators import METRIC_LABELS, median_ci
 
 # Every figure uses plotly_white. Set once as plotly's default: a per-figure ``template=`` deep-copies
 # the template each time (about 7 ms a figure, a third of the metrics page's figure time).
 pio.templates.default = "plotly_white"
 
+
 MAX_POINTS = 1500
+
+
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
 _SUFFIX = {"simulated": " (simulated)", "local": " (local model)"}
 
 
@@ -104,7 +110,7 @@ def _box_stats(x: np.ndarray) -> dict[str, float]:
 def metric_box(df: pd.DataFrame, metric: str = "ttft_s", mode: str | None = "stream", title: str | None = None, scale: float = 1.0,
                unit: str = "") -> go.Figure:  # fmt: skip
     """Box per deployment (statistics over every successful request) with the points (sampled above MAX_POINTS)."""
-    name = S.METRICS.get(metric, metric)
+    name = METRIC_LABELS.get(metric, metric)
     ytitle = name.replace("(s)", f"({unit})") if unit else name
     fig = _fig(title or f"{name} by deployment", "deployment", ytitle)
     d = _ok(df, metric, mode, cols=("response_id", "request_id"))
@@ -130,7 +136,7 @@ def metric_box(df: pd.DataFrame, metric: str = "ttft_s", mode: str | None = "str
 
 def ecdf(df: pd.DataFrame, metric: str = "ttft_s", mode: str | None = "stream", points: int = 400) -> go.Figure:
     """Empirical CDF per deployment (at most ``points`` steps drawn per line)."""
-    name = S.METRICS.get(metric, metric)
+    name = METRIC_LABELS.get(metric, metric)
     fig = _fig(f"{name}: ECDF by deployment", name, "fraction of requests ≤ x")
     d = _ok(df, metric, mode, cols=())
     if d.empty:
@@ -148,7 +154,7 @@ def ecdf(df: pd.DataFrame, metric: str = "ttft_s", mode: str | None = "stream", 
 
 def latency_vs_temperature(df: pd.DataFrame, metric: str = "ttft_s", mode: str | None = "stream", resamples: int = 500) -> go.Figure:
     """Median per temperature with a 95 % bootstrap CI band, one line per deployment."""
-    name = S.METRICS.get(metric, metric)
+    name = METRIC_LABELS.get(metric, metric)
     fig = _fig(f"Median {name} vs temperature (95 % CI band)", "temperature", f"median {name}")
     d = _ok(df, metric, mode, cols=("temperature",))
     if d.empty or "temperature" not in d.columns:
@@ -158,7 +164,7 @@ def latency_vs_temperature(df: pd.DataFrame, metric: str = "ttft_s", mode: str |
     for lab, g in d.groupby("_label", sort=True, observed=True):
         rows = []
         for t, gt in g.groupby("_temp", sort=True):
-            e = S.median_ci(gt[metric].to_numpy(dtype=float), resamples=resamples)
+            e = median_ci(gt[metric].to_numpy(dtype=float), resamples=resamples)
             rows.append((t, e.value, e.lo, e.hi, e.n))
         t, med, lo, hi, n = map(np.array, zip(*rows))
         c = colors[lab]
@@ -199,7 +205,7 @@ def stream_vs_nonstream(df: pd.DataFrame) -> go.Figure:
                 st[k].append(v)
         fig.add_trace(go.Box(x=labs, name=f"{mode} ({'TTFT' if mode == 'stream' else 'e2e'})", marker_color=mode_color[mode], boxpoints=False,
                              offsetgroup=mode, text=[f"n={n}" for n in ns], hoverinfo="y+text", **st), row=1, col=1)  # fmt: skip
-    pairs = S.paired_frame(d.drop(columns="_label"))
+    pairs = paired_frame(d.drop(columns="_label"))
     if len(pairs):
         labels = dict(zip(d["deployment"], d["_label"]))
         pairs = pairs.assign(_label=pairs["deployment"].map(labels))

@@ -1,8 +1,8 @@
 """Incremental Server-Sent Events decoder: bytes in any split → events.
 
-Follows the WHATWG parsing rules: lines end in ``\\r\\n``, ``\\r`` or ``\\n``; a blank
-line dispatches; ``data:`` lines join with ``\\n``; lines starting with ``:`` are
-comments. Bytes may be split anywhere, including inside a ``\\r\\n`` pair or a
+Follows the WHATWG parsing rules: lines end in ``\r\n``, ``\r`` or ``\n``; a blank
+line dispatches; ``data:`` lines join with ``\n``; lines starting with ``:`` are
+comments. Bytes may be split anywhere, including inside a ``\r\n`` pair or a
 multi-byte UTF-8 character, because whole lines are decoded only once complete.
 """
 

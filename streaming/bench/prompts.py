@@ -1,4 +1,5 @@
-"""Benchmark prompts: built-in short / medium / long sets, or a file (one per line, or JSONL)."""
+"""Benchmark prompts: built-in short / medium / long sets, or a file (one per line, or JSONL).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from .errors import ConfigError
+from streaming.errors import ConfigError
 
 SIZES = ("short", "medium", "long")
 
@@ -32,6 +33,7 @@ _SHORT = (
     "Summarise what a load balancer does.",
 )
 
+
 _MEDIUM_TOPICS = (
     "how a content delivery network reduces page load times",
     "the difference between throughput and latency in web services",
@@ -40,6 +42,7 @@ _MEDIUM_TOPICS = (
     "what happens between pressing enter in a browser and seeing a page",
     "how rate limiting protects a shared API",
 )
+
 
 _LONG_BASE = (
     "You are reviewing the design of a chat assistant that streams its answers token by token. "
@@ -50,6 +53,7 @@ _LONG_BASE = (
     "Other requests used a content filter that buffered text into bursts, so the gaps between chunks "
     "were uneven. The client ran on a laptop over a hotel network, and the server was in another region. "
 )
+
 
 _LONG_QUESTIONS = (
     "Explain which of these observations matter most for how fast the assistant feels, and why.",

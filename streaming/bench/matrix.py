@@ -15,12 +15,22 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from . import prompts as P
-from .config import Deployment, find_deployment, load_deployments, parse_deployment, read_toml
-from .errors import ConfigError
+from streaming.bench import prompts as P
+from streaming.core.config import (
+    Deployment,
+    find_deployment,
+    load_deployments,
+    parse_deployment,
+    read_toml,
+)
+from streaming.errors import ConfigError
 
 MODES = ("stream", "non-stream")
+
+
 MAX_CONCURRENCY = 10_000  # more requests in flight than this is a typo, not a benchmark (and more sockets than a process gets)
+
+
 MODE_CHOICES = ("stream", "non-stream", "both")
 
 

@@ -9,19 +9,30 @@ about to be built and are never stored on the ``Deployment`` itself.
 from __future__ import annotations
 
 import os
-import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+import tomllib
+
+from streaming.errors import ConfigError
 
 PROVIDERS = ("azure", "openai", "compatible", "local", "simulated")
+
+
 BUILTIN_PROVIDERS = ("local", "simulated")
+
+
 DEFAULT_DEPLOYMENTS_FILE = "deployments.toml"
+
+
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
+
+
 LOCAL_MODEL = "gemma-3-270m"
+
+
 FAULT_KINDS = (
     "429", "500", "503", "reset", "drop", "stall", "slow_headers",
     "malformed", "azure_annotations", "content_filter", "error_event",
@@ -153,6 +164,7 @@ BUILTINS: tuple[Deployment, ...] = (
     ),
 )
 
+
 _ALLOWED = {
     "azure": {"name", "provider", "endpoint", "deployment", "api_version", "api_key_env", "auth", "model", "description"},
     "openai": {"name", "provider", "model", "base_url", "api_key_env", "description"},
@@ -160,6 +172,8 @@ _ALLOWED = {
     "local": {"name", "provider", "model", "description"},
     "simulated": {"name", "provider", "model", "description"} | {f.name for f in fields(SimProfile)},
 }
+
+
 _REQUIRED = {"azure": ("endpoint", "deployment"), "openai": ("model",), "compatible": ("base_url", "model")}
 
 
@@ -291,67 +305,3 @@ def find_deployment(deployments: list[Deployment], name: str) -> Deployment:
         if d.name == name:
             return d
     raise ConfigError(f"unknown deployment '{name}'; known: {', '.join(d.name for d in deployments)}")
-
-
-@dataclass
-class Credentials:
-    """Resolves a deployment's auth header at request time. Never printed: its repr hides values."""
-
-    secrets: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    token_providers: dict[str, Callable[[], str]] = field(default_factory=dict, repr=False)
-
-    def lookup(self, var: str) -> str | None:
-        value = os.environ.get(var)
-        if value:
-            return value
-        try:
-            value = self.secrets.get(var)  # Streamlit secrets or any mapping
-        except Exception:  # a missing secrets file raises on access; treat it as absent
-            value = None
-        return str(value) if value else None
-
-    def headers(self, dep: Deployment) -> dict[str, str]:
-        """Auth headers for ``dep``; ConfigError naming the variable when a key is missing."""
-        if dep.builtin:
-            key = self.lookup("STREAMING_SERVER_API_KEY")
-            return {"Authorization": f"Bearer {key}"} if key else {}
-        if dep.provider == "azure" and dep.auth == "entra":
-            provider = self.token_providers.get(dep.name)
-            if provider is None:
-                provider = _entra_token_provider(dep)
-                self.token_providers[dep.name] = provider
-            return {"Authorization": f"Bearer {provider()}"}
-        if not dep.api_key_env:
-            return {}
-        key = self.lookup(dep.api_key_env)
-        if not key:
-            raise ConfigError(
-                f"deployment '{dep.name}': field 'api_key_env': environment variable {dep.api_key_env} is not set "
-                f"(set it, or add it to .streamlit/secrets.toml)"
-            )
-        return {"api-key": key} if dep.provider == "azure" else {"Authorization": f"Bearer {key}"}
-
-
-SECRETS_FILES = (Path(".streamlit") / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")
-
-
-def secrets_file() -> tuple[dict[str, Any], str | None]:
-    """Streamlit's secrets file as a mapping (the project's ``.streamlit/secrets.toml``, else the user's), and its path.
-
-    An unreadable or invalid file reads as empty: a key missing from it is then reported by name.
-    """
-    for p in SECRETS_FILES:
-        if p.is_file():
-            try:
-                return tomllib.loads(p.read_text(encoding="utf-8")), str(p)
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-                return {}, str(p)
-    return {}, None
-
-
-def _entra_token_provider(dep: Deployment) -> Callable[[], str]:
-    try:
-        from azure.identity import DefaultAzureCredential, get_bearer_token_provider
-    except ImportError:  # pragma: no cover - azure-identity is in requirements.txt
-        raise ConfigError(f"deployment '{dep.name}': field 'auth' = \"entra\" needs the azure-identity package") from None
-    return get_bearer_token_provider(DefaultAzureCredential(), "https://cognitiveservices.azure.com/.default")

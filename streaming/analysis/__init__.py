@@ -1,0 +1,1 @@
+"""Analysis of stored requests: estimators, comparisons, tables, wording, charts, the HTML report, failure sentences."""

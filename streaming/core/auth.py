@@ -1,0 +1,112 @@
+"""Keys and tokens: resolved at request time from the environment, then Streamlit's secrets; never stored or shown.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from streaming.core.config import Deployment
+from streaming.errors import ConfigError
+
+
+@dataclass
+class Credentials:
+    """Resolves a deployment's auth header at request time. Never printed: its repr hides values."""
+
+    secrets: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    token_providers: dict[str, Callable[[], str]] = field(default_factory=dict, repr=False)
+
+    def lookup(self, var: str) -> str | None:
+        value = os.environ.get(var)
+        if value:
+            return value
+        try:
+            value = self.secrets.get(var)  # Streamlit secrets or any mapping
+        except Exception:  # a missing secrets file raises on access; treat it as absent
+            value = None
+        return str(value) if value else None
+
+    def headers(self, dep: Deployment) -> dict[str, str]:
+        """Auth headers for ``dep``; ConfigError naming the variable when a key is missing."""
+        if dep.builtin:
+            key = self.lookup("STREAMING_SERVER_API_KEY")
+            return {"Authorization": f"Bearer {key}"} if key else {}
+        if dep.provider == "azure" and dep.auth == "entra":
+            provider = self.token_providers.get(dep.name)
+            if provider is None:
+                provider = _entra_token_provider(dep)
+                self.token_providers[dep.name] = provider
+            return {"Authorization": f"Bearer {provider()}"}
+        if not dep.api_key_env:
+            return {}
+        key = self.lookup(dep.api_key_env)
+        if not key:
+            raise ConfigError(
+                f"deployment '{dep.name}': field 'api_key_env': environment variable {dep.api_key_env} is not set "
+                f"(set it, or add it to .streamlit/secrets.toml)"
+            )
+        return {"api-key": key} if dep.provider == "azure" else {"Authorization": f"Bearer {key}"}
+
+
+SECRETS_FILES = (Path(".streamlit") / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")
+
+
+def secrets_file() -> tuple[dict[str, Any], str | None]:
+    """Streamlit's secrets file as a mapping (the project's ``.streamlit/secrets.toml``, else the user's), and its path.
+
+    An unreadable or invalid file reads as empty: a key missing from it is then reported by name.
+    """
+    for p in SECRETS_FILES:
+        if p.is_file():
+            try:
+                return tomllib.loads(p.read_text(encoding="utf-8")), str(p)
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+                return {}, str(p)
+    return {}, None
+
+
+def _entra_token_provider(dep: Deployment) -> Callable[[], str]:
+    try:
+        from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+    except ImportError:  # pragma: no cover - azure-identity is in requirements.txt
+        raise ConfigError(f"deployment '{dep.name}': field 'auth' = \"entra\" needs the azure-identity package") from None
+    return get_bearer_token_provider(DefaultAzureCredential(), "https://cognitiveservices.azure.com/.default")
+
+
+class SafeSecrets(Mapping[str, Any]):
+    """Wraps ``st.secrets`` (or any mapping) so a missing or broken secrets file reads as empty."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._inner[key]
+        except KeyError:
+            raise
+        except Exception:  # no secrets file: Streamlit raises on any access
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            return iter(list(self._inner))
+        except Exception:
+            return iter(())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return "SafeSecrets(<hidden>)"
