@@ -14,6 +14,7 @@ from streaming.analysis.failures import error_summary
 from streaming.analysis.tables import format_summary, run_summary
 from streaming.bench.job import BenchJob
 from streaming.bench.matrix import BenchConfig, parse_temperatures
+from streaming.bench.runner import BenchPoint
 from streaming.core.config import BUILTINS, load_deployments
 from streaming.errors import ConfigError, StreamingError
 
@@ -29,7 +30,7 @@ def deployments() -> tuple[list, str | None]:
         return list(BUILTINS), str(e)
 
 
-def scatter(points: list[dict]) -> go.Figure:
+def scatter(points: list[BenchPoint]) -> go.Figure:
     """Each finished request: when it finished (x) and how long its reader waited (y)."""
     fig = go.Figure()
     df = pd.DataFrame(points)

@@ -103,7 +103,7 @@ def test_fault_is_detected_and_classified(server, monkeypatch: pytest.MonkeyPatc
         assert rec.chunks == case.chunks
     assert rec.retries == case.retries == len(rec.attempts)
     for a in rec.attempts:  # each attempt and its wait are recorded
-        assert a["error_type"] == case.error_type and a["wait_s"] >= 0
+        assert a.error_type == case.error_type and a.wait_s >= 0
     if case.status != "ok":
         assert rec.error and "\n" not in rec.error and "Traceback" not in rec.error  # one plain sentence
     if rec.chunks:
@@ -138,7 +138,7 @@ def test_reset_then_success_is_retried_with_the_attempt_recorded(server) -> None
     with Client([*BUILTINS, dep], server_url=server.url, retry=RetryPolicy(max_retries=2, base_s=0.01)) as c:
         first, second = c.run(dep, LLMRequest.chat("a")), c.run(dep, LLMRequest.chat("b"))
     assert first.status == "ok" and first.retries == 0
-    assert second.status == "ok" and second.retries == 1 and second.attempts[0]["error_type"] == "connection_reset"
+    assert second.status == "ok" and second.retries == 1 and second.attempts[0].error_type == "connection_reset"
     assert second.output_tokens == 5 and second.ttft_s is not None
 
 

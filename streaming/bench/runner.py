@@ -12,6 +12,7 @@ they never add load; their count and waits are stored beside TTFT, never in it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import queue
 import threading
@@ -33,7 +34,7 @@ from streaming.bench.matrix import (
 from streaming.core.auth import Credentials
 from streaming.core.client import AsyncClient
 from streaming.core.config import Deployment
-from streaming.core.record import StreamRecord
+from streaming.core.record import StreamRecord, schedule_lag
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.store import Store
 
@@ -61,6 +62,25 @@ class CellProgress:
     p50_wait_s: float | None = None  # p50 TTFT when streaming, p50 e2e otherwise
 
 
+@dataclass(frozen=True)
+class BenchPoint:
+    """One finished request as the live view plots it: when it finished, its cell and its perceived wait."""
+
+    seq: int
+    t_s: float  # finished, seconds from the start of the measured phase
+    sent_s: float | None
+    scheduled_s: float | None  # rate mode: the intended (Poisson) send time
+    cell: str
+    deployment: str
+    mode: str
+    status: str
+    perceived_wait_s: float | None  # None when the request failed
+
+    @property
+    def schedule_lag_s(self) -> float | None:
+        return schedule_lag(self.sent_s, self.scheduled_s)
+
+
 @dataclass
 class Progress:
     """A snapshot for progress bars. ``points`` grows as requests finish (shared, append-only)."""
@@ -72,7 +92,7 @@ class Progress:
     errors: int
     elapsed_s: float
     cells: dict[str, CellProgress]
-    points: list[dict[str, Any]]
+    points: list[BenchPoint]
     warnings: list[str] = field(default_factory=list)
 
 
@@ -101,7 +121,7 @@ class _Runner:
         self.done = self.errors = 0
         self.cells: dict[str, list[float]] = {}
         self.cell_counts: dict[str, CellProgress] = {}
-        self.points: list[dict[str, Any]] = []
+        self.points: list[BenchPoint] = []
         self.warnings: list[str] = []
         self.lags: list[float] = []
         self.start = 0.0
@@ -260,7 +280,7 @@ class _Runner:
         return p99
 
     def _send_lag_report(self) -> None:
-        lags = [p["sent_s"] - p["scheduled_s"] for p in self.points if p["scheduled_s"] is not None and p["sent_s"] is not None]
+        lags = [lag for p in self.points if (lag := p.schedule_lag_s) is not None]
         if lags and (p99 := float(np.percentile(lags, 99))) > SEND_LAG_WARN_S:
             self.warnings.append(f"sends fell behind the Poisson schedule (p99 {p99 * 1000:.0f} ms late): the rate was not fully offered; "
                                  "each request's intended and actual send times are stored (scheduled_s, sent_s)")  # fmt: skip
@@ -281,20 +301,14 @@ class _Runner:
             async with asyncio.timeout(self.cfg.timeout_s):
                 await s.run()
         except TimeoutError:
-            rec = await s.aclose()
-            rec.status, rec.error_type = "error", "request_timeout"
-            rec.error = f"the request took longer than the {self.cfg.timeout_s:g} s limit"
+            await s.abort("request_timeout", f"the request took longer than the {self.cfg.timeout_s:g} s limit")
         except asyncio.CancelledError:
             await asyncio.shield(s.aclose())
             self.cancelled_in_flight += 1
             raise
         except Exception as e:  # an unexpected failure is data too: a row with its error type; the run goes on
-            try:
-                await s.aclose()
-            except Exception:
-                pass
-            rec = s.record
-            rec.status, rec.error_type, rec.error = "error", type(e).__name__, f"the request failed unexpectedly: {e}"
+            with contextlib.suppress(Exception):
+                await s.abort(type(e).__name__, f"the request failed unexpectedly: {e}")
         rec = s.record
         self._writes.put((rec, dict(seq=item.seq, warmup=warmup, prompt_id=item.prompt.id, prompt_size=item.prompt.size,
                                     mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent)))  # fmt: skip
@@ -306,14 +320,14 @@ class _Runner:
         c = self.cell_counts.setdefault(label, CellProgress())
         c.done += 1
         self.done += 1
-        wait = rec.ttft_s if rec.stream else rec.e2e_s
+        wait = rec.perceived_wait_s
         if rec.ok and wait is not None:
             self.cells.setdefault(label, []).append(wait)
         else:
             c.errors += 1
             self.errors += 1
-        self.points.append({"seq": item.seq, "t_s": self.clock() - self.start, "sent_s": sent, "scheduled_s": item.scheduled_s, "cell": label, "deployment": item.deployment,
-                            "mode": item.mode, "status": rec.status, "perceived_wait_s": wait if rec.ok else None})  # fmt: skip
+        self.points.append(BenchPoint(item.seq, self.clock() - self.start, sent, item.scheduled_s, label, item.deployment, item.mode, rec.status,
+                                      wait if rec.ok else None))  # fmt: skip
         self._emit()
 
     def _emit(self, force: bool = False) -> None:

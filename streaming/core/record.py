@@ -12,12 +12,62 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 STATUSES = ("ok", "error", "cancelled", "interrupted", "stalled", "filtered", "protocol_error")
 
 
 def utc_now() -> str:
     """Wall-clock time as ISO 8601 UTC with milliseconds: a label for display and storage, never a duration."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def perceived_wait(stream: Any, ttft_s: Any, e2e_s: Any) -> Any:
+    """What a user waits before reading: TTFT when streaming, e2e when not.
+
+    The one definition: works on one request's values and, elementwise, on numpy arrays (the store's columns).
+    """
+    if isinstance(stream, np.ndarray):
+        return np.where(stream.astype(bool), ttft_s, e2e_s)
+    return ttft_s if stream else e2e_s
+
+
+def schedule_lag(sent_s: Any, scheduled_s: Any) -> Any:
+    """How late a request left compared with its intended (Poisson) send time; None/NaN outside rate mode. Scalars or arrays."""
+    if sent_s is None or scheduled_s is None:
+        return None
+    return sent_s - scheduled_s
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One failed attempt before the final one (a 429, a 5xx, a connection error), and the wait after it.
+
+    ``started_s`` is from the first attempt's send, ``duration_s`` from this attempt's send to its failure.
+    """
+
+    attempt: int
+    started_s: float
+    duration_s: float
+    status: str
+    http_status: int | None
+    error_type: str | None
+    error: str | None
+    request_id: str | None
+    wait_s: float
+
+    @classmethod
+    def from_value(cls, v: Any) -> Attempt:
+        if isinstance(v, Attempt):
+            return v
+        names = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v.get(k) for k in names}
+        d["attempt"] = int(d["attempt"] or 0)
+        d["started_s"] = float(d["started_s"] or 0.0)
+        d["duration_s"] = float(d["duration_s"] or 0.0)
+        d["wait_s"] = float(d["wait_s"] or 0.0)
+        d["status"] = d["status"] or "error"
+        return cls(**d)
 
 
 def inter_token_latencies(chunk_times: list[float]) -> list[float]:
@@ -88,8 +138,10 @@ class StreamRecord:
     chunk_chars: list[int] = field(default_factory=list)
     t0_monotonic: float | None = None
     bad_payload: str | None = None
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
     resume_of: str | None = None  # a "resume" attempt: the response id (else request id) of the attempt it continues
+    ttft_incl_retries_s: float | None = None  # from the first attempt's send: what the user waited through retries
+    e2e_incl_retries_s: float | None = None
 
     @property
     def itl_s(self) -> list[float]:
@@ -102,6 +154,10 @@ class StreamRecord:
     @property
     def tokens_per_s(self) -> float | None:
         return tokens_per_second(self.ttft_s, self.t_last_token_s, self.output_tokens)
+
+    @property
+    def perceived_wait_s(self) -> float | None:
+        return perceived_wait(self.stream, self.ttft_s, self.e2e_s)
 
     @property
     def ok(self) -> bool:
@@ -118,7 +174,10 @@ class StreamRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StreamRecord:
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        kw = {k: v for k, v in data.items() if k in names}
+        if kw.get("attempts"):
+            kw["attempts"] = [Attempt.from_value(a) for a in kw["attempts"]]
+        return cls(**kw)
 
     def summary_line(self) -> str:
         """One human line of the headline metrics."""

@@ -30,8 +30,8 @@ class RaceResult:
     @classmethod
     def of(cls, streamed: StreamRecord, plain: StreamRecord) -> RaceResult:
         return cls(
-            stream_wait_s=streamed.ttft_s if streamed.ok else None,
-            plain_wait_s=plain.e2e_s if plain.ok else None,
+            stream_wait_s=streamed.perceived_wait_s if streamed.ok else None,
+            plain_wait_s=plain.perceived_wait_s if plain.ok else None,
             stream_e2e_s=streamed.e2e_s if streamed.ok else None,
         )
 

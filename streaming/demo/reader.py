@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import math
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,13 +23,6 @@ from streaming.core.record import StreamRecord
 from streaming.demo.pacing import Batcher
 
 Clock = Callable[[], float]
-
-
-CANCELLED_MESSAGE = "stopped by the user before the answer finished"
-
-
-# Errors our own socket shutdown causes in the reader thread; after a Stop they mean "cancelled".
-_WAKE_ERRORS = ("connection_dropped", "connection_reset", "incomplete_stream", "stall_timeout", "ReadError")
 
 
 @dataclass(frozen=True)
@@ -91,10 +83,7 @@ class ThreadedReader:
         except Exception as e:  # a bug, not a network failure (those are data on the record)
             self.error = e
         finally:
-            self.stream.close()  # cancelled if it did not end by itself
-            rec = self.stream.record
-            if self._cancel.is_set() and rec.status != "ok" and rec.error_type in _WAKE_ERRORS:
-                rec.status, rec.error, rec.error_type = "cancelled", CANCELLED_MESSAGE, "cancelled"
+            self.stream.close()  # cancelled if it did not end by itself (the client decides the record)
             with self._cond:
                 self._finished = True
                 self._cond.notify_all()
@@ -132,14 +121,7 @@ class ThreadedReader:
         if self._cancel.is_set():
             return
         self._cancel.set()
-        resp = self.stream._response
-        ns = resp.extensions.get("network_stream") if resp is not None else None
-        sock = ns.get_extra_info("socket") if ns is not None else None
-        if isinstance(sock, socket.socket):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)  # wakes a recv() blocked in another thread
-            except OSError:
-                pass  # already closed
+        self.stream.cancel()
 
     def join(self, timeout: float | None = None) -> StreamRecord:
         self._thread.join(timeout)

@@ -1,8 +1,10 @@
-"""From stamped bytes to a StreamRecord: the one parsing and timing path.
+"""From stamped bytes to a StreamRecord: the one parsing and timing path, and the one place a record's final state is decided.
 
-The sync and async clients only move bytes; each read is stamped with the clock
-*before* it is parsed, and handed to ``RecordBuilder``. So the same code decides
-TTFT, ITL, usage and status whichever client (or test) feeds it.
+The clients only move bytes; each read is stamped with the clock *before* it is
+parsed, and handed to ``RecordBuilder``. The API's parser (``PARSERS``) says what an
+event carries; the builder stamps it, and ``finish`` decides the status (including
+cancelled, interrupted and retried), the token count and the retry-inclusive times.
+Nothing changes a record after ``finish``.
 """
 
 from __future__ import annotations
@@ -11,18 +13,15 @@ from typing import Any
 
 import orjson
 
-from streaming.core.record import StreamRecord
+from streaming.core.protocol import chat
+from streaming.core.record import Attempt, StreamRecord
 from streaming.core.sse import SSEDecoder
 
 REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "x-ms-request-id")
-
-
 KEPT_HEADER_PREFIXES = ("x-ratelimit-", "retry-after")
-
-
 BAD_PAYLOAD_LIMIT = 200
-
-
+# One parser module per API (``event``, ``body``, ``usage``); chat and legacy completions share a chunk shape.
+PARSERS: dict[str, Any] = {"chat": chat, "completions": chat}
 # Error codes whose message is already one plain sentence, kept as the record's error_type (the built-in server's local model).
 NAMED_ERROR_CODES = frozenset({"model_crashed", "model_unavailable"})
 
@@ -63,23 +62,25 @@ def error_message(status: int, body: bytes) -> tuple[str, str]:
 
 
 class RecordBuilder:
-    """Feeds one response's stamped bytes into a ``StreamRecord``.
+    """Feeds one attempt's stamped bytes into its ``StreamRecord`` and finishes it.
 
     Times passed in are absolute clock readings; the record stores them relative to ``t0``.
     """
 
-    __slots__ = ("rec", "t0", "_sse", "_parts", "_usage", "_body", "done", "_ended")
+    __slots__ = ("rec", "t0", "_sse", "parts", "usage", "_body", "done", "_failed", "_final", "_api")
 
     def __init__(self, rec: StreamRecord, t0: float) -> None:
         self.rec = rec
         self.t0 = t0
         rec.t0_monotonic = t0
         self._sse = SSEDecoder()
-        self._parts: list[str] = []
-        self._usage: dict[str, Any] | None = None
+        self._api = PARSERS.get(rec.api, chat)
+        self.parts: list[str] = []
+        self.usage: dict[str, Any] | None = None
         self._body: list[bytes] = []
-        self.done = False  # [DONE] seen, or a terminal error event
-        self._ended = False
+        self.done = False  # the stream's terminal event ([DONE]), or an in-stream error
+        self._failed = False  # an error response or a transport failure ended this attempt
+        self._final = False
 
     # -- inputs -------------------------------------------------------------
     def on_headers(self, t: float, status: int, headers: Any) -> None:
@@ -110,27 +111,69 @@ class RecordBuilder:
         return out
 
     def on_error_body(self, t: float, status: int, body: bytes) -> None:
-        self.rec.error_type, self.rec.error = error_message(status, body)
-        self.rec.status = "error"
-        self._finish_times(t)
-        self._ended = True
-
-    def finish(self, t: float, *, status: str | None = None, error: str | None = None, error_type: str | None = None) -> StreamRecord:
-        """End of the body (or of our reading). ``status`` overrides when the reader stopped early."""
+        """An HTTP error response: this attempt failed (the client then retries or finishes)."""
         rec = self.rec
-        if self._ended:
+        rec.error_type, rec.error = error_message(status, body)
+        rec.status = "error"
+        self._failed = True
+        self._times(t)
+
+    def on_failure(self, t: float, status: str, error_type: str, error: str) -> None:
+        """A transport failure of this attempt (before it is retried or finished)."""
+        rec = self.rec
+        rec.status, rec.error_type, rec.error = status, error_type, error
+        self._failed = True
+        self._times(t)
+
+    # -- what parsers call ---------------------------------------------------------
+    def on_content(self, t: float, text: str) -> None:
+        rec = self.rec
+        ts = t - self.t0
+        if rec.ttft_s is None:
+            rec.ttft_s = ts
+        rec.chunk_times_s.append(ts)
+        rec.chunk_chars.append(len(text))
+        rec.chunks += 1
+        self.parts.append(text)
+
+    def on_stream_error(self, err: Any) -> None:
+        rec = self.rec
+        msg = err.get("message") if isinstance(err, dict) else str(err)
+        code = err.get("code") if isinstance(err, dict) else None
+        rec.status = "error"
+        if code in NAMED_ERROR_CODES:
+            rec.error_type, rec.error = code, str(msg)
+        else:
+            rec.error_type = "stream_error"
+            rec.error = f"the server reported an error mid-stream: {msg}"
+        self.done = True
+
+    # -- the end ----------------------------------------------------------------------
+    def finish(self, t: float, *, status: str | None = None, error: str | None = None, error_type: str | None = None,
+               attempts: list[Attempt] | None = None, first_t0: float | None = None) -> StreamRecord:  # fmt: skip
+        """End of the body (or of our reading): decide the record's final state, once.
+
+        ``status`` overrides when the reader stopped early (cancelled, a timeout, a dropped
+        connection); ``attempts`` are the failed attempts before this one and ``first_t0``
+        the first attempt's send, for the retry-inclusive times.
+        """
+        rec = self.rec
+        if self._final:
             return rec
-        self._ended = True
-        if not rec.stream and status is None:
-            self._parse_body()
-        elif rec.stream and status is None and not self.done:
-            for ev in self._sse.flush():
-                self._event(t, ev.event, ev.data)
-        rec.text = "".join(self._parts)
-        self._finish_times(t)
-        self._apply_usage()
-        if rec.status not in ("ok",):
-            pass  # already decided by an in-stream error or a protocol error
+        self._final = True
+        if not self._failed:
+            if not rec.stream and status is None:
+                self._parse_body()
+            elif rec.stream and status is None and not self.done:
+                for ev in self._sse.flush():
+                    self._event(t, ev.event, ev.data)
+            rec.text = "".join(self.parts)
+            self._times(t)
+            self._apply_usage()
+        elif self.parts:
+            rec.text = "".join(self.parts)
+        if rec.status != "ok":
+            pass  # already decided: an error response, a failed attempt, an in-stream error or a protocol error
         elif status is not None:
             rec.status, rec.error, rec.error_type = status, error, error_type
             if status == "interrupted" and not rec.chunks:
@@ -151,14 +194,24 @@ class RecordBuilder:
             rec.status = "error"
             rec.error_type = "empty_response"
             rec.error = "the response had no content"
+        self._apply_attempts(attempts or [], first_t0)
         return rec
 
     # -- internals ------------------------------------------------------------
-    def _finish_times(self, t: float) -> None:
+    def _times(self, t: float) -> None:
         rec = self.rec
         rec.e2e_s = t - self.t0
         if rec.chunk_times_s:
             rec.t_last_token_s = rec.chunk_times_s[-1]
+
+    def _apply_attempts(self, attempts: list[Attempt], first_t0: float | None) -> None:
+        rec = self.rec
+        rec.attempts = list(attempts)
+        rec.retries = len(attempts)
+        rec.retry_wait_s = sum(a.wait_s for a in attempts)
+        offset = self.t0 - first_t0 if first_t0 is not None else 0.0
+        rec.ttft_incl_retries_s = None if rec.ttft_s is None else rec.ttft_s + offset
+        rec.e2e_incl_retries_s = None if rec.e2e_s is None else rec.e2e_s + offset
 
     def _event(self, t: float, event: str, data: str) -> str | None:
         rec = self.rec
@@ -179,45 +232,7 @@ class RecordBuilder:
             return None
         if not isinstance(obj, dict):
             return None
-        if event == "error" or "error" in obj:
-            err = obj.get("error", obj)
-            msg = err.get("message") if isinstance(err, dict) else str(err)
-            code = err.get("code") if isinstance(err, dict) else None
-            rec.status = "error"
-            if code in NAMED_ERROR_CODES:
-                rec.error_type, rec.error = code, str(msg)
-            else:
-                rec.error_type = "stream_error"
-                rec.error = f"the server reported an error mid-stream: {msg}"
-            self.done = True
-            return None
-        if rec.response_id is None and obj.get("id"):
-            rec.response_id = obj["id"]
-        if obj.get("usage"):
-            self._usage = obj["usage"]
-        if "prompt_filter_results" in obj:
-            rec.content_filter.append({"prompt": obj["prompt_filter_results"]})
-        choices = obj.get("choices")
-        if not choices:
-            return None
-        choice = choices[0]
-        delta = choice.get("delta")
-        content = delta.get("content") if isinstance(delta, dict) else choice.get("text")
-        if choice.get("finish_reason"):
-            rec.finish_reason = choice["finish_reason"]
-        cfr = choice.get("content_filter_results")
-        if cfr and any(isinstance(v, dict) and v.get("filtered") for v in cfr.values()):
-            rec.content_filter.append({"output": cfr})
-        if content:
-            ts = t - self.t0
-            if rec.ttft_s is None:
-                rec.ttft_s = ts
-            rec.chunk_times_s.append(ts)
-            rec.chunk_chars.append(len(content))
-            rec.chunks += 1
-            self._parts.append(content)
-            return content
-        return None
+        return self._api.event(self, t, event, obj)
 
     def _parse_body(self) -> None:
         rec = self.rec
@@ -231,27 +246,13 @@ class RecordBuilder:
             rec.error = "the server sent a response that is not valid JSON"
             rec.bad_payload = body[:BAD_PAYLOAD_LIMIT].decode("utf-8", errors="replace")
             return
-        rec.response_id = obj.get("id")
-        self._usage = obj.get("usage") or None
-        choices = obj.get("choices") or []
-        if choices:
-            c = choices[0]
-            msg = c.get("message")
-            text = (msg.get("content") if isinstance(msg, dict) else c.get("text")) or ""
-            self._parts.append(text)
-            rec.finish_reason = c.get("finish_reason")
-            rec.chunks = 1 if text else 0
+        if isinstance(obj, dict):
+            self._api.body(self, obj)
 
     def _apply_usage(self) -> None:
         rec = self.rec
-        u = self._usage
-        if u and u.get("completion_tokens") is not None:
-            rec.output_tokens = int(u["completion_tokens"])
-            rec.input_tokens = u.get("prompt_tokens")
-            rec.tokens_source = "usage"
-        elif rec.stream and rec.chunks:
+        if self.usage:
+            self._api.usage(self, self.usage)
+        if rec.tokens_source is None and rec.stream and rec.chunks:
             rec.output_tokens = rec.chunks
             rec.tokens_source = "chunks"
-        elif not rec.stream and rec.chunks:
-            rec.output_tokens = None
-            rec.tokens_source = None
