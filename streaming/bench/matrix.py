@@ -8,12 +8,15 @@ streaming and non-streaming are asked the same prompt close together (a paired c
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
 
 from streaming.bench import prompts as P
 from streaming.core.config import (
@@ -22,6 +25,7 @@ from streaming.core.config import (
     load_deployments,
     parse_deployment,
     read_toml,
+    validated,
 )
 from streaming.errors import ConfigError
 
@@ -34,90 +38,63 @@ MAX_CONCURRENCY = 10_000  # more requests in flight than this is a typo, not a b
 MODE_CHOICES = ("stream", "non-stream", "both")
 
 
+def _unique_deployments(deps: list[Any]) -> list[Any]:
+    seen: set[str] = set()
+    for d in deps:
+        name = d.name if isinstance(d, Deployment) else d
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"must list names or tables, got {d!r}")
+        if name in seen:
+            raise ValueError(f"'{name}' is listed twice")
+        seen.add(name)
+    return deps
+
+
+Count = Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
 @dataclass
 class BenchConfig:
-    """Everything a benchmark run needs; every field has a default (``BenchConfig()`` runs sim-fast)."""
+    """Everything a benchmark run needs; every field has a default (``BenchConfig()`` runs sim-fast).
 
-    deployments: list[str | Deployment] = field(default_factory=lambda: ["sim-fast"])
-    temperatures: list[float | None] = field(default_factory=lambda: [None])  # None: the server's default
-    mode: str = "both"
-    prompt_set: str = "short"  # short | medium | long | mixed (used when no prompts / prompts_file)
-    prompts: list[P.Prompt | str] = field(default_factory=list)
+    The annotations are the schema: ``validate()`` checks them with pydantic (strict: no "8" for 8),
+    and every error names the field.
+    """
+
+    __pydantic_config__ = ConfigDict(strict=True, revalidate_instances="always")  # not a field (no annotation): for validate()
+
+    deployments: Annotated[list[Any], Field(min_length=1), AfterValidator(_unique_deployments)] = field(default_factory=lambda: ["sim-fast"])
+    temperatures: Annotated[list[Annotated[float, Field(ge=0, le=2)] | None], Field(min_length=1)] = field(default_factory=lambda: [None])  # None: the server's default
+    mode: Literal["stream", "non-stream", "both"] = "both"
+    prompt_set: Literal["short", "medium", "long", "mixed"] = "short"  # used when no prompts / prompts_file
+    prompts: list[Any] = field(default_factory=list)  # Prompt or str
     prompts_file: str | None = None
-    repeats: int = 1
-    requests: int | None = None  # total measured requests, cycling through the prompts (overrides repeats)
-    concurrency: int = 8
-    ramp_s: float = 0.0  # closed loop: start the workers evenly over this many seconds (0: all at once)
-    rate: float | None = None  # requests/s, Poisson arrivals; None: closed loop at `concurrency`
-    max_in_flight: int = 1000  # rate mode: cap on requests in flight (a late send is recorded, never hidden)
-    warmup: int = 1  # per deployment, before the measured requests; stored with warmup=1
-    max_tokens: int | None = 128
-    duration_s: float | None = None  # stop sending new requests after this long
+    repeats: Annotated[int, Field(ge=1)] = 1
+    requests: Annotated[int, Field(ge=1)] | None = None  # total measured requests, cycling through the prompts (overrides repeats)
+    concurrency: Count = 8
+    ramp_s: Annotated[float, Field(ge=0)] = 0.0  # closed loop: start the workers evenly over this many seconds (0: all at once)
+    rate: Annotated[float, Field(gt=0)] | None = None  # requests/s, Poisson arrivals; None: closed loop at `concurrency`
+    max_in_flight: Count = 1000  # rate mode: cap on requests in flight (a late send is recorded, never hidden)
+    warmup: Annotated[int, Field(ge=0)] = 1  # per deployment, before the measured requests; stored with warmup=1
+    max_tokens: Annotated[int, Field(ge=1)] | None = 128
+    duration_s: Seconds | None = None  # stop sending new requests after this long
     seed: int = 0
-    api: str = "chat"
+    api: Literal["chat", "completions"] = "chat"
     system: str | None = None
-    timeout_s: float = 120.0  # whole request, retries included
-    stall_s: float = 30.0  # longest silence between two reads
-    connect_s: float = 10.0
-    max_retries: int = 2
-    retry_base_s: float = 0.5
-    retry_max_wait_s: float = 20.0
+    timeout_s: Seconds = 120.0  # whole request, retries included
+    stall_s: Seconds = 30.0  # longest silence between two reads
+    connect_s: Seconds = 10.0
+    max_retries: Annotated[int, Field(ge=0)] = 2
+    retry_base_s: Annotated[float, Field(ge=0)] = 0.5
+    retry_max_wait_s: Annotated[float, Field(ge=0)] = 20.0
     headers: dict[str, str] = field(default_factory=dict)  # added to every request (e.g. x-sim-fault)
     deployments_file: str | None = None
     notes: str = ""
 
     def validate(self) -> None:
-        if not self.deployments:
-            raise ConfigError("bench: field 'deployments' is empty; give at least one (e.g. --deployment sim-fast)")
-        if self.mode not in MODE_CHOICES:
-            raise ConfigError(f"bench: field 'mode' must be one of {list(MODE_CHOICES)}, got {self.mode!r}")
-        if self.api not in ("chat", "completions"):
-            raise ConfigError(f"bench: field 'api' must be \"chat\" or \"completions\", got {self.api!r}")
-        for name, lo in (("repeats", 1), ("concurrency", 1), ("max_in_flight", 1), ("warmup", 0), ("max_retries", 0)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-                raise ConfigError(f"bench: field '{name}' must be a whole number ≥ {lo}, got {v!r}")
-        for name in ("concurrency", "max_in_flight"):
-            if getattr(self, name) > MAX_CONCURRENCY:
-                raise ConfigError(f"bench: field '{name}' must be at most {MAX_CONCURRENCY:,}, got {getattr(self, name):,}")
-        for name, opt in (("max_tokens", True), ("seed", False)):
-            v = getattr(self, name)
-            if not (opt and v is None) and (not isinstance(v, int) or isinstance(v, bool) or (name == "max_tokens" and v < 1)):
-                raise ConfigError(f"bench: field '{name}' must be a whole number" + (" ≥ 1" if name == "max_tokens" else "") + f", got {v!r}")
-        for name in ("timeout_s", "stall_s", "connect_s", "retry_base_s", "retry_max_wait_s", "duration_s"):
-            v = getattr(self, name)
-            if v is None and name == "duration_s":
-                continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= 0 if name.startswith("retry") else v > 0):
-                raise ConfigError(f"bench: field '{name}' must be a number of seconds > 0, got {v!r}")
-        if self.prompt_set not in (*P.SIZES, "mixed"):
-            raise ConfigError(f"bench: field 'prompt_set' must be one of {[*P.SIZES, 'mixed']}, got {self.prompt_set!r}")
-        if not isinstance(self.headers, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()):
-            raise ConfigError(f"bench: field 'headers' must be a table of strings (e.g. headers = {{x-sim-fault = \"429\"}}), got {self.headers!r}")
-        for name in ("notes", "system"):
-            v = getattr(self, name)
-            if not (v is None and name == "system") and not isinstance(v, str):
-                raise ConfigError(f"bench: field '{name}' must be a string, got {v!r}")
-        seen: set[str] = set()
-        for d in self.deployments:
-            dname = d.name if isinstance(d, Deployment) else d
-            if not isinstance(dname, str) or not dname:
-                raise ConfigError(f"bench: field 'deployments' must list names or tables, got {d!r}")
-            if dname in seen:
-                raise ConfigError(f"bench: field 'deployments': '{dname}' is listed twice")
-            seen.add(dname)
-        if self.requests is not None and (not isinstance(self.requests, int) or self.requests < 1):
-            raise ConfigError(f"bench: field 'requests' must be a whole number ≥ 1, got {self.requests!r}")
-        if self.rate is not None and not (isinstance(self.rate, (int, float)) and self.rate > 0):
-            raise ConfigError(f"bench: field 'rate' must be a number > 0 (requests per second), got {self.rate!r}")
-        if not isinstance(self.ramp_s, (int, float)) or self.ramp_s < 0:
-            raise ConfigError(f"bench: field 'ramp_s' must be a number ≥ 0 (seconds), got {self.ramp_s!r}")
-        for name in ("timeout_s", "stall_s", "connect_s"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"bench: field '{name}' must be > 0, got {getattr(self, name)!r}")
-        for t in self.temperatures:
-            if t is not None and not 0 <= t <= 2:
-                raise ConfigError(f"bench: temperature must be between 0 and 2, got {t}")
+        """A ConfigError naming the first field that does not fit its annotation."""
+        validated(_SCHEMA(), self, "bench")
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -151,6 +128,11 @@ class WorkItem:
     def pair_id(self) -> str:
         """Same for the streaming and non-streaming twins of one (deployment, temperature, prompt, repeat)."""
         return f"{self.deployment}|{self.temperature}|{self.prompt.id}|{self.repeat}"
+
+
+@functools.cache
+def _SCHEMA() -> TypeAdapter[BenchConfig]:  # noqa: N802 - built once, on first use
+    return TypeAdapter(BenchConfig)
 
 
 def cell_label(deployment: str, temperature: float | None, mode: str) -> str:

@@ -1,90 +1,191 @@
-"""Deployments: the built-ins, ``deployments.toml``, and how to authenticate to each.
+"""Deployments: the built-ins, and ``deployments.toml`` validated by pydantic models.
 
-A deployment is everything needed to send one request: where (URL), what
-(model or Azure deployment name) and how (key from an environment variable or
-Streamlit secrets, or an Entra token). Keys are looked up when a request is
-about to be built and are never stored on the ``Deployment`` itself.
+A deployment is everything needed to send one request: where (URL), what (model or
+Azure deployment name) and how (the *name* of the variable holding its key; keys are
+resolved at request time by ``core.auth`` and never stored here).
+
+Each ``[[deployments]]`` table is one of five models, chosen by its ``provider``
+(a discriminated union); every error names the file, the entry and the field, in one
+sentence (``describe_error``), e.g. ``deployments.toml: deployments[0] ('x'): field
+'endpoint' is missing (required for provider 'azure')``.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import tomllib
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from streaming.errors import ConfigError
 
 PROVIDERS = ("azure", "openai", "compatible", "local", "simulated")
-
-
 BUILTIN_PROVIDERS = ("local", "simulated")
-
-
 DEFAULT_DEPLOYMENTS_FILE = "deployments.toml"
-
-
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
-
-
 LOCAL_MODEL = "gemma-3-270m"
-
-
 FAULT_KINDS = (
     "429", "500", "503", "reset", "drop", "stall", "slow_headers",
     "malformed", "azure_annotations", "content_filter", "error_event",
 )  # fmt: skip
+STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-@dataclass(frozen=True)
-class Fault:
+def _http_url(v: str) -> str:
+    if not v.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return v
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class Fault(BaseModel):
     """A fault a simulated deployment injects: every ``every``-th request, or with ``probability``."""
 
-    kind: str
-    probability: float = 0.0
-    every: int = 0
-    after_tokens: int = 5
-    seconds: float = 2.0
+    model_config = STRICT
+    kind: Literal[FAULT_KINDS]  # type: ignore[valid-type]
+    probability: Annotated[float, Field(ge=0, le=1)] = 0.0
+    every: Annotated[int, Field(ge=0)] = 0
+    after_tokens: Annotated[int, Field(ge=0)] = 5
+    seconds: Annotated[float, Field(ge=0)] = 2.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass(frozen=True)
-class SimProfile:
-    """The declared latency profile of a simulated deployment."""
-
-    ttft_ms: float = 200.0
-    tokens_per_s: float = 100.0
-    jitter: float = 0.0
-    output_tokens: int = 120
-    faults: tuple[Fault, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "faults"}
-        d["faults"] = [f.to_dict() for f in self.faults]
-        return d
+        return self.model_dump()
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "profile") -> SimProfile:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(known)}")
-        kw: dict[str, Any] = {}
-        for name in ("ttft_ms", "tokens_per_s", "jitter"):
-            if name in data:
-                kw[name] = _number(data[name], f"{where}: field '{name}'", minimum=0.0)
-        if "tokens_per_s" in kw and kw["tokens_per_s"] <= 0:
-            raise ConfigError(f"{where}: field 'tokens_per_s' must be > 0, got {kw['tokens_per_s']}")
-        if "output_tokens" in data:
-            kw["output_tokens"] = int(_number(data["output_tokens"], f"{where}: field 'output_tokens'", minimum=1, integer=True))
-        if "faults" in data:
-            kw["faults"] = tuple(_fault(f, f"{where}: faults[{i}]") for i, f in enumerate(_list(data["faults"], f"{where}: field 'faults'")))
-        return cls(**kw)
+    def from_dict(cls, data: Any, where: str = "fault") -> Fault:
+        """A fault from a mapping (a TOML table, the ``x-sim-fault`` header), or a ConfigError naming the field."""
+        return validated(cls, data, where)
+
+
+class SimProfile(BaseModel):
+    """The declared latency profile of a simulated deployment."""
+
+    model_config = STRICT
+    ttft_ms: Annotated[float, Field(ge=0)] = 200.0
+    tokens_per_s: Annotated[float, Field(gt=0)] = 100.0
+    jitter: Annotated[float, Field(ge=0)] = 0.0
+    output_tokens: Annotated[int, Field(ge=1)] = 120
+    faults: Annotated[tuple[Fault, ...], Field(strict=False)] = ()  # a TOML list is fine; each fault is strict
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "profile") -> SimProfile:
+        """A profile from a mapping (e.g. the ``x-sim-profile`` header), or a ConfigError naming the field."""
+        return validated(cls, data, where)
+
+
+# -- the deployments.toml schema: one model per provider ---------------------------------------
+class _Entry(BaseModel):
+    model_config = STRICT
+    name: Text
+    description: str = ""
+
+
+class AzureEntry(_Entry):
+    provider: Literal["azure"]
+    endpoint: HttpUrl
+    deployment: Text
+    api_version: str = DEFAULT_AZURE_API_VERSION
+    api_key_env: str = "AZURE_OPENAI_API_KEY"
+    auth: Literal["key", "entra"] = "key"
+    model: str | None = None
+
+
+class OpenAIEntry(_Entry):
+    provider: Literal["openai"]
+    model: Text
+    base_url: HttpUrl = "https://api.openai.com/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+
+
+class CompatibleEntry(_Entry):
+    provider: Literal["compatible"]
+    base_url: HttpUrl
+    model: Text
+    api_key_env: str | None = None
+
+
+class LocalEntry(_Entry):
+    provider: Literal["local"]
+    model: str = LOCAL_MODEL
+
+
+class SimulatedEntry(SimProfile, _Entry):
+    provider: Literal["simulated"]
+    model: str | None = None
+
+
+Entry = Annotated[AzureEntry | OpenAIEntry | CompatibleEntry | LocalEntry | SimulatedEntry, Field(discriminator="provider")]
+_ENTRY = TypeAdapter(Entry)
+_PROFILE_FIELDS = tuple(SimProfile.model_fields)
+
+
+def _allowed(provider: str) -> list[str]:
+    model = {"azure": AzureEntry, "openai": OpenAIEntry, "compatible": CompatibleEntry, "local": LocalEntry, "simulated": SimulatedEntry}[provider]
+    return sorted(model.model_fields)
+
+
+def describe_error(err: Mapping[str, Any], provider: str | None = None) -> str:
+    """One pydantic error as a sentence that names the field: ``field 'ttft_ms' must be a number, got 'fast'``."""
+    loc = list(err.get("loc", ()))
+    if loc and loc[0] in PROVIDERS:  # the discriminated union's tag
+        loc = loc[1:]
+    segs: list[str] = []
+    for p in loc:
+        if isinstance(p, int) and segs:
+            segs[-1] += f"[{p}]"
+        else:
+            segs.append(str(p))
+    name = segs[-1] if segs else "entry"
+    where = ": ".join(segs[:-1]) + ": " if len(segs) > 1 else ""
+    got, kind, ctx = err.get("input"), err.get("type", ""), err.get("ctx") or {}
+    if kind == "missing":
+        return f"{where}field '{name}' is missing" + (f" (required for provider '{provider}')" if provider else "")
+    if kind == "extra_forbidden":
+        allowed = f" for provider '{provider}'; allowed: {_allowed(provider)}" if provider and not where else ""
+        return f"{where}unknown field(s) ['{name}']{allowed}"
+    if kind == "union_tag_not_found":
+        return f"{where}field 'provider' is missing; give one of {list(PROVIDERS)}"
+    if kind == "union_tag_invalid":
+        return f"{where}field 'provider' must be one of {list(PROVIDERS)}, got {ctx.get('tag')!r}"
+    if kind == "literal_error":
+        return f"{where}field '{name}' must be one of {ctx.get('expected', '')}, got {got!r}"
+    if kind in ("int_type", "int_from_float", "int_parsing"):
+        return f"{where}field '{name}' must be a whole number, got {got!r}"
+    if kind in ("float_type", "float_parsing"):
+        return f"{where}field '{name}' must be a number, got {got!r}"
+    if kind in ("string_type", "string_too_short"):
+        return f"{where}field '{name}' must be a non-empty string, got {got!r}"
+    if kind in ("tuple_type", "list_type"):
+        return f"{where}field '{name}' must be a list, got {type(got).__name__}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        example = ', e.g. {kind = "429", probability = 0.1}' if name.startswith("faults") else ""
+        return f"{where}{name} must be a table{example}, got {got!r}"
+    if kind == "value_error":
+        return f"{where}field '{name}': {str(err.get('msg', '')).removeprefix('Value error, ')}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op = {"greater_than": ">", "greater_than_equal": "≥", "less_than": "<", "less_than_equal": "≤"}[kind]
+        return f"{where}field '{name}' must be {op} {next(iter(ctx.values()), '')}, got {got!r}"
+    msg = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+    return f"{where}field '{name}' {msg}, got {got!r}"
+
+
+def validated(model: Any, data: Any, where: str, provider: str | None = None) -> Any:
+    """``model`` validated from ``data``; a ConfigError with one sentence naming ``where`` and the field."""
+    try:
+        adapter = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
+        return adapter.validate_python(data)
+    except ValidationError as e:
+        raise ConfigError(f"{where}: {describe_error(e.errors()[0], provider)}") from None
 
 
 @dataclass(frozen=True)
@@ -165,61 +266,8 @@ BUILTINS: tuple[Deployment, ...] = (
 )
 
 
-_ALLOWED = {
-    "azure": {"name", "provider", "endpoint", "deployment", "api_version", "api_key_env", "auth", "model", "description"},
-    "openai": {"name", "provider", "model", "base_url", "api_key_env", "description"},
-    "compatible": {"name", "provider", "model", "base_url", "api_key_env", "description"},
-    "local": {"name", "provider", "model", "description"},
-    "simulated": {"name", "provider", "model", "description"} | {f.name for f in fields(SimProfile)},
-}
-
-
-_REQUIRED = {"azure": ("endpoint", "deployment"), "openai": ("model",), "compatible": ("base_url", "model")}
-
-
-def _number(value: Any, what: str, minimum: float | None = None, integer: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{what} must be a number, got {value!r}")
-    if integer and not float(value).is_integer():
-        raise ConfigError(f"{what} must be a whole number, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{what} must be ≥ {minimum}, got {value!r}")
-    return float(value)
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{what} must be a list, got {type(value).__name__}")
-    return value
-
-
-def _fault(data: Any, where: str) -> Fault:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where} must be a table like {{kind = \"429\", probability = 0.1}}")
-    known = {f.name for f in fields(Fault)}
-    unknown = set(data) - known
-    if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(known)}")
-    kind = str(data.get("kind", ""))
-    if kind not in FAULT_KINDS:
-        raise ConfigError(f"{where}: field 'kind' must be one of {list(FAULT_KINDS)}, got {kind!r}")
-    prob = _number(data.get("probability", 0.0), f"{where}: field 'probability'", minimum=0.0)
-    if prob > 1:
-        raise ConfigError(f"{where}: field 'probability' must be between 0 and 1, got {prob}")
-    every = int(_number(data.get("every", 0), f"{where}: field 'every'", minimum=0, integer=True))
-    after = int(_number(data.get("after_tokens", 5), f"{where}: field 'after_tokens'", minimum=0, integer=True))
-    secs = _number(data.get("seconds", 2.0), f"{where}: field 'seconds'", minimum=0.0)
-    return Fault(kind=kind, probability=prob, every=every, after_tokens=after, seconds=secs)
-
-
-def _check_url(value: Any, where: str, fld: str) -> str:
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}: field '{fld}' must be an http:// or https:// URL, got {value!r}")
-    return value
-
-
 def parse_deployment(entry: Any, where: str) -> Deployment:
-    """One ``[[deployments]]`` table → a ``Deployment``, or a ``ConfigError`` naming the field."""
+    """One ``[[deployments]]`` table → a ``Deployment``, or a ``ConfigError`` naming the entry and the field."""
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where} must be a table")
     name = entry.get("name")
@@ -227,42 +275,13 @@ def parse_deployment(entry: Any, where: str) -> Deployment:
         raise ConfigError(f"{where}: field 'name' is missing or empty (e.g. name = \"gpt-4o-eastus\")")
     where = f"{where} ('{name}')"
     provider = entry.get("provider")
-    if provider not in PROVIDERS:
-        raise ConfigError(f"{where}: field 'provider' must be one of {list(PROVIDERS)}, got {provider!r}")
-    unknown = set(entry) - _ALLOWED[provider]
-    if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)} for provider '{provider}'; allowed: {sorted(_ALLOWED[provider])}")
-    for fld in _REQUIRED.get(provider, ()):
-        if not entry.get(fld):
-            raise ConfigError(f"{where}: field '{fld}' is missing (required for provider '{provider}')")
-    for fld, value in entry.items():
-        if fld in ("name", "provider", "endpoint", "deployment", "api_version", "api_key_env", "auth", "model", "base_url", "description"):
-            if not isinstance(value, str):
-                raise ConfigError(f"{where}: field '{fld}' must be a string, got {value!r}")
-    kw: dict[str, Any] = {"name": name, "provider": provider, "description": entry.get("description", "")}
-    if provider == "azure":
-        kw["endpoint"] = _check_url(entry["endpoint"], where, "endpoint")
-        kw["deployment"] = entry["deployment"]
-        kw["model"] = entry.get("model", entry["deployment"])
-        kw["api_version"] = entry.get("api_version", DEFAULT_AZURE_API_VERSION)
-        auth = entry.get("auth", "key")
-        if auth not in ("key", "entra"):
-            raise ConfigError(f"{where}: field 'auth' must be \"key\" or \"entra\", got {auth!r}")
-        kw["auth"] = auth
-        kw["api_key_env"] = entry.get("api_key_env", "AZURE_OPENAI_API_KEY")
-    elif provider == "openai":
-        kw["model"] = entry["model"]
-        kw["base_url"] = _check_url(entry.get("base_url", "https://api.openai.com/v1"), where, "base_url")
-        kw["api_key_env"] = entry.get("api_key_env", "OPENAI_API_KEY")
-    elif provider == "compatible":
-        kw["model"] = entry["model"]
-        kw["base_url"] = _check_url(entry["base_url"], where, "base_url")
-        kw["api_key_env"] = entry.get("api_key_env")
-    elif provider == "local":
-        kw["model"] = entry.get("model", LOCAL_MODEL)
-    else:
-        kw["model"] = entry.get("model", name)
-        kw["sim"] = SimProfile.from_dict({k: v for k, v in entry.items() if k not in _ALLOWED["local"]}, where)
+    e = validated(_ENTRY, dict(entry), where, provider if provider in PROVIDERS else None)
+    kw = e.model_dump(exclude={*_PROFILE_FIELDS} if e.provider == "simulated" else set())
+    if e.provider == "azure":
+        kw["model"] = e.model or e.deployment
+    elif e.provider == "simulated":
+        kw["model"] = e.model or e.name
+        kw["sim"] = SimProfile(**{f: getattr(e, f) for f in _PROFILE_FIELDS})
     return Deployment(**kw)
 
 
@@ -289,7 +308,9 @@ def load_deployments(path: str | os.PathLike[str] | None = None) -> list[Deploym
     unknown = set(data) - {"deployments"}
     if unknown:
         raise ConfigError(f"{p}: unknown top-level key(s) {sorted(unknown)}; expected [[deployments]] tables")
-    entries = _list(data.get("deployments", []), f"{p}: 'deployments'")
+    entries = data.get("deployments", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{p}: 'deployments' must be a list of [[deployments]] tables, got {type(entries).__name__}")
     names = {d.name for d in out}
     for i, entry in enumerate(entries):
         dep = replace(parse_deployment(entry, f"{p}: deployments[{i}]"), source=str(p))

@@ -216,9 +216,7 @@ def _pick_fault(state: ServerState, model: str, profile: SimProfile, header: str
     if header:
         try:
             data = orjson.loads(header) if header.lstrip().startswith("{") else {"kind": header.strip()}
-            from streaming.core.config import _fault
-
-            return _fault(data, "x-sim-fault header")
+            return Fault.from_dict(data, "x-sim-fault header")
         except Exception as e:
             raise HTTPException(status_code=400, detail=f"header 'x-sim-fault': {e}") from None
     n = state.counts[model]
