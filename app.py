@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
-import orjson
 import streamlit as st
 
 from streaming.core.auth import Credentials, SafeSecrets
@@ -30,6 +28,7 @@ from streaming.demo.format import failure_sentence, metrics_line
 from streaming.demo.pacing import Batcher, Smoother
 from streaming.demo.race import Race, RaceResult
 from streaming.demo.reader import ThreadedReader, frames
+from streaming.demo.turns import build_request, default_store_path, save_turn
 from streaming.errors import ConfigError, EndpointError
 from streaming.server import launcher
 
@@ -139,14 +138,6 @@ def deployment_notice(dep: Deployment) -> None:
 # -- the demo page -------------------------------------------------------------------
 
 
-def store_available() -> bool:
-    try:
-        import streaming.store  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @st.cache_resource(show_spinner=False)
 def demo_store(path: str) -> Any:
     from streaming.store import Store
@@ -154,36 +145,12 @@ def demo_store(path: str) -> Any:
     return Store(path)
 
 
-def save_turn(records: list[StreamRecord], extra: dict[str, Any]) -> None:
-    """Persist a finished turn (results DB when enabled; JSON lines when STREAMING_DEMO_LOG is set). Never breaks the chat."""
-    log = os.environ.get("STREAMING_DEMO_LOG")
-    if log:
-        try:
-            with open(log, "ab") as f:
-                for r in records:
-                    f.write(orjson.dumps({**extra, "record": r.to_dict()}) + b"\n")
-        except OSError:
-            pass
-    if not st.session_state.get("save_turns") or not store_available():
-        return
-    try:
-        from streaming.store import default_db_path
-
-        db = demo_store(str(Path(default_db_path()).resolve()))
-        run_id = db.get_or_create_demo_run()
-        pair = uuid.uuid4().hex[:12] if len(records) > 1 else None
-        for r in records:
-            db.add_record(run_id, r, tag="demo", pair_id=pair, turn_kind=extra.get("kind"))
-    except Exception as e:  # the chat matters more than the log
-        st.session_state["save_error"] = f"This turn was not saved to the results database ({type(e).__name__}: {str(e)[:120]})."
-
-
-def conversation(history: list[dict[str, Any]], system: str) -> list[dict[str, str]]:
-    msgs = [{"role": "system", "content": system}] if system.strip() else []
-    for m in history:
-        if m["content"] and (m["role"] == "user" or m.get("status") in ("ok", "cancelled", "interrupted")):
-            msgs.append({"role": m["role"], "content": m["content"]})
-    return msgs
+def save(records: list[StreamRecord], kind: str) -> None:
+    """Save a finished turn (unless "Save demo turns" is off); a failure is shown once, never raised."""
+    db = demo_store(default_store_path()) if st.session_state.get("save_turns", True) else None
+    problem = save_turn(records, kind, db)
+    if problem:
+        st.session_state["save_error"] = problem
 
 
 def render_message(m: dict[str, Any]) -> None:
@@ -304,7 +271,7 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             msg["status"] = rec.status
             msg["server_notice"] = server_notice(dep, rec)
             msg["_final"].set()
-            save_turn([rec], {"kind": "chat"})
+            save([rec], "chat")
         stop.empty()
         show_text(body, rec.text)
         sentence = failure_sentence(rec)
@@ -354,7 +321,7 @@ def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             p_rec = finish(msg, "plain_content", "plain_record", race.plain)
             msg["status"] = s_rec.status
             msg["_final"].set()
-            save_turn([s_rec, p_rec], {"kind": "race"})
+            save([s_rec, p_rec], "race")
         stop.empty()
         for slot, sl_info, rec in ((body, info, s_rec), (plain_body, plain_info, p_rec)):
             show_text(slot, rec.text)
@@ -390,8 +357,7 @@ def demo() -> None:
         with st.expander("Display"):
             smooth = st.toggle("Smooth display (steady frame rate)", key="smooth", help="Changes only the painting, never the measurement")
             interval_ms = st.slider("Repaint at most every (ms)", 10, 250, DEFAULT_REPAINT_MS, 10, key="interval_ms")
-        if store_available():
-            st.toggle("Save demo turns", value=True, key="save_turns", help="Each turn goes to the results database (STREAMING_DB)")
+        st.toggle("Save demo turns", value=True, key="save_turns", help="Each turn goes to the results database (STREAMING_DB)")
         if st.button("Clear chat", key="clear"):
             st.session_state["history"] = []
 
@@ -425,11 +391,7 @@ def demo() -> None:
     client = demo_client(url)
     history = st.session_state["history"]
     asked = history if resume_from is None else history[:-1]  # a Continue re-asks the turn that broke off
-    if api == "chat":
-        req = LLMRequest(messages=conversation(asked, system), temperature=temperature, max_tokens=max_tokens)
-    else:
-        last_user = next(m["content"] for m in reversed(asked) if m["role"] == "user")
-        req = LLMRequest(prompt=(system.strip() + "\n\n" if system.strip() else "") + last_user, api="completions", temperature=temperature, max_tokens=max_tokens)
+    req = build_request(asked, system, api, temperature, max_tokens)
     settings = {"smooth": smooth, "interval_ms": interval_ms}
     if resume_from is not None:
         req = resume_request(req, StreamRecord.from_dict(resume_from["record"]))
