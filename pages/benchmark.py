@@ -11,10 +11,10 @@ import streamlit as st
 
 from streaming import store
 from streaming.analysis.failures import error_summary
-from streaming.analysis.tables import format_summary, run_summary
+from streaming.analysis.tables import format_summary, summarize
 from streaming.bench.job import BenchJob
 from streaming.bench.matrix import BenchConfig, parse_temperatures
-from streaming.bench.runner import BenchPoint
+from streaming.bench.progress import BenchPoint
 from streaming.core.config import BUILTINS, load_deployments
 from streaming.errors import ConfigError, StreamingError
 
@@ -125,7 +125,7 @@ def live() -> None:
     if job.done:
         st.success(f"Run {p.run_id} {p.phase}: {p.done} requests, {p.errors} errors.")
         try:
-            st.code(format_summary(run_summary(db_path, p.run_id)), language=None)
+            st.code(format_summary(summarize(store.load_requests(db_path, [p.run_id], timelines=False))), language=None)
             for line in error_summary(store.load_requests(db_path, [p.run_id], timelines=False)):
                 st.error(line)  # one sentence per kind of failure, with a request id
         except Exception as e:

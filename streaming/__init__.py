@@ -13,13 +13,19 @@ from typing import Any
 from streaming.core.auth import Credentials
 from streaming.core.client import AsyncClient, Client
 from streaming.core.collector import StreamCollector
-from streaming.core.config import BUILTINS, Deployment, Fault, SimProfile, find_deployment, load_deployments
+from streaming.core.config import (
+    BUILTINS,
+    Deployment,
+    Fault,
+    SimProfile,
+    find_deployment,
+    load_deployments,
+)
 from streaming.core.record import Attempt, StreamRecord
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.core.stream import AsyncStream, Stream
 from streaming.errors import ConfigError, EndpointError, StreamingError
-
-__version__ = "0.1.0"
+from streaming.version import __version__  # noqa: E402
 
 _LAZY = {
     "Store": "streaming.store",

@@ -10,7 +10,8 @@ import httpx2
 import numpy as np
 
 from streaming.bench.matrix import BenchConfig, poisson_schedule
-from streaming.bench.runner import Progress, run_benchmark
+from streaming.bench.progress import Progress
+from streaming.bench.runner import run_benchmark
 from streaming.core.config import Deployment, Fault, SimProfile
 from streaming.server.launcher import ServerHandle
 from streaming.store import Store, list_runs, load_requests

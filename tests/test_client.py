@@ -174,3 +174,24 @@ def test_unreachable_server_is_a_record_not_an_exception(sync) -> None:
     dead = Deployment(name="dead", provider="compatible", model="m", base_url="http://127.0.0.1:9/v1")
     rec = run(sync, "http://127.0.0.1:9", dead, LLMRequest.chat("hi"), retry=RetryPolicy(max_retries=1, base_s=0.01))
     assert rec.status == "error" and rec.error_type == "connect_error" and rec.retries == 1
+
+
+@both
+def test_a_retried_request_keeps_typed_attempts_and_the_time_waited_through_them(server, sync) -> None:
+    """429 then success: TTFT is the final attempt's; ttft_incl_retries_s adds the failed attempt and the wait after it."""
+    from streaming.core.config import Fault, SimProfile
+    from streaming.core.record import Attempt
+
+    flaky = Deployment(name="sim-flaky", provider="simulated", model="sim-flaky-" + str(sync),
+                       sim=SimProfile(ttft_ms=50, tokens_per_s=500, output_tokens=5, faults=(Fault(kind="429", every=2, seconds=0.2),)))  # fmt: skip
+    first = run(sync, server.url, flaky, LLMRequest.chat("one"))
+    rec = run(sync, server.url, flaky, LLMRequest.chat("two"), retry=RetryPolicy(max_retries=2, max_wait_s=1.0))
+    assert first.ok and first.retries == 0 and first.ttft_incl_retries_s == first.ttft_s
+    assert rec.ok and rec.retries == 1 and len(rec.attempts) == 1
+    a = rec.attempts[0]
+    assert isinstance(a, Attempt) and a.status == "error" and a.http_status == 429 and a.error_type == "http_429"
+    assert a.started_s == 0.0 and 0 < a.duration_s < 0.2 and a.wait_s == pytest.approx(0.2)
+    waited = rec.ttft_incl_retries_s - rec.ttft_s
+    assert waited >= a.duration_s + a.wait_s and waited < a.duration_s + a.wait_s + 0.1
+    assert rec.e2e_incl_retries_s - rec.e2e_s == pytest.approx(waited)
+    assert StreamRecord.from_dict(rec.to_dict()).attempts == rec.attempts  # JSON round trip keeps the type

@@ -150,3 +150,27 @@ def test_two_processes_write_at_once_without_locking_errors(tmp_path: Path) -> N
     df = load_requests(path)
     assert len(df) == 600 and df["run_id"].nunique() == 2
     assert integrity_check(path) == "ok"
+
+
+def test_numeric_blob_layouts_are_read_by_width(tmp_path) -> None:
+    """A row written by an older layout (a narrower blob) reads NaN in the columns added since; the rest is unchanged."""
+    import sqlite3
+
+    import numpy as np
+
+    from streaming.core.record import StreamRecord
+    from streaming.store import NUM_LAYOUTS, Store, load_requests
+
+    db = tmp_path / "layouts.db"
+    with Store(db) as s:
+        run = s.create_run("bench")
+        for i in range(3):
+            rec = StreamRecord(deployment="d", provider="simulated", model="m", ttft_s=0.1 * (i + 1), e2e_s=1.0 + i,
+                               ttft_incl_retries_s=0.5 + i, e2e_incl_retries_s=1.5 + i, output_tokens=5, chunks=5)  # fmt: skip
+            s.add_record(run, rec, seq=i)
+    old_width = len(NUM_LAYOUTS[0]) * 8
+    with sqlite3.connect(db) as c:  # make row 1 look like it was written before layout 2 existed
+        c.execute("UPDATE requests SET num = substr(num, 1, ?) WHERE seq = 1", (old_width,))
+    df = load_requests(db).sort_values("seq")
+    assert np.allclose(df["ttft_s"], [0.1, 0.2, 0.3]) and np.allclose(df["e2e_s"], [1.0, 2.0, 3.0])
+    assert df["ttft_incl_retries_s"].iloc[0] == 0.5 and np.isnan(df["ttft_incl_retries_s"].iloc[1]) and df["e2e_incl_retries_s"].iloc[2] == 3.5

@@ -19,7 +19,6 @@ from streaming.analysis.estimators import (
     bootstrap_quantiles,
     median_ci,
 )
-from streaming.store import load_requests
 
 
 def format_summary(summary: pd.DataFrame) -> str:
@@ -93,10 +92,6 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         row["schedule_lag_p99"] = float(np.percentile(lag, 99)) if len(lag) else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def run_summary(db_path: str, run_id: str) -> pd.DataFrame:
-    return summarize(load_requests(db_path, [run_id], timelines=False))
 
 
 SUMMARY_METRICS = ("n", "ok", "errors", "error_rate", "retries", "retry_wait_s",

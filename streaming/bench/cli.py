@@ -126,10 +126,10 @@ def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from streaming.analysis.tables import run_summary
+    from streaming.analysis.tables import summarize
     from streaming.bench.gates import failed_conditions, parse_condition
     from streaming.bench.runner import run_benchmark
-    from streaming.store import Store, default_db_path
+    from streaming.store import Store, default_db_path, load_requests
 
     cfg = build_config(args)
     for c in args.fail_if:
@@ -162,7 +162,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     run_id = box["run_id"]
     info = store.run_info(run_id) or {}
     store.close()
-    summary = run_summary(db_path, run_id)
+    summary = summarize(load_requests(db_path, [run_id], timelines=False))
     failed = failed_conditions(summary, args.fail_if)
     warnings = info.get("warnings") or []
     from streaming.analysis.failures import error_summary

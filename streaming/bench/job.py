@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 
 from streaming.bench.matrix import BenchConfig
-from streaming.bench.runner import Progress, run_benchmark
+from streaming.bench.progress import Progress
+from streaming.bench.runner import run_benchmark
 from streaming.store import Store
 
 

@@ -25,8 +25,8 @@ from streaming.core.config import (
     load_deployments,
     parse_deployment,
     read_toml,
-    validated,
 )
+from streaming.core.validation import validated
 from streaming.errors import ConfigError
 
 MODES = ("stream", "non-stream")

@@ -18,7 +18,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,10 +30,11 @@ from streaming.bench.matrix import (
     resolve_deployments,
     resolve_prompts,
 )
+from streaming.bench.progress import BenchPoint, CellProgress, Progress
 from streaming.core.auth import Credentials
 from streaming.core.client import AsyncClient
 from streaming.core.config import Deployment
-from streaming.core.record import StreamRecord, schedule_lag
+from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.store import Store
 
@@ -51,49 +51,6 @@ PROGRESS_EVERY_S = 0.1
 
 
 Clock = Callable[[], float]
-
-
-@dataclass
-class CellProgress:
-    """Live counters of one (deployment, temperature, mode)."""
-
-    done: int = 0
-    errors: int = 0
-    p50_wait_s: float | None = None  # p50 TTFT when streaming, p50 e2e otherwise
-
-
-@dataclass(frozen=True)
-class BenchPoint:
-    """One finished request as the live view plots it: when it finished, its cell and its perceived wait."""
-
-    seq: int
-    t_s: float  # finished, seconds from the start of the measured phase
-    sent_s: float | None
-    scheduled_s: float | None  # rate mode: the intended (Poisson) send time
-    cell: str
-    deployment: str
-    mode: str
-    status: str
-    perceived_wait_s: float | None  # None when the request failed
-
-    @property
-    def schedule_lag_s(self) -> float | None:
-        return schedule_lag(self.sent_s, self.scheduled_s)
-
-
-@dataclass
-class Progress:
-    """A snapshot for progress bars. ``points`` grows as requests finish (shared, append-only)."""
-
-    run_id: str
-    phase: str  # warmup | running | finished | stopped | failed
-    done: int
-    total: int
-    errors: int
-    elapsed_s: float
-    cells: dict[str, CellProgress]
-    points: list[BenchPoint]
-    warnings: list[str] = field(default_factory=list)
 
 
 def run_benchmark(config: BenchConfig, db: Store, progress: Callable[[Progress], None] | None = None,

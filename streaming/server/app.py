@@ -9,24 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import os
 import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from streaming import __version__
+from streaming.version import __version__
 from streaming.core.config import BUILTINS, LOCAL_MODEL, Deployment, Fault, SimProfile
+from streaming.server.asgi import (
+    AfterReset,
+    BearerAuth,
+    Dropped,
+    StampReceived,
+    TimedStream,
+)
 from streaming.server.chunks import DONE, ChunkWriter, full_response
 from streaming.server.errors import error_response, validation_error_response
 from streaming.server.local_model import (
@@ -36,165 +41,13 @@ from streaming.server.local_model import (
     ModelUnavailable,
     chat_prompt,
 )
+from streaming.server.models import ChatRequest, CommonRequest, CompletionRequest
 from streaming.server.sim import SimSource
 from streaming.server.truth import Truth, TruthStore
 
 log = logging.getLogger("streaming.server")
 SERVICE = "streaming-llm-lab"
-MAX_TOKENS_CAP = 4096
 NO_RETRY = {"x-should-retry": "false"}  # the openai SDK's convention: a retry would not help
-
-
-class StreamOptions(BaseModel):
-    include_usage: bool = False
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "user", "assistant", "developer", "tool"]
-    content: str | list[Any] | None = None
-
-
-class _Common(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    model: str = ""
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CAP)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CAP)
-    seed: int | None = None
-
-
-class ChatRequest(_Common):
-    messages: list[Message] = Field(min_length=1, max_length=1000)
-
-
-class CompletionRequest(_Common):
-    prompt: str = Field(max_length=200_000)
-
-
-class TimedStream(Response):
-    """SSE body from an async iterator of (bytes, content_text|None); stamps each write into ``truth``."""
-
-    media_type = "text/event-stream"
-
-    def __init__(self, body: AsyncIterator[tuple[bytes, str | None]], truth: Truth, on_disconnect: Callable[[], None], clock: Callable[[], float]) -> None:
-        self.status_code = 200
-        self.background = None
-        self.raw_headers = [
-            (b"content-type", b"text/event-stream; charset=utf-8"),
-            (b"cache-control", b"no-cache"),
-            (b"x-accel-buffering", b"no"),
-            (b"x-request-id", truth.response_id.encode()),
-        ]
-        self.body_iter = body
-        self.truth = truth
-        self.on_disconnect = on_disconnect
-        self.clock = clock
-
-    async def _pump(self, send: Any) -> None:
-        truth, clock = self.truth, self.clock
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        async for data, content in self.body_iter:
-            t = clock()  # just before the bytes go to the socket: a reader cannot have them earlier
-            await send({"type": "http.response.body", "body": data, "more_body": True})
-            if truth.first_event_at is None:
-                truth.first_event_at = t
-            if content is not None:
-                truth.chunk_times.append(t)
-                truth.chunk_texts.append(content)
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        truth.finished_at = clock()
-
-    async def _watch(self, receive: Any) -> None:
-        while True:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                return
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        pump = asyncio.ensure_future(self._pump(send))
-        watch = asyncio.ensure_future(self._watch(receive))
-        try:
-            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
-            if pump.done():
-                exc = pump.exception()
-                if exc is not None and not isinstance(exc, OSError):
-                    raise exc
-            else:  # the client went away first
-                self.truth.cancelled_at = self.clock()
-                self.on_disconnect()
-                pump.cancel()
-                with contextlib.suppress(BaseException):
-                    await pump
-        finally:
-            watch.cancel()
-            with contextlib.suppress(BaseException):
-                await watch
-            if self.truth.cancelled_at is None and self.truth.finished_at is None:
-                self.truth.cancelled_at = self.clock()
-                self.on_disconnect()
-            with contextlib.suppress(Exception):
-                await self.body_iter.aclose()  # type: ignore[attr-defined]
-
-
-class _BearerAuth:
-    """Pure ASGI middleware (no wrapping of streamed bodies): every route needs the bearer key."""
-
-    def __init__(self, app: Any, api_key: str) -> None:
-        self.app = app
-        self.key = api_key.encode()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        # GET / is the static chat page (no data, no secrets); it sends the key on every data route it calls.
-        if scope["type"] == "http" and not (scope.get("method") == "GET" and scope.get("path") == "/"):
-            headers = dict(scope.get("headers") or ())
-            given = headers.get(b"authorization", b"")
-            token = given[7:] if given[:7].lower() == b"bearer " else headers.get(b"api-key", b"")
-            if not hmac.compare_digest(token, self.key):
-                resp = error_response(401, "missing or wrong API key: send 'Authorization: Bearer <key>'", "authentication_error")
-                await resp(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-class _StampReceived:
-    """Pure ASGI middleware: stamps the moment the app has the whole request body (before any parsing)."""
-
-    def __init__(self, app: Any, clock: Callable[[], float]) -> None:
-        self.app = app
-        self.clock = clock
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        state = scope.setdefault("state", {})
-        clock = self.clock
-
-        async def stamped() -> Any:
-            msg = await receive()
-            if msg["type"] == "http.request" and not msg.get("more_body", False) and "received_at" not in state:  # else the protocol stamped it
-                state["received_at"] = clock()
-            return msg
-
-        await self.app(scope, stamped, send)
-
-
-class _AfterReset(Response):
-    """What a handler returns once it has reset the connection: sends nothing, waits for the server to notice."""
-
-    def __init__(self) -> None:
-        self.background = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(receive(), 5.0)  # http.disconnect: then uvicorn sends no 500 of its own
-
-
-class _Dropped(Exception):
-    """Raised inside a response to cut the connection mid-stream (the 'drop' fault)."""
 
 
 class ServerState:
@@ -242,9 +95,9 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
     app.state.lab = state
     quiet = logging.getLogger("uvicorn.error")
 
-    app.add_middleware(_StampReceived, clock=clock)
+    app.add_middleware(StampReceived, clock=clock)
     if api_key:
-        app.add_middleware(_BearerAuth, api_key=api_key)
+        app.add_middleware(BearerAuth, api_key=api_key)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -289,7 +142,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             raise HTTPException(status_code=404, detail=f"no response with id {response_id!r}")
         return t.to_dict()
 
-    async def handle(body: _Common, request: Request, api: str, model: str, azure: bool) -> Any:
+    async def handle(body: CommonRequest, request: Request, api: str, model: str, azure: bool) -> Any:
         received = getattr(request.state, "received_at", None) or clock()
         max_tokens = body.max_completion_tokens or body.max_tokens
         state.counts[model] = state.counts.get(model, 0) + 1
@@ -332,7 +185,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                     return error_response(503, "fault 'reset' needs the server run by 'python -m streaming serve' (it owns the socket)", "server_error")
                 tr.cancelled_at = clock()
                 reset()
-                return _AfterReset()
+                return AfterReset()
             if fault.kind == "429":
                 wait = max(fault.seconds, 0.0)
                 return error_response(429, "Rate limit reached for this simulated deployment. Retry after the time given.", "rate_limit_error",
@@ -379,7 +232,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                     tr.tokens_generated = source.generated
                     if kind and n == fault.after_tokens:
                         if kind == "drop":
-                            raise _Dropped()
+                            raise Dropped()
                         if kind == "stall":
                             await asyncio.sleep(fault.seconds)
                         elif kind == "malformed":
@@ -412,7 +265,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             try:
                 async for item in events():
                     yield item
-            except _Dropped:
+            except Dropped:
                 quiet.debug("dropping %s after %d tokens (injected)", rid, source.generated)
                 raise ConnectionAbortedError("injected drop") from None
             finally:
@@ -448,7 +301,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
     return app
 
 
-def _approx_tokens(body: _Common, api: str) -> int:
+def _approx_tokens(body: CommonRequest, api: str) -> int:
     if api == "chat":
         text = " ".join(str(m.content or "") for m in body.messages)  # type: ignore[attr-defined]
     else:

@@ -52,7 +52,7 @@ def scrub(value: Any) -> Any:
 def _versions() -> dict[str, str]:
     from importlib import metadata
 
-    from streaming import __version__
+    from streaming.version import __version__
 
     out = {"streaming": __version__, "python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version}
     for pkg in ("httpx2", "openai", "fastapi", "uvicorn", "llama-cpp-python", "numpy", "pandas", "streamlit"):
