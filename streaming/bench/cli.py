@@ -44,6 +44,8 @@ def register(sub: Any) -> None:
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.add_argument("--fail-if", action="append", default=[], metavar="COND", help="e.g. 'ttft_p95 > 0.8' (seconds); exit 1 when it holds")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    b.add_argument("--workers", type=int, metavar="N", help="run the load on N worker processes through Ray (default 1: this process)")
+    b.add_argument("--ray-address", metavar="ADDRESS", help="with --workers: join this Ray cluster (default: $RAY_ADDRESS, else a local one)")
     b.set_defaults(func=cmd_bench)
 
     r = sub.add_parser("report", help="report or export a run (the latest by default)")
@@ -74,6 +76,7 @@ def build_config(args: argparse.Namespace) -> Any:
         "max_in_flight": args.max_in_flight, "warmup": args.warmup, "max_tokens": args.max_tokens, "duration_s": args.duration,
         "seed": args.seed, "timeout_s": args.timeout, "stall_s": args.stall_timeout, "max_retries": args.retries,
         "retry_max_wait_s": args.retry_max_wait, "notes": args.notes,
+        "workers": getattr(args, "workers", None), "ray_address": getattr(args, "ray_address", None),
     }  # fmt: skip
     for k, v in overrides.items():
         if v is not None:

@@ -91,6 +91,8 @@ class BenchConfig:
     headers: dict[str, str] = field(default_factory=dict)  # added to every request (e.g. x-sim-fault)
     deployments_file: str | None = None
     notes: str = ""
+    workers: Annotated[int, Field(ge=1, le=1024)] = 1  # > 1: the load runs on this many Ray worker processes
+    ray_address: str | None = None  # join this Ray cluster (else RAY_ADDRESS, else a local one)
 
     def validate(self) -> None:
         """A ConfigError naming the first field that does not fit its annotation."""

@@ -18,6 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,17 +54,42 @@ PROGRESS_EVERY_S = 0.1
 Clock = Callable[[], float]
 
 
+@dataclass(frozen=True)
+class WorkerShare:
+    """What one scale-out worker runs: its items (with their global seq and schedule), its id, and when to start.
+
+    ``start_at`` is called in a thread once the worker has warmed up; it returns the clock reading at
+    which the measured phase starts, so every worker starts one schedule at the same instant.
+    """
+
+    items: list[WorkItem]
+    worker: str
+    index: int
+    of: int
+    server_url: str | None
+    start_at: Callable[[], float]
+
+
 def run_benchmark(config: BenchConfig, db: Store, progress: Callable[[Progress], None] | None = None,
-                  stop: threading.Event | None = None, clock: Clock = time.perf_counter) -> str:  # fmt: skip
-    """Run the matrix, storing every request in ``db``; returns the run id. ``stop`` ends it early (kept, marked stopped)."""
+                  stop: threading.Event | None = None, clock: Clock = time.perf_counter, *, share: WorkerShare | None = None) -> str:  # fmt: skip
+    """Run the matrix, storing every request in ``db``; returns the run id. ``stop`` ends it early (kept, marked stopped).
+
+    With ``config.workers`` > 1 the load runs on that many Ray worker processes (``bench.distributed``);
+    ``share`` is what one such worker runs (its items, id, and when to start), given by the driver.
+    """
+    if config.workers > 1 and share is None:
+        from streaming.bench.distributed import run_distributed
+
+        return run_distributed(config, db, progress, stop)
     config.validate()
     deps = resolve_deployments(config)
     creds = Credentials()
     for d in deps:
         creds.headers(d)  # a missing key is a ConfigError now, before the run exists
     prompts = resolve_prompts(config)
-    items = expand(config, prompts, [d.name for d in deps])
+    items = share.items if share is not None else expand(config, prompts, [d.name for d in deps])
     runner = _Runner(config, db, deps, prompts[0].text, items, progress, stop or threading.Event(), clock)
+    runner.share = share
     return asyncio.run(runner.main())
 
 
@@ -90,6 +116,7 @@ class _Runner:
         self._writes: queue.SimpleQueue[tuple[StreamRecord, dict[str, Any]] | None] = queue.SimpleQueue()
         self._write_error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, name="bench-writer", daemon=True)
+        self.share: WorkerShare | None = None
 
     def _write_loop(self) -> None:
         while (job := self._writes.get()) is not None:
@@ -101,8 +128,8 @@ class _Runner:
 
     async def main(self) -> str:
         cfg = self.cfg
-        server_url = None
-        if any(d.builtin for d in self.deps):
+        server_url = self.share.server_url if self.share is not None else None
+        if any(d.builtin for d in self.deps) and self.share is None:
             from streaming.server.launcher import ensure_server, warm_local
 
             server_url = await asyncio.to_thread(lambda: ensure_server(cfg.deployments_file).url)
@@ -111,7 +138,8 @@ class _Runner:
         pool = cfg.max_in_flight if cfg.rate is not None else cfg.concurrency
         client = AsyncClient(self.deps, server_url=server_url, max_connections=pool, clock=self.clock,
                              timeouts=Timeouts(connect_s=cfg.connect_s, stall_s=cfg.stall_s),
-                             retry=RetryPolicy(max_retries=cfg.max_retries, base_s=cfg.retry_base_s, max_wait_s=cfg.retry_max_wait_s))  # fmt: skip
+                             retry=RetryPolicy(max_retries=cfg.max_retries, base_s=cfg.retry_base_s, max_wait_s=cfg.retry_max_wait_s),
+                             worker=self.share.worker if self.share is not None else None)  # fmt: skip
         self.run_id = self.db.create_run("bench", cfg.snapshot(self.deps), notes=cfg.notes, deployments=[d.name for d in self.deps])
         status = "failed"
         loop = asyncio.get_running_loop()
@@ -125,6 +153,10 @@ class _Runner:
             gc.freeze()  # what exists now is never scanned again: full collections stay short during the run
             lag = asyncio.create_task(self._lag_monitor())
             self.start = self.clock()
+            if self.share is not None and not self._stopping:  # every worker starts the one schedule at the same instant
+                self.start = await asyncio.to_thread(self.share.start_at)
+                while not self._stopping and (delay := self.start - self.clock()) > 0:
+                    await asyncio.sleep(min(delay, 0.05))
             if cfg.rate is None:
                 await self._closed_loop(client)
             else:
@@ -177,7 +209,8 @@ class _Runner:
 
         async def worker(i: int) -> None:
             if self.cfg.ramp_s > 0:  # staggered starts: the first tokens of a wave do not all land at once
-                await asyncio.sleep(self.cfg.ramp_s * i / n_workers)
+                k, n = (self.share.index, self.share.of) if self.share is not None else (0, 1)
+                await asyncio.sleep(self.cfg.ramp_s * (i * n + k) / (n_workers * n))  # interleaved across workers
             for item in queue:  # a shared iterator: each item goes to exactly one worker
                 if self._should_stop_sending():
                     return

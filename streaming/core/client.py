@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +45,9 @@ Clock = Callable[[], float]
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 
+_HOST = socket.gethostname()
+
+
 class _Base:
     """What the sync and async clients share: deployments, credentials, building requests."""
 
@@ -56,8 +60,10 @@ class _Base:
         clock: Clock = time.perf_counter,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
+        worker: str | None = None,
     ) -> None:
         self.deployments = deployments if deployments is not None else load_deployments()
+        self.worker = worker  # a scale-out worker's id: stamped on every record with this host's name
         self.server_url = server_url
         self.credentials = credentials or Credentials()
         self.clock = clock
@@ -106,6 +112,8 @@ class _Base:
             usage_requested=req.stream and req.include_usage and include_usage,
             resume_of=req.resume_of,
             started_at=utc_now(),
+            worker=self.worker,
+            host=_HOST if self.worker is not None else None,
         )
 
 

@@ -142,6 +142,8 @@ class StreamRecord:
     resume_of: str | None = None  # a "resume" attempt: the response id (else request id) of the attempt it continues
     ttft_incl_retries_s: float | None = None  # from the first attempt's send: what the user waited through retries
     e2e_incl_retries_s: float | None = None
+    worker: str | None = None  # scale-out (``--workers``): which worker process sent it, and on which host
+    host: str | None = None
 
     @property
     def itl_s(self) -> list[float]:
