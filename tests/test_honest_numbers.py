@@ -1,0 +1,127 @@
+"""Issue 13: figures that stay honest under retries, schedules and failures (real runs against the built-in server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from streaming.analysis.report import html_report
+from streaming.analysis.tables import (
+    format_percentile_table,
+    format_summary,
+    percentile_table,
+    summarize,
+)
+from streaming.bench.gates import failed_conditions
+from streaming.bench.runner import run_benchmark
+from streaming.core.config import Fault
+from streaming.server.launcher import ServerHandle
+from streaming.store import Store, load_requests
+from tests.test_bench_run import fast_cfg, sim
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    return port
+
+
+def test_retry_inclusive_figures_are_shown_whenever_a_request_retried(server: ServerHandle, tmp_path: Path) -> None:
+    """Item 1: a 429 (retry-after 300 ms) then success; the summary, the percentile table and the report show both figures."""
+    flaky = sim(faults=(Fault(kind="429", every=2, seconds=0.3),))
+    with Store(tmp_path / "r.db") as st:
+        run = run_benchmark(fast_cfg(deployments=[flaky], mode="stream", requests=4, concurrency=1, max_retries=1), st)
+    df = load_requests(tmp_path / "r.db", [run])
+    assert (df["status"] == "ok").all() and df["retries"].sum() == 3
+    s = summarize(df).iloc[0]
+    assert s["ttft_p99"] < 0.25 and s["ttft_incl_retries_p99"] >= s["ttft_p99"] + 0.3  # the wait and the failed attempt are in it
+    assert s["e2e_incl_retries_p50"] > s["e2e_p50"]
+    text = format_summary(summarize(df))
+    assert "TTFT+retries p50 ms" in text and "e2e+retries p50 ms" in text
+    table = format_percentile_table(percentile_table(df))
+    assert {"TTFT (ms)", "TTFT incl. retries (ms)", "end-to-end incl. retries (ms)"} <= set(table["metric"])
+    assert "TTFT incl. retries (ms)" in html_report(df)
+    # no retry: no extra columns to distract
+    calm = df.assign(retries=0)
+    assert "retries p50" not in format_summary(summarize(calm))
+    assert "TTFT incl. retries (ms)" not in set(format_percentile_table(percentile_table(calm))["metric"])
+
+
+def test_schedule_corrected_figures_in_rate_mode_and_fail_if_uses_them(server: ServerHandle, tmp_path: Path) -> None:
+    """Item 2: a deliberately slowed client (one request in flight at 20/s, 100 ms each) falls behind its schedule."""
+    dep = sim(ttft_ms=100, tokens=2)
+    with Store(tmp_path / "p.db") as st:
+        run = run_benchmark(fast_cfg(deployments=[dep], mode="stream", requests=12, rate=20.0, max_in_flight=1, seed=3), st)
+    df = load_requests(tmp_path / "p.db", [run])
+    lag = df["schedule_lag_s"].to_numpy(float)
+    assert lag.max() > 0.3  # the client fell behind
+    np.testing.assert_allclose(df["ttft_from_schedule_s"], lag + df["ttft_s"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(df["e2e_from_schedule_s"], lag + df["e2e_s"], rtol=0, atol=1e-12)
+    s = summarize(df)
+    assert s.iloc[0]["ttft_p99"] < 0.3 < s.iloc[0]["ttft_from_schedule_p99"]
+    text = format_summary(s)
+    assert "TTFT from sched p99 ms" in text and "e2e from sched p99 ms" in text
+    assert failed_conditions(s, ["ttft_p99 > 0.3"]) == []  # the plain figure hides the wait ...
+    assert failed_conditions(s, ["ttft_from_schedule_p99 > 0.3"])  # ... the schedule-corrected one does not
+    assert "TTFT from schedule (ms)" in set(format_percentile_table(percentile_table(df))["metric"])
+    # outside rate mode the corrected figure is undefined: a gate on it fails and says why
+    closed = failed_conditions(summarize(df.assign(schedule_lag_s=np.nan, ttft_from_schedule_s=np.nan)), ["ttft_from_schedule_p99 > 10"])
+    assert len(closed) == 1 and "defined only in rate mode (--rate)" in closed[0]
+
+
+def test_fail_if_fails_when_every_request_failed_against_a_closed_port(tmp_path: Path) -> None:
+    """Item 3: no successful request means no TTFT; a gate on it must fail, with a sentence saying why."""
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text(f'mode = "stream"\nrequests = 2\nwarmup = 0\nmax_retries = 0\nprompts = ["x"]\n[[deployments]]\nname = "closed"\n'
+                   f'provider = "compatible"\nbase_url = "http://127.0.0.1:{closed_port()}/v1"\nmodel = "m"\n')  # fmt: skip
+    p = subprocess.run([sys.executable, "-m", "streaming", "bench", "--config", str(cfg), "--db", str(tmp_path / "c.db"), "--json",
+                        "--quiet", "--fail-if", "ttft_p95 > 10"], capture_output=True, text=True, timeout=120, cwd=ROOT, env=dict(os.environ))  # fmt: skip
+    assert p.returncode == 1, p.stderr
+    out = json.loads(p.stdout)
+    assert out["failed_conditions"] == ["ttft_p95 > 10 cannot be checked for closed · T=default · stream: ttft_p95 has no value (2 of 2 requests failed)"]
+
+
+def test_fail_if_on_a_metric_undefined_for_the_runs_mode_fails() -> None:
+    """Item 3: TTFT of a non-streaming-only run, and an empty run."""
+    row = {"deployment": "d", "temperature": np.nan, "mode": "non-stream", "n": 4, "ok": 4, "errors": 0, "ttft_p95": np.nan, "e2e_p95": 0.5,
+           "schedule_lag_p99": np.nan}  # fmt: skip
+    out = failed_conditions(pd.DataFrame([row]), ["ttft_p95 > 1", "e2e_p95 > 1"])
+    assert out == ["ttft_p95 > 1 cannot be checked: ttft_p95 is undefined for non-streaming requests, and the run has no streaming ones"]
+    assert failed_conditions(summarize(pd.DataFrame()), ["error_rate > 0"]) == ["error_rate > 0 cannot be checked: the run has no requests"]
+
+
+def test_ttft_counts_every_request_that_reached_a_first_token(server: ServerHandle, tmp_path: Path) -> None:
+    """Item 4: stalled requests have a real TTFT; e2e and tokens/s count completed ones only; n is per metric."""
+    stalls = sim(ttft_ms=30, faults=(Fault(kind="stall", every=2, after_tokens=2, seconds=2.0),))
+    with Store(tmp_path / "s.db") as st:
+        run = run_benchmark(fast_cfg(deployments=[stalls], mode="stream", requests=4, concurrency=2, stall_s=0.3, max_retries=0), st)
+    df = load_requests(tmp_path / "s.db", [run])
+    assert sorted(df["status"]) == ["ok", "ok", "stalled", "stalled"] and df["ttft_s"].notna().all()
+    s = summarize(df).iloc[0]
+    assert (s["n_ttft"], s["n_e2e"], s["n_tokens_per_s"]) == (4, 2, 2)
+    assert s["ttft_p50"] == np.percentile(df["ttft_s"], 50)
+    long = percentile_table(df)
+    n = long.groupby("metric")["n"].first()
+    assert n["ttft_s"] == 4 and n["e2e_s"] == 2 and n["tokens_per_s"] == 2
+    assert "n TTFT" in format_summary(summarize(df))
+
+
+def test_percentile_table_units_are_ms_and_tok_per_s() -> None:
+    """Item 7: never 0.00999 s."""
+    df = pd.DataFrame({"deployment": "d", "temperature": 0.0, "mode": "stream", "status": "ok", "stream": True,
+                       "ttft_s": np.linspace(0.009, 0.011, 30), "e2e_s": 0.5, "tpot_s": 0.00999, "tokens_per_s": 100.1})  # fmt: skip
+    wide = format_percentile_table(percentile_table(df, resamples=50)).set_index("metric")
+    assert list(wide.index) == ["TTFT (ms)", "end-to-end (ms)", "TPOT (ms/token)", "tokens/s (tok/s)"]
+    assert wide.loc["TTFT (ms)", "p50"].startswith("10.0 [") and wide.loc["TPOT (ms/token)", "p50"].startswith("10.0 [")
+    assert wide.loc["end-to-end (ms)", "p50"].startswith("500 [") and wide.loc["tokens/s (tok/s)", "p50"].startswith("100.1 [")
