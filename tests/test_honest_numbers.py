@@ -125,3 +125,54 @@ def test_percentile_table_units_are_ms_and_tok_per_s() -> None:
     assert list(wide.index) == ["TTFT (ms)", "end-to-end (ms)", "TPOT (ms/token)", "tokens/s (tok/s)"]
     assert wide.loc["TTFT (ms)", "p50"].startswith("10.0 [") and wide.loc["TPOT (ms/token)", "p50"].startswith("10.0 [")
     assert wide.loc["end-to-end (ms)", "p50"].startswith("500 [") and wide.loc["tokens/s (tok/s)", "p50"].startswith("100.1 [")
+
+
+def test_keys_come_from_the_secrets_file_for_the_cli_bench_and_relay(server: ServerHandle, tmp_path: Path) -> None:
+    """Item 8: the environment first, then .streamlit/secrets.toml, for every surface outside Streamlit too."""
+    from streaming.core.auth import Credentials
+    from streaming.server.launcher import start_server
+
+    var = "LAB_SECRETS_FILE_TEST_KEY"
+    work = tmp_path / "proj"
+    (work / ".streamlit").mkdir(parents=True)
+    deps = work / "deployments.toml"
+    deps.write_text(f'[[deployments]]\nname = "az-file"\nprovider = "azure"\nendpoint = "{server.url}"\ndeployment = "sim-fast"\n'
+                    f'api_version = "2024-10-21"\napi_key_env = "{var}"\n')  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != var} | {"STREAMING_SERVER_URL": server.url, "PYTHONPATH": str(ROOT)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "streaming", "--deployments", str(deps), *args], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    missing = run("chat", "-d", "az-file", "-n", "2", "hi")  # no key anywhere: one sentence naming the variable and both places
+    assert missing.returncode == 2 and f"{var} is not set in the environment nor in .streamlit/secrets.toml" in missing.stderr
+    (work / ".streamlit" / "secrets.toml").write_text(f'{var} = "sk-from-file"\n')
+    chat = run("chat", "-d", "az-file", "-n", "2", "--json", "hi")
+    assert chat.returncode == 0, chat.stderr
+    assert json.loads(chat.stdout)["status"] == "ok"
+    bench = run("bench", "-d", "az-file", "-n", "2", "--warmup", "0", "--db", str(tmp_path / "k.db"), "--json", "--quiet")
+    assert bench.returncode == 0, bench.stderr
+    summary = json.loads(bench.stdout)["summary"]
+    assert sum(r["ok"] for r in summary) == 2 and sum(r["errors"] for r in summary) == 0
+    # the relay (a server started in that directory) resolves the key the same way
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        assert Credentials().lookup(var) == "sk-from-file"
+        os.environ[var] = "sk-from-env"
+        try:
+            assert Credentials().lookup(var) == "sk-from-env"  # the environment wins
+        finally:
+            del os.environ[var]
+        relay = start_server(deployments_file=str(deps), log_dir=str(tmp_path))
+    finally:
+        os.chdir(cwd)
+    try:
+        import httpx2
+
+        body = {"deployment": "az-file", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}
+        with httpx2.stream("POST", f"{relay.url}/chat/stream", json=body, timeout=30) as r:
+            text = r.read()
+        assert r.status_code == 200 and b"[DONE]" in text and b"event: error" not in text
+    finally:
+        relay.stop()
