@@ -57,7 +57,9 @@ def dep_labels(df: pd.DataFrame) -> pd.Series:
 
 USED_COLUMNS = ("run_id", "tag", "deployment", "provider", "temperature", "mode", "status", "prompt_id", "prompt_size", "seq", "request_key",
                 "response_id", "request_id", "started_at", "http_status", "retries", "attempts", "ttft_s", "e2e_s", "tpot_s", "tokens_per_s",
-                "perceived_wait_s", "output_tokens", "chunks", "chunk_times_s", "chunk_chars", "itl_s")  # fmt: skip
+                "perceived_wait_s", "output_tokens", "chunks", "chunk_times_s", "chunk_chars", "itl_s",
+                "stream", "pair_id", "schedule_lag_s", "ttft_incl_retries_s", "e2e_incl_retries_s", "ttft_from_schedule_s",
+                "e2e_from_schedule_s")  # fmt: skip
 
 
 def prepare(df: pd.DataFrame) -> pd.DataFrame:

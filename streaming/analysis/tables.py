@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from streaming.analysis.compare import paired_frame
+from streaming.analysis.compare import MIN_PAIRS_FOR_CI, paired_frame, without_ci
 from streaming.analysis.estimators import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -233,6 +233,7 @@ class Headline:
     wait_ratio: Estimate | None
     n_requests: int
     n_failed: int
+    n_streamed: int = 0  # streamed requests, whether or not they reached a first token
 
 
 def headlines(df: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> list[Headline]:
@@ -240,14 +241,17 @@ def headlines(df: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed: int | 
     out: list[Headline] = []
     if df.empty:
         return out
-    df = df[[c for c in ("deployment", "status", "mode", "ttft_s", "tokens_per_s", "perceived_wait_s", "temperature", "prompt_id") if c in df.columns]]
+    df = df[[c for c in ("deployment", "status", "mode", "stream", "ttft_s", "tokens_per_s", "perceived_wait_s", "temperature", "prompt_id", "pair_id")
+             if c in df.columns]]  # fmt: skip
     pairs_all = paired_frame(df)
     for dep, g in df.groupby("deployment", sort=True, observed=True):
         ok = ok_rows(g)
-        stream = ok[ok["mode"] == "stream"] if "mode" in ok.columns else ok
-        ttft = median_ci(stream["ttft_s"].to_numpy(float, na_value=np.nan), resamples=resamples, seed=seed)
-        tps = median_ci(stream["tokens_per_s"].to_numpy(float, na_value=np.nan), resamples=resamples, seed=seed)
+        streamed = g[g["mode"] == "stream"] if "mode" in g.columns else g
+        ttft = median_ci(metric_values(streamed, "ttft_s"), resamples=resamples, seed=seed)  # every request with a first token
+        tps = median_ci(metric_values(streamed, "tokens_per_s"), resamples=resamples, seed=seed)
         pairs = pairs_all[pairs_all["deployment"] == dep] if len(pairs_all) else pairs_all
         ratio = median_ci(pairs["ratio"].to_numpy(float), resamples=resamples, seed=seed) if len(pairs) else None
-        out.append(Headline(str(dep), ttft, tps, ratio, int(len(g)), int(len(g) - len(ok))))
+        if ratio is not None and len(pairs) < MIN_PAIRS_FOR_CI:
+            ratio = without_ci(ratio)
+        out.append(Headline(str(dep), ttft, tps, ratio, int(len(g)), int(len(g) - len(ok)), int(len(streamed))))
     return out
