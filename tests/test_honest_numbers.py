@@ -176,3 +176,30 @@ def test_keys_come_from_the_secrets_file_for_the_cli_bench_and_relay(server: Ser
         assert r.status_code == 200 and b"[DONE]" in text and b"event: error" not in text
     finally:
         relay.stop()
+
+
+def test_bootstrap_resamples_prompts_when_they_repeat() -> None:
+    """Item 7: 4 prompts × 50 repeats, the prompts differ, the repeats barely: the CI must reflect 4 prompts, not 200 requests."""
+    from streaming.analysis.estimators import _cluster_quantiles, _weighted_quantiles, cluster_bootstrap_quantiles
+    from streaming.analysis.tables import headlines
+
+    rng = np.random.default_rng(0)
+    ttft = np.concatenate([v + rng.normal(0, 0.001, 50) for v in (0.1, 0.2, 0.3, 0.4)])
+    df = pd.DataFrame({"deployment": "d", "temperature": 0.0, "mode": "stream", "status": "ok", "stream": True, "ttft_s": ttft,
+                       "tokens_per_s": 50.0, "prompt_id": np.repeat(["a", "b", "c", "d"], 50)})  # fmt: skip
+    long = percentile_table(df, metrics=("ttft_s",))
+    p50 = long[long["q"] == 0.5].iloc[0]
+    assert p50["n"] == 200 and p50["lo"] < 0.15 and p50["hi"] > 0.35  # request-level resampling gave about 0.20-0.30
+    h = headlines(df)[0]
+    assert h.ttft.lo < 0.15 and h.ttft.hi > 0.35
+    # every prompt distinct: the ordinary bootstrap, unchanged
+    distinct = cluster_bootstrap_quantiles(ttft, np.arange(200), [0.5])[0]
+    assert 0.2 <= distinct.lo and distinct.hi <= 0.3
+    # the fast path equals the expanded-weights definition (numpy's linear rule on the resampled requests)
+    s = np.sort(rng.random(60))
+    codes = rng.integers(0, 7, 60)
+    counts = rng.multinomial(7, [1 / 7] * 7, size=30)
+    qs = np.array([0.5, 0.9, 0.99])
+    np.testing.assert_allclose(_cluster_quantiles(s, codes, 7, counts, qs), _weighted_quantiles(s, counts[:, codes], qs))
+    for r in range(3):
+        np.testing.assert_allclose(_weighted_quantiles(s, counts[r:r + 1, codes], qs)[:, 0], np.quantile(np.repeat(s, counts[r, codes]), qs))

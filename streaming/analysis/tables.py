@@ -16,7 +16,7 @@ from streaming.analysis.estimators import (
     DEFAULT_SEED,
     METRIC_LABELS,
     Estimate,
-    bootstrap_quantiles,
+    cluster_bootstrap_quantiles,
     median_ci,
 )
 from streaming.core.record import counts_for
@@ -123,15 +123,30 @@ SUMMARY_METRICS = ("n", "ok", "errors", "error_rate", "retries", "retry_wait_s",
                    *(f"{m}_p{p}" for m in EXTRA_PERCENTILE_METRICS for p in PCTS))  # fmt: skip
 
 
+def metric_mask(g: pd.DataFrame, col: str) -> np.ndarray:
+    """Which rows enter ``col``'s statistics: a finite value, from a request whose status counts for it."""
+    if col not in g.columns:
+        return np.zeros(len(g), dtype=bool)
+    mask = np.isfinite(g[col].to_numpy(dtype=float, na_value=np.nan))
+    if "status" in g.columns:
+        stream = g["stream"].to_numpy(dtype=bool) if "stream" in g.columns else np.ones(len(g), dtype=bool)
+        mask &= counts_for(col, g["status"].to_numpy(dtype=object), stream)
+    return mask
+
+
 def metric_values(g: pd.DataFrame, col: str) -> np.ndarray:
     """The finite values of ``col`` from the requests whose status counts for it (none when the column is absent)."""
     if col not in g.columns:
         return np.empty(0)
-    x = g[col].to_numpy(dtype=float, na_value=np.nan)
-    if "status" in g.columns:
-        stream = g["stream"].to_numpy(dtype=bool) if "stream" in g.columns else np.ones(len(g), dtype=bool)
-        x = x[counts_for(col, g["status"].to_numpy(dtype=object), stream)]
-    return x[np.isfinite(x)]
+    return g[col].to_numpy(dtype=float, na_value=np.nan)[metric_mask(g, col)]
+
+
+def prompt_clusters(g: pd.DataFrame) -> np.ndarray | None:
+    """Each row's prompt, for the cluster bootstrap (a row without a prompt id is its own cluster); None without the column."""
+    if "prompt_id" not in g.columns:
+        return None
+    pid = g["prompt_id"].astype(object).to_numpy()
+    return np.array([p if isinstance(p, str) else f"\x00row{i}" for i, p in enumerate(pid)], dtype=object)
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -155,17 +170,20 @@ def percentile_table(
     cols = [*by, "metric", "q", "value", "lo", "hi", "n", "flagged"]
     by = [b for b in by if b in df.columns]
     metrics = [*metrics, *extra_metrics(df, metrics)]
-    data = df[[*by, *(m for m in metrics if m in df.columns), *(c for c in ("status", "stream") if c in df.columns)]]
+    data = df[[*by, *(m for m in metrics if m in df.columns), *(c for c in ("status", "stream", "prompt_id") if c in df.columns)]]
     rows: list[tuple] = []
     if data.empty:
         return pd.DataFrame(columns=cols)
     for key, g in data.groupby(list(by), dropna=False, sort=True, observed=True):
         key = key if isinstance(key, tuple) else (key,)
+        clusters = prompt_clusters(g)
         for m in metrics:
-            x = metric_values(g, m)
-            if x.size == 0:
+            keep = metric_mask(g, m)
+            if not keep.any():
                 continue
-            for e in bootstrap_quantiles(x, qs, resamples=resamples, seed=seed):
+            x = g[m].to_numpy(dtype=float, na_value=np.nan)[keep]
+            # prompts repeat: resample prompts, not requests (requests on one prompt are not independent)
+            for e in cluster_bootstrap_quantiles(x, None if clusters is None else clusters[keep], qs, resamples=resamples, seed=seed):
                 rows.append((*key, m, e.q, e.value, e.lo, e.hi, e.n, e.flagged))
     return pd.DataFrame(rows, columns=[*by, "metric", "q", "value", "lo", "hi", "n", "flagged"])
 
@@ -236,6 +254,14 @@ class Headline:
     n_streamed: int = 0  # streamed requests, whether or not they reached a first token
 
 
+def cluster_median(g: pd.DataFrame, col: str, resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> Estimate:
+    """Median of ``col`` with a CI from the cluster (by prompt) bootstrap, over the requests that count for it."""
+    keep = metric_mask(g, col)
+    clusters = prompt_clusters(g)
+    x = g[col].to_numpy(dtype=float, na_value=np.nan)[keep] if col in g.columns else np.empty(0)
+    return cluster_bootstrap_quantiles(x, None if clusters is None else clusters[keep], [0.5], resamples=resamples, seed=seed)[0]
+
+
 def headlines(df: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> list[Headline]:
     """One Headline per deployment, over the rows given (failures counted, not measured)."""
     out: list[Headline] = []
@@ -247,8 +273,7 @@ def headlines(df: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed: int | 
     for dep, g in df.groupby("deployment", sort=True, observed=True):
         ok = ok_rows(g)
         streamed = g[g["mode"] == "stream"] if "mode" in g.columns else g
-        ttft = median_ci(metric_values(streamed, "ttft_s"), resamples=resamples, seed=seed)  # every request with a first token
-        tps = median_ci(metric_values(streamed, "tokens_per_s"), resamples=resamples, seed=seed)
+        ttft, tps = (cluster_median(streamed, m, resamples, seed) for m in ("ttft_s", "tokens_per_s"))  # TTFT: every request with a first token
         pairs = pairs_all[pairs_all["deployment"] == dep] if len(pairs_all) else pairs_all
         ratio = median_ci(pairs["ratio"].to_numpy(float), resamples=resamples, seed=seed) if len(pairs) else None
         if ratio is not None and len(pairs) < MIN_PAIRS_FOR_CI:
