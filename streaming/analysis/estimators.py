@@ -174,10 +174,10 @@ def _weighted_quantiles(sorted_x: np.ndarray, weights: np.ndarray, qs: np.ndarra
 def _cluster_quantiles(sorted_x: np.ndarray, codes: np.ndarray, k: int, counts: np.ndarray, qs: np.ndarray) -> np.ndarray:
     """``_weighted_quantiles`` with weights ``counts[:, codes]``, without expanding them: (len(qs) × resamples)."""
     n = sorted_x.size
-    per = np.zeros((k, n), dtype=np.int32)
-    per[codes, np.arange(n)] = 1
-    cum = np.cumsum(per, axis=1)  # cum[c, i]: requests of prompt c among the i+1 smallest values
-    total = counts @ cum[:, -1]
+    per = np.zeros((n, k), dtype=np.int32)
+    per[np.arange(n), codes] = 1
+    cum = np.cumsum(per, axis=0)  # cum[i, c]: requests of prompt c among the i+1 smallest values (rows contiguous: fast gathers)
+    total = counts @ cum[-1]
     rows = np.arange(counts.shape[0])
 
     def index_of(rank: np.ndarray) -> np.ndarray:
@@ -185,7 +185,7 @@ def _cluster_quantiles(sorted_x: np.ndarray, codes: np.ndarray, k: int, counts: 
         lo, hi = np.zeros(rows.size, dtype=np.int64), np.full(rows.size, n - 1, dtype=np.int64)
         while np.any(lo < hi):
             mid = (lo + hi) // 2
-            below = np.einsum("rk,kr->r", counts, cum[:, mid]) <= rank
+            below = np.einsum("rk,rk->r", counts, cum[mid]) <= rank
             lo, hi = np.where(below, mid + 1, lo), np.where(below, hi, mid)
         return lo
 
