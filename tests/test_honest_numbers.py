@@ -203,3 +203,32 @@ def test_bootstrap_resamples_prompts_when_they_repeat() -> None:
     np.testing.assert_allclose(_cluster_quantiles(s, codes, 7, counts, qs), _weighted_quantiles(s, counts[:, codes], qs))
     for r in range(3):
         np.testing.assert_allclose(_weighted_quantiles(s, counts[r:r + 1, codes], qs)[:, 0], np.quantile(np.repeat(s, counts[r, codes]), qs))
+
+
+def test_records_and_runs_say_how_they_were_measured(server: ServerHandle, tmp_path: Path) -> None:
+    """Item 6: ``transport`` and its package version on every record and on the run; auto = wire on loopback, httpx2 for remote HTTPS."""
+    from importlib import metadata
+
+    from streaming.core.client import AsyncClient, Client
+    from streaming.core.request import LLMRequest
+    from streaming.version import __version__
+
+    dep = sim()
+    with Store(tmp_path / "t.db") as st:
+        run = run_benchmark(fast_cfg(deployments=[dep], mode="stream", requests=2), st)
+        forced = run_benchmark(fast_cfg(deployments=[dep], mode="stream", requests=2, transport="httpx"), st)
+        info = st.run_info(run)
+    df = load_requests(tmp_path / "t.db", [run])
+    assert (df["transport"] == "wire").all() and (df["transport_version"] == f"streaming {__version__}").all()
+    assert info is not None and info["config"]["transports"] == {dep.name: f"wire (streaming {__version__})"}
+    httpx_rows = load_requests(tmp_path / "t.db", [forced])
+    assert (httpx_rows["transport"] == "httpx").all() and (httpx_rows["transport_version"] == f"httpx2 {metadata.version('httpx2')}").all()
+    assert (httpx_rows["status"] == "ok").all()
+    auto = AsyncClient([dep], server_url=server.url)
+    assert auto.transport_for(f"{server.url}/v1/chat/completions") == "wire"
+    assert auto.transport_for("https://my-resource.openai.azure.com/openai/deployments/x/chat/completions") == "httpx"
+    assert auto.transport_for("https://127.0.0.1:8443/v1/chat/completions") == "wire"
+    assert AsyncClient([dep], server_url=server.url, transport="wire").transport_for("https://api.openai.com/v1/chat/completions") == "wire"
+    with Client([dep], server_url=server.url) as c:
+        rec = c.run(dep, LLMRequest.chat("hi", max_tokens=2))
+    assert rec.transport == "httpx" and rec.to_dict()["transport_version"].startswith("httpx2 ")

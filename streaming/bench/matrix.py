@@ -91,6 +91,7 @@ class BenchConfig:
     headers: dict[str, str] = field(default_factory=dict)  # added to every request (e.g. x-sim-fault)
     deployments_file: str | None = None
     notes: str = ""
+    transport: Literal["auto", "wire", "httpx"] = "auto"  # auto: httpx2 for remote HTTPS (or behind a proxy), wire otherwise
 
     def validate(self) -> None:
         """A ConfigError naming the first field that does not fit its annotation."""

@@ -36,6 +36,7 @@ from streaming.core.client import AsyncClient
 from streaming.core.config import Deployment
 from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
+from streaming.core.transport import transport_version
 from streaming.store import Store
 
 LOOP_LAG_WARN_MS = 5.0
@@ -109,10 +110,13 @@ class _Runner:
             if any(d.provider == "local" for d in self.deps):
                 await asyncio.to_thread(warm_local, server_url)
         pool = cfg.max_in_flight if cfg.rate is not None else cfg.concurrency
-        client = AsyncClient(self.deps, server_url=server_url, max_connections=pool, clock=self.clock,
+        client = AsyncClient(self.deps, server_url=server_url, max_connections=pool, clock=self.clock, transport=cfg.transport,
                              timeouts=Timeouts(connect_s=cfg.connect_s, stall_s=cfg.stall_s),
                              retry=RetryPolicy(max_retries=cfg.max_retries, base_s=cfg.retry_base_s, max_wait_s=cfg.retry_max_wait_s))  # fmt: skip
-        self.run_id = self.db.create_run("bench", cfg.snapshot(self.deps), notes=cfg.notes, deployments=[d.name for d in self.deps])
+        snap = cfg.snapshot(self.deps)  # which transport measured each deployment, with its package version
+        chosen = {d.name: client.transport_for(d.url("chat", server_url if d.builtin else None)) for d in self.deps}
+        snap["transports"] = {name: f"{t} ({transport_version(t)})" for name, t in chosen.items()}
+        self.run_id = self.db.create_run("bench", snap, notes=cfg.notes, deployments=[d.name for d in self.deps])
         status = "failed"
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(self._loop_exception)

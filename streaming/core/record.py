@@ -180,6 +180,8 @@ class StreamRecord:
     resume_of: str | None = None  # a "resume" attempt: the response id (else request id) of the attempt it continues
     ttft_incl_retries_s: float | None = None  # from the first attempt's send: what the user waited through retries
     e2e_incl_retries_s: float | None = None
+    transport: str | None = None  # how it was measured: "wire" (our asyncio stamping), "httpx" (httpx2) or "sdk"
+    transport_version: str | None = None  # the package that did it, e.g. "httpx2 1.0.0" or "streaming 0.9.0"
 
     @property
     def itl_s(self) -> list[float]:
