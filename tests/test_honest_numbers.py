@@ -232,3 +232,25 @@ def test_records_and_runs_say_how_they_were_measured(server: ServerHandle, tmp_p
     with Client([dep], server_url=server.url) as c:
         rec = c.run(dep, LLMRequest.chat("hi", max_tokens=2))
     assert rec.transport == "httpx" and rec.to_dict()["transport_version"].startswith("httpx2 ")
+
+
+def test_token_counts_without_usage_use_the_models_tokenizer(server: ServerHandle) -> None:
+    """Item 5: an Azure deployment (the built-in server's Azure route) streaming without usage: o200k_base counts, not chunks."""
+    import bpe_openai
+
+    from streaming.core.client import Client
+    from streaming.core.config import Deployment
+    from streaming.core.request import LLMRequest
+
+    az = Deployment(name="az-tok", provider="azure", endpoint=server.url, deployment="sim-fast", model="gpt-4o", api_version="2024-10-21",
+                    api_key_env=None)  # fmt: skip
+    other = Deployment(name="compat-tok", provider="compatible", base_url=f"{server.url}/v1", model="sim-fast")
+    bare = LLMRequest(messages=[{"role": "user", "content": "hello"}], max_tokens=12, include_usage=False)
+    with Client([az, other], server_url=server.url) as c:
+        with_usage = c.run(az, LLMRequest.chat("hello", max_tokens=12))
+        counted = c.run(az, bare)
+        unknown = c.run(other, bare)
+    assert with_usage.tokens_source == "usage"
+    assert counted.ok and counted.tokens_source == "bpe-openai:o200k_base"
+    assert counted.output_tokens == len(bpe_openai.get_encoding("o200k_base").encode(counted.text)) > 0
+    assert unknown.ok and unknown.tokens_source == "chunks" and unknown.output_tokens == unknown.chunks  # an unknown vocabulary: say so
