@@ -104,3 +104,29 @@ def test_headline_says_streamed_requests_failed_rather_than_none_streamed() -> N
     assert h.ttft.n == 0 and h.n_streamed == 3
     assert ttft_n_caption(h.ttft.n, h.n_streamed) == "n=0 (3 streamed requests, none reached a first token)"
     assert ttft_n_caption(0, 0) == "n=0 (no streamed request)"
+
+
+@pytest.mark.browser
+def test_benchmark_page_runs_its_load_in_a_child_process_in_chromium(server: Any, tmp_path: Path, browser: Any) -> None:
+    """Item 9 under `streamlit run`: Start spawns the child, the page follows it to the end, the summary shows."""
+    deps = tmp_path / "deployments.toml"
+    deps.write_text('[[deployments]]\nname = "sim-bpage"\nprovider = "simulated"\nttft_ms = 40\ntokens_per_s = 500\noutput_tokens = 10\n')
+    env = {**os.environ, "STREAMING_DB": str(tmp_path / "b.db"), "STREAMING_DEPLOYMENTS": str(deps), "STREAMING_SERVER_URL": server.url}
+    page_file = str(Path(PAGE).parent / "benchmark.py")
+    with streamlit_app(page_file, env, str(tmp_path / "streamlit.log")) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(url + "/")
+            page.get_by_text("Press Start", exact=False).wait_for(timeout=60_000)
+            page.locator('[data-testid="stMultiSelect"]').first.click()
+            page.get_by_role("option", name="sim-bpage (simulated)").click()
+            page.keyboard.press("Escape")
+            page.get_by_role("button", name="Start").click()
+            page.get_by_text("finished: ", exact=False).wait_for(timeout=60_000)
+            page.get_by_text("TTFT p50 ms", exact=False).wait_for(timeout=10_000)
+            page.screenshot(path=str(tmp_path / "benchmark.png"), full_page=True)
+        finally:
+            page.close()
+    runs = store.list_runs(tmp_path / "b.db")
+    assert len(runs) == 1 and runs.iloc[0]["status"] == "finished" and set(runs.iloc[0]["deployments"]) == {"sim-fast", "sim-bpage"}
+    print(tmp_path / "benchmark.png")
