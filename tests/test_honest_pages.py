@@ -130,3 +130,29 @@ def test_benchmark_page_runs_its_load_in_a_child_process_in_chromium(server: Any
     runs = store.list_runs(tmp_path / "b.db")
     assert len(runs) == 1 and runs.iloc[0]["status"] == "finished" and set(runs.iloc[0]["deployments"]) == {"sim-fast", "sim-bpage"}
     print(tmp_path / "benchmark.png")
+
+
+def test_metrics_page_shows_retry_inclusive_figures_when_a_request_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 1 on the Metrics page: the percentile table gains TTFT and e2e incl. retries when any request retried."""
+    from streaming.core.record import Attempt
+
+    rng = np.random.default_rng(2)
+    with store.Store(tmp_path / "r.db") as s:
+        run = s.create_run("bench", {})
+        for i in range(6):
+            r = make_record("sim-fast", True, rng, 0.0, idx=i)
+            r.ttft_incl_retries_s, r.e2e_incl_retries_s = r.ttft_s, r.e2e_s
+            if i % 2:
+                r.retries, r.retry_wait_s = 1, 0.5
+                r.attempts = [Attempt(1, 0.0, 0.01, "error", 429, "http_429", "rate limited", None, 0.5)]
+                r.ttft_incl_retries_s, r.e2e_incl_retries_s = r.ttft_s + 0.51, r.e2e_s + 0.51
+            s.add_record(run, r, prompt_id=f"p{i}", mode="stream")
+        s.finish_run(run)
+    monkeypatch.setenv("STREAMING_DB", str(tmp_path / "r.db"))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    table = [d.value for d in at.dataframe if "p99" in d.value.columns][0]
+    assert {"TTFT (ms)", "TTFT incl. retries (ms)", "end-to-end incl. retries (ms)"} <= set(table["metric"])
+    rec = make_record("sim-fast", True, rng, idx=9)
+    rec.retries, rec.retry_wait_s, rec.ttft_incl_retries_s, rec.e2e_incl_retries_s = 1, 0.5, 0.8, 1.2
+    assert "TTFT incl. retries 800 ms" in rec.summary_line() and "e2e incl. retries 1200 ms" in rec.summary_line()

@@ -234,6 +234,9 @@ class StreamRecord:
         parts.append(f"finish_reason={self.finish_reason}")
         if self.retries:
             parts.append(f"retries={self.retries} (waited {self.retry_wait_s:.2f} s)")
+            if self.stream and self.ttft_incl_retries_s is not None:
+                parts.append(f"TTFT incl. retries {ms(self.ttft_incl_retries_s)}")
+            parts.append(f"e2e incl. retries {ms(self.e2e_incl_retries_s)}")
         if self.error:
             parts.append(f"error: {self.error}")
         if self.request_id:
