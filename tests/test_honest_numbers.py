@@ -115,6 +115,10 @@ def test_ttft_counts_every_request_that_reached_a_first_token(server: ServerHand
     n = long.groupby("metric")["n"].first()
     assert n["ttft_s"] == 4 and n["e2e_s"] == 2 and n["tokens_per_s"] == 2
     assert "n TTFT" in format_summary(summarize(df))
+    from streaming.analysis import charts
+
+    box = charts.metric_box(charts.prepare(df), "ttft_s")  # the TTFT chart counts them too
+    assert [len(t.y) for t in box.data if t.y is not None] == [4]  # the old chart drew the 2 completed ones
 
 
 def test_percentile_table_units_are_ms_and_tok_per_s() -> None:
