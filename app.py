@@ -6,12 +6,14 @@ once per app process) serves ``local`` and the simulated ``sim-*`` deployments.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
@@ -145,12 +147,18 @@ def demo_store(path: str) -> Any:
     return Store(path)
 
 
-def save(records: list[StreamRecord], kind: str) -> None:
-    """Save a finished turn (unless "Save demo turns" is off); a failure is shown once, never raised."""
-    db = demo_store(default_store_path()) if st.session_state.get("save_turns", True) else None
+def turn_store() -> Any:
+    """Where this turn will be saved (None when "Save demo turns" is off). Read before streaming: once the user
+    stops the run, every Streamlit call (even ``st.session_state``) raises, and the stopped turn must still be saved."""
+    return demo_store(default_store_path()) if st.session_state.get("save_turns", True) else None
+
+
+def save(records: list[StreamRecord], kind: str, db: Any) -> None:
+    """Save a finished or stopped turn to ``db`` (from ``turn_store``); a failure is shown once, never raised."""
     problem = save_turn(records, kind, db)
     if problem:
-        st.session_state["save_error"] = problem
+        with contextlib.suppress(ScriptControlException):  # a stopped run cannot show it; the turn is what matters
+            st.session_state["save_error"] = problem
 
 
 def render_message(m: dict[str, Any]) -> None:
@@ -261,6 +269,7 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             st.error(f"The request was not sent: {e}")
             return
         stop.button("■ Stop", key=f"stop-{len(history)}", help="Stop generating; the partial answer is kept")
+        db = turn_store()
         reader = ThreadedReader(stream, client.clock).start()
         gen = paint(reader, msg, "content", info, settings)
         try:
@@ -271,7 +280,7 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             msg["status"] = rec.status
             msg["server_notice"] = server_notice(dep, rec)
             msg["_final"].set()
-            save([rec], "chat")
+            save([rec], "chat", db)
         stop.empty()
         show_text(body, rec.text)
         sentence = failure_sentence(rec)
@@ -302,6 +311,7 @@ def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             st.error(f"The request was not sent: {e}")
             return
         stop.button("■ Stop", key=f"stop-{len(history)}", help="Stop both requests")
+        db = turn_store()
         race.start()
 
         def plain_tick() -> None:
@@ -321,7 +331,7 @@ def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             p_rec = finish(msg, "plain_content", "plain_record", race.plain)
             msg["status"] = s_rec.status
             msg["_final"].set()
-            save([s_rec, p_rec], "race")
+            save([s_rec, p_rec], "race", db)
         stop.empty()
         for slot, sl_info, rec in ((body, info, s_rec), (plain_body, plain_info, p_rec)):
             show_text(slot, rec.text)

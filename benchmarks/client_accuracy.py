@@ -11,6 +11,7 @@ request. Both processes read the same CLOCK_MONOTONIC (time.perf_counter), so:
 
     python benchmarks/client_accuracy.py                 # quick: C = 1, 64, 128, 256
     python benchmarks/client_accuracy.py --waves 4       # more requests per level
+    python benchmarks/client_accuracy.py --transport wire,httpx --levels 1,64   # both transports, one table
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ PROFILE = SimProfile(ttft_ms=200, tokens_per_s=50, jitter=0.0, output_tokens=100
 DEP = Deployment(name="sim-accuracy", provider="simulated", model="sim-accuracy", sim=PROFILE)
 
 
-async def level(url: str, concurrency: int, total: int) -> list:
-    async with AsyncClient([DEP], server_url=url, max_connections=concurrency, retry=RetryPolicy(max_retries=0),
+async def level(url: str, concurrency: int, total: int, transport: str = "wire") -> list:
+    async with AsyncClient([DEP], server_url=url, max_connections=concurrency, retry=RetryPolicy(max_retries=0), transport=transport,
                            timeouts=Timeouts(stall_s=30)) as c:  # fmt: skip
         sem = asyncio.Semaphore(concurrency)
         # Open the pool's connections first, as a steady-state run would have them.
@@ -58,15 +59,16 @@ def main() -> None:
     ap.add_argument("--levels", default="1,64,128,256")
     ap.add_argument("--waves", type=int, default=2, help="requests per level = waves × concurrency (at least 20)")
     ap.add_argument("--uvloop", action="store_true", help="run the client on uvloop")
+    ap.add_argument("--transport", default="wire", help="wire, httpx, or both as 'wire,httpx' (one row per transport and level)")
     args = ap.parse_args()
     handle = start_server(port=free_port())
     try:
         print(f"server {handle.url}; profile {PROFILE.ttft_ms:.0f} ms TTFT, {PROFILE.tokens_per_s:.0f} tok/s, {PROFILE.output_tokens} tokens")
-        print(f"{'C':>4} {'n':>5} {'ok':>5} | {'arrival err p50':>15} {'p99':>7} | {'TTFT err p50':>12} {'p99':>7} | {'ITL err p50':>11} {'p99':>7} | {'TTFT p50':>8} {'send→in p50':>11} {'p99':>6} {'wall s':>6}")
-        for conc in [int(x) for x in args.levels.split(",")]:
+        print(f"{'transport':>9} {'C':>4} {'n':>5} {'ok':>5} | {'arrival err p50':>15} {'p99':>7} | {'TTFT err p50':>12} {'p99':>7} | {'ITL err p50':>11} {'p99':>7} | {'TTFT p50':>8} {'send→in p50':>11} {'p99':>6} {'wall s':>6}")
+        for transport, conc in [(tr, int(x)) for x in args.levels.split(",") for tr in args.transport.split(",")]:
             total = max(10, args.waves * conc)
             t = time.perf_counter()
-            runner = level(handle.url, conc, total)
+            runner = level(handle.url, conc, total, transport)
             if args.uvloop:
                 import uvloop
 
@@ -91,7 +93,7 @@ def main() -> None:
                     transit.append(tr["received_at"] - r.t0_monotonic)
                     itl_err.extend((c - s) - a0 for c, s in zip(client_abs[1:], server_times[1:]))
             ok = sum(r.ok for r in recs)
-            print(f"{conc:>4} {total:>5} {ok:>5} | {pct(arrival, 50):>12.2f} ms {pct(arrival, 99):>7.2f} | {pct(ttft_err, 50):>9.2f} ms {pct(ttft_err, 99):>7.2f} |"
+            print(f"{transport:>9} {conc:>4} {total:>5} {ok:>5} | {pct(arrival, 50):>12.2f} ms {pct(arrival, 99):>7.2f} | {pct(ttft_err, 50):>9.2f} ms {pct(ttft_err, 99):>7.2f} |"
                   f" {pct(itl_err, 50):>8.2f} ms {pct(itl_err, 99):>7.2f} | {pct(ttfts, 50):>5.0f} ms {pct(transit, 50):>8.2f} ms {pct(transit, 99):>6.1f} {wall:>6.1f}")  # fmt: skip
     finally:
         handle.stop()

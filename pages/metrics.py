@@ -9,13 +9,24 @@ import streamlit as st
 
 from streaming import store
 from streaming.analysis import charts
-from streaming.analysis.compare import compare, paired_compare, paired_frame
+from streaming.analysis.compare import (
+    MIN_PAIRS_FOR_CI,
+    compare,
+    paired_compare,
+    paired_frame,
+)
 from streaming.analysis.tables import (
     format_percentile_table,
     headlines,
+    metric_values,
     percentile_table,
 )
-from streaming.analysis.wording import comparison_sentence, paired_sentence
+from streaming.analysis.wording import (
+    comparison_sentence,
+    paired_sentence,
+    ttft_n_caption,
+    why_no_values,
+)
 from streaming.errors import StreamingError
 
 QUICK_DEPLOYMENTS = ["sim-fast", "sim-slow", "sim-turbo"]
@@ -123,7 +134,8 @@ if sizes:
     mask &= df["prompt_size"].isin(sizes).to_numpy()
 view = df[mask]
 n_fail = int((view["status"] != "ok").sum())
-st.caption(f"{len(view):,} requests selected ({n_fail} failed; latency statistics use successful requests only). "
+st.caption(f"{len(view):,} requests selected ({n_fail} failed; TTFT counts every request that reached a first token, "
+           "end-to-end and tokens/s completed ones). "
            "Simulated deployments are labelled (simulated).")  # fmt: skip
 if view.empty:
     st.warning("No request matches these filters.")
@@ -139,13 +151,14 @@ for h in heads:
         name.markdown(f"**{labels.get(h.deployment, h.deployment)}**")
         name.caption(f"{h.n_requests} requests, {h.n_failed} failed")
         a.metric("median TTFT", fmt_s(h.ttft.value) if h.ttft.n else "n/a")
-        a.caption(f"95 % CI {fmt_s(h.ttft.lo)}–{fmt_s(h.ttft.hi)} · n={h.ttft.n}" if h.ttft.n else "n=0 (no streamed request)")
+        a.caption(f"95 % CI {fmt_s(h.ttft.lo)}–{fmt_s(h.ttft.hi)} · n={h.ttft.n}" if h.ttft.n else ttft_n_caption(h.ttft.n, h.n_streamed))
         b.metric("median tokens/s", f"{h.tokens_per_s.value:.1f}" if h.tokens_per_s.n else "n/a")
         b.caption(f"95 % CI {h.tokens_per_s.lo:.1f}–{h.tokens_per_s.hi:.1f} · n={h.tokens_per_s.n}" if h.tokens_per_s.n else "n=0")
         r = h.wait_ratio
         c.metric("non-stream / stream wait", f"{r.value:.1f}×" if r else "n/a")
-        c.caption(f"95 % CI {r.lo:.1f}–{r.hi:.1f}× · n={r.n} prompts" if r else "needs both modes on the same prompts")
-st.markdown(paired_sentence(paired_compare(paired_frame(view))))
+        c.caption(("needs both modes on the same prompts" if not r else f"no CI: n={r.n} prompts (needs {MIN_PAIRS_FOR_CI})" if np.isnan(r.lo)
+                   else f"95 % CI {r.lo:.1f}–{r.hi:.1f}× · n={r.n} prompts"))  # fmt: skip
+st.markdown(paired_sentence(paired_compare(paired_frame(view)), modes))
 
 # -- charts -----------------------------------------------------------------------------------------
 st.subheader("Charts")
@@ -178,7 +191,8 @@ with tabs[6]:
 
 # -- percentile table -------------------------------------------------------------------------------
 st.subheader("Percentiles")
-st.caption("p50/p90/p95/p99 per (deployment, temperature, mode) over successful requests: value [95 % bootstrap CI] and n. "
+st.caption("p50/p90/p95/p99 per (deployment, temperature, mode), times in ms: value [95 % bootstrap CI] and n per metric "
+           "(TTFT: every request with a first token; the rest: completed requests). "
            "Percentiles use numpy's linear method; ⚑ ≈max marks a percentile the sample cannot support "
            "(fewer than one request expected above it, e.g. p99 with n < 100).")  # fmt: skip
 st.dataframe(format_percentile_table(percentile_table(view)), hide_index=True, key="ptable")
@@ -201,9 +215,10 @@ else:
     a = c1.selectbox("A", options, index=0, key="cmp_a")
     b = c2.selectbox("B", options, index=1, key="cmp_b")
     metric = METRIC_CHOICES[metric_name]
-    ok = (view["status"] == "ok").to_numpy()
-    cmp = compare(view.loc[ok & (group == a).to_numpy(), metric], view.loc[ok & (group == b).to_numpy(), metric], a, b)
-    st.markdown(comparison_sentence(cmp, f"median {metric_name}", seconds=metric != "tokens_per_s"))
+    rows_a, rows_b = view[(group == a).to_numpy()], view[(group == b).to_numpy()]
+    cmp = compare(metric_values(rows_a, metric), metric_values(rows_b, metric), a, b)  # each over the statuses that count for the metric
+    st.markdown(comparison_sentence(cmp, f"median {metric_name}", seconds=metric != "tokens_per_s",
+                                    why_a=why_no_values(rows_a, metric), why_b=why_no_values(rows_b, metric)))  # fmt: skip
 
 # -- export -----------------------------------------------------------------------------------------
 st.subheader("Export")

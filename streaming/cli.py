@@ -76,11 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from streaming.core.auth import Credentials
     from streaming.core.config import load_deployments
     from streaming.server.app import create_app
     from streaming.server.runner import serve
 
-    key = args.api_key or os.environ.get("STREAMING_SERVER_API_KEY")
+    key = args.api_key or Credentials().lookup("STREAMING_SERVER_API_KEY")  # environment, then .streamlit/secrets.toml
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:

@@ -115,3 +115,25 @@ def test_inside_the_app_navigation_it_links_to_the_metrics_page(page_env: Path) 
     assert not at.exception
     links = at.get("page_link")
     assert len(links) == 1 and links[0].proto.page == "metrics" and links[0].proto.label == "Open its metrics"
+
+
+def test_the_load_runs_in_a_child_process_and_stop_keeps_what_finished(page_env: Path) -> None:
+    """Issue 13 item 9: the page's process runs no load (no shared GIL, no process-wide gc.freeze); progress comes over a pipe."""
+    import os
+    import sqlite3
+
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    start(at, "sim-page-slow", requests=60, concurrency=2, warmup=0)
+    job = at.session_state["bench_job"]
+    deadline = time.monotonic() + 30
+    while (job.progress is None or job.progress.done < 3) and time.monotonic() < deadline:
+        job.wait(0.1)
+    assert job.progress is not None and job.progress.done >= 3 and len(job.progress.points) == job.progress.done
+    job.stop()
+    assert job.wait(30) and job.error is None
+    with sqlite3.connect(page_env) as db:
+        pid, status = db.execute("SELECT pid, status FROM runs WHERE id = ?", (job.run_id,)).fetchone()
+    assert pid == job.pid and pid != os.getpid()  # measured in the child
+    assert status == "stopped" and job.progress.phase == "stopped"
+    df = load_requests(page_env, [job.run_id])
+    assert 3 <= len(df) < 60 and (df["status"] == "ok").all() and len(job.progress.points) >= 3

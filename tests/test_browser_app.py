@@ -53,12 +53,16 @@ OBSERVER = """
 """
 
 
+DEMO_DB: list[Path] = []  # the app's results database, for tests that check what a turn saved
+
+
 @pytest.fixture(scope="module")
 def app_url(server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("browser-app")
     deps = tmp / "deployments.toml"
     deps.write_text(DEPLOYMENTS)
     env = dict(os.environ, STREAMING_DEPLOYMENTS=str(deps), STREAMING_DB=str(tmp / "demo.db"), STREAMING_SERVER_URL=server.url)
+    DEMO_DB[:] = [tmp / "demo.db"]
     with streamlit_app("app.py", env, str(tmp / "streamlit.log")) as url:
         yield url
 
@@ -121,6 +125,15 @@ def test_stop_keeps_partial_answer_marked_stopped(page: Page, app_url: str, tmp_
     words = msg.locator('[data-testid="stMarkdownContainer"]').first.inner_text().split()
     assert 6 <= len(words) < 600
     expect(page.locator('[data-testid="stChatInputTextArea"]')).to_be_enabled()
+    # issue 13 item 11: the stopped turn is saved, marked cancelled, with its partial text
+    from streaming.store import load_requests
+
+    saved = load_requests(DEMO_DB[0], tags=["demo"])
+    saved = saved[saved["deployment"] == "sim-long"]
+    assert len(saved) == 1, saved[["deployment", "status"]]
+    row = saved.iloc[0]
+    assert row["status"] == "cancelled" and row["ttft_s"] > 0 and 6 <= len(row["text"].split()) < 600
+    assert row["text"].split()[:6] == words[:6]
 
 
 def test_race_view(page: Page, app_url: str, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 
 from streaming.analysis.compare import paired_frame
 from streaming.analysis.estimators import METRIC_LABELS, median_ci
+from streaming.core.record import counts_for
 
 # Every figure uses plotly_white. Set once as plotly's default: a per-figure ``template=`` deep-copies
 # the template each time (about 7 ms a figure, a third of the metrics page's figure time).
@@ -57,7 +58,9 @@ def dep_labels(df: pd.DataFrame) -> pd.Series:
 
 USED_COLUMNS = ("run_id", "tag", "deployment", "provider", "temperature", "mode", "status", "prompt_id", "prompt_size", "seq", "request_key",
                 "response_id", "request_id", "started_at", "http_status", "retries", "attempts", "ttft_s", "e2e_s", "tpot_s", "tokens_per_s",
-                "perceived_wait_s", "output_tokens", "chunks", "chunk_times_s", "chunk_chars", "itl_s")  # fmt: skip
+                "perceived_wait_s", "output_tokens", "chunks", "chunk_times_s", "chunk_chars", "itl_s",
+                "stream", "pair_id", "schedule_lag_s", "ttft_incl_retries_s", "e2e_incl_retries_s", "ttft_from_schedule_s",
+                "e2e_from_schedule_s")  # fmt: skip
 
 
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
@@ -79,6 +82,8 @@ def _ok(df: pd.DataFrame, metric: str | None = None, mode: str | None = None, co
     """Successful requests (of ``mode``, with a finite ``metric``), projected to ``cols`` before filtering: cheap on big frames."""
     d = df
     mask = np.array(df["status"] == "ok", dtype=bool) if "status" in df.columns else np.ones(len(df), dtype=bool)
+    if metric is not None and metric.startswith("ttft") and "status" in df.columns:  # a TTFT is real for every request that reached one
+        mask = counts_for(metric, df["status"].to_numpy(dtype=object))
     if mode is not None and "mode" in df.columns:
         mask &= (df["mode"] == mode).to_numpy(dtype=bool)
     if metric is not None:

@@ -117,6 +117,12 @@ def paired_frame(df: pd.DataFrame, value: str = "perceived_wait_s", keys: Sequen
     need = set(keys) | {"mode", value}
     if df.empty or not need <= set(df.columns):
         return pd.DataFrame(columns=[*keys, "stream", "non_stream", "ratio", "n_stream", "n_non_stream"])
+    if "prompt_id" in keys and "pair_id" in df.columns:
+        # a request without a prompt id (a demo turn) pairs only with its own twin (a race's pair_id), never with unrelated turns
+        pid = df["prompt_id"].astype(object)
+        own = df["pair_id"].astype(object).map(lambda v: None if v is None or v != v else f"pair:{v}")
+        df = df.assign(prompt_id=pid.where(pid.notna(), own))
+        df = df[df["prompt_id"].notna()]
     ok = df[(df["status"] == "ok") if "status" in df.columns else slice(None)]
     ok = ok[ok[value].notna()]
     g = ok.groupby([*keys, "mode"], dropna=False, observed=True)[value].agg(["median", "size"]).unstack("mode")
@@ -135,6 +141,14 @@ def paired_frame(df: pd.DataFrame, value: str = "perceived_wait_s", keys: Sequen
     return out.reset_index()
 
 
+MIN_PAIRS_FOR_CI = 5
+
+
+def without_ci(e: Estimate) -> Estimate:
+    """The estimate with no interval (NaN bounds): too few units for one."""
+    return Estimate(e.value, float("nan"), float("nan"), e.n, e.flagged, e.q, e.confidence)
+
+
 def paired_compare(pairs: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> PairedComparison | None:
     """Wilcoxon signed-rank on per-prompt (non-stream − stream) waits, and the median per-prompt ratio with CI."""
     if pairs is None or len(pairs) == 0:
@@ -144,6 +158,8 @@ def paired_compare(pairs: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed
     diffs = ns - s
     ratio = median_ci(pairs["ratio"].to_numpy(float), resamples=resamples, seed=seed)
     dif = median_ci(diffs, resamples=resamples, seed=seed)
+    if len(pairs) < MIN_PAIRS_FOR_CI:  # a bootstrap over 1-4 prompts is not an interval worth showing
+        ratio, dif = without_ci(ratio), without_ci(dif)
     if len(pairs) >= 2 and np.any(diffs != 0):
         p = float(sps.wilcoxon(ns, s, alternative="two-sided", zero_method="wilcox").pvalue)
     else:

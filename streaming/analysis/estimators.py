@@ -150,3 +150,91 @@ def bootstrap_quantiles(
 def median_ci(x: Sequence[float] | np.ndarray, confidence: float = 0.95, resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> Estimate:
     """Median with a percentile-bootstrap confidence interval."""
     return bootstrap_quantiles(x, [0.5], confidence, resamples, seed)[0]
+
+
+def _weighted_quantiles(sorted_x: np.ndarray, weights: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """Quantiles (numpy's ``linear`` rule on the expanded sample) of ``sorted_x`` repeated ``weights[r]`` times, per row r.
+
+    ``weights`` is (rows × n) of non-negative integers; returns (len(qs) × rows)."""
+    cum = np.cumsum(weights, axis=1)
+    total = cum[:, -1]
+    out = np.empty((qs.size, weights.shape[0]))
+    for k, q in enumerate(qs):
+        h = (total - 1) * q
+        lo = np.floor(h)
+        frac = h - lo
+        # the value at 0-based rank j of the expanded sample: the first i whose cumulative count exceeds j
+        i_lo = np.array([np.searchsorted(c, j, side="right") for c, j in zip(cum, lo)])
+        i_hi = np.array([np.searchsorted(c, j, side="right") for c, j in zip(cum, np.minimum(lo + 1, total - 1))])
+        n = sorted_x.size - 1
+        out[k] = sorted_x[np.minimum(i_lo, n)] * (1 - frac) + sorted_x[np.minimum(i_hi, n)] * frac
+    return out
+
+
+def _cluster_quantiles(sorted_x: np.ndarray, codes: np.ndarray, k: int, counts: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """``_weighted_quantiles`` with weights ``counts[:, codes]``, without expanding them: (len(qs) × resamples)."""
+    n = sorted_x.size
+    per = np.zeros((n, k), dtype=np.int32)
+    per[np.arange(n), codes] = 1
+    cum = np.cumsum(per, axis=0)  # cum[i, c]: requests of prompt c among the i+1 smallest values (rows contiguous: fast gathers)
+    total = counts @ cum[-1]
+    rows = np.arange(counts.shape[0])
+
+    def index_of(rank: np.ndarray) -> np.ndarray:
+        """Per resample, the smallest i whose weighted cumulative count exceeds ``rank`` (0-based)."""
+        lo, hi = np.zeros(rows.size, dtype=np.int64), np.full(rows.size, n - 1, dtype=np.int64)
+        while np.any(lo < hi):
+            mid = (lo + hi) // 2
+            below = np.einsum("rk,rk->r", counts, cum[mid]) <= rank
+            lo, hi = np.where(below, mid + 1, lo), np.where(below, hi, mid)
+        return lo
+
+    out = np.empty((qs.size, rows.size))
+    for j, q in enumerate(qs):
+        h = (total - 1) * q
+        r_lo = np.floor(h)
+        frac = h - r_lo
+        out[j] = sorted_x[index_of(r_lo)] * (1 - frac) + sorted_x[index_of(np.minimum(r_lo + 1, total - 1))] * frac
+    return out
+
+
+def cluster_bootstrap_quantiles(
+    x: Sequence[float] | np.ndarray,
+    clusters: Sequence[object] | np.ndarray | None,
+    qs: Sequence[float],
+    confidence: float = 0.95,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int | None = DEFAULT_SEED,
+) -> list[Estimate]:
+    """Like ``bootstrap_quantiles``, but resampling whole clusters (prompts) when they repeat.
+
+    Requests on the same prompt are not independent: resampling requests then gives intervals that are too narrow.
+    Each resample draws as many prompts as there are, with replacement, and keeps all of each drawn prompt's
+    requests. With no cluster repeated (or no clusters) it is the ordinary bootstrap. ``n`` stays the number of requests.
+    """
+    a = np.asarray(x, dtype=float)
+    if clusters is None:
+        return bootstrap_quantiles(a, qs, confidence, resamples, seed)
+    keep = np.isfinite(a)
+    a = a[keep]
+    codes, uniques = pd.factorize(pd.Series(np.asarray(clusters, dtype=object)[keep]), use_na_sentinel=False)
+    k = len(uniques)
+    if a.size < 2 or k >= a.size or k < 2:  # nothing repeats (or one cluster: no between-prompt spread to draw on)
+        return bootstrap_quantiles(a, qs, confidence, resamples, seed)
+    order = np.argsort(a, kind="stable")
+    s, c = a[order], codes[order]
+    qarr = np.asarray(qs, dtype=float)
+    rng = np.random.default_rng(seed)
+    draws = np.empty((qarr.size, resamples))
+    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=resamples)  # how often each prompt is drawn, per resample
+    if k * a.size <= 5_000_000:  # few prompts: binary search on per-prompt cumulative counts (O(k·n + resamples·k·log n))
+        draws[:] = _cluster_quantiles(s, c, k, counts, qarr)
+    else:  # many prompts: expand the weights, in blocks of bounded memory
+        block = max(1, _DIRECT_BUDGET * 5 // a.size)
+        for start in range(0, resamples, block):
+            draws[:, start:start + block] = _weighted_quantiles(s, counts[start:start + block][:, c], qarr)
+    points = np.quantile(a, qarr, method=PERCENTILE_METHOD)
+    alpha = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(draws, [alpha, 1.0 - alpha], axis=1)
+    n = a.size
+    return [Estimate(float(p), float(l_), float(h_), n, not is_supported(n, q), float(q), confidence) for p, l_, h_, q in zip(points, lo, hi, qarr)]

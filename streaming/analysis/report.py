@@ -12,13 +12,18 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from streaming.analysis import charts as C
-from streaming.analysis.compare import compare, paired_compare, paired_frame
+from streaming.analysis.compare import (
+    MIN_PAIRS_FOR_CI,
+    compare,
+    paired_compare,
+    paired_frame,
+)
 from streaming.analysis.estimators import Estimate
 from streaming.analysis.tables import (
     Headline,
     format_percentile_table,
     headlines,
-    ok_rows,
+    metric_values,
     percentile_table,
 )
 from streaming.analysis.wording import comparison_sentence, paired_sentence
@@ -37,7 +42,8 @@ _NOTES = (
     "Percentiles use numpy's linear interpolation (Hyndman–Fan type 7); the brackets are 95 % percentile-bootstrap confidence "
     "intervals (1,000 resamples, seed 0). ⚑ ≈max marks a percentile the sample is too small to support (fewer than one request "
     "expected above it, e.g. p99 with n < 100): it is close to the maximum, not an estimate of the percentile. Latency statistics "
-    "are over successful requests; failures are counted separately. Perceived wait is TTFT when streaming and end-to-end time when not."
+    "are per metric: TTFT over every request that reached a first token, the rest over completed requests (n per metric); "
+    "failures are counted separately. Times are in ms. Perceived wait is TTFT when streaming and end-to-end time when not."
 )
 
 
@@ -51,6 +57,8 @@ def _card(h: Headline, label: str) -> str:
             return f"<div>{name}: <span class=big>n/a</span></div>"
         fmt = _ms if f is None else (lambda v: f"{v:.1f}")
         unit = "" if f is None else (" tok/s" if name == "median tokens/s" else "×")
+        if math.isnan(e.lo):  # too few units for an interval (the paired ratio under 5 prompts)
+            return f"<div>{name}: <span class=big>{fmt(e.value)}{unit}</span> <span class=ci>no CI, n={e.n} (needs {MIN_PAIRS_FOR_CI})</span></div>"
         return (f"<div>{name}: <span class=big>{fmt(e.value)}{unit}</span> "
                 f"<span class=ci>95 % CI {fmt(e.lo)}–{fmt(e.hi)}{unit}, n={e.n}</span></div>")  # fmt: skip
 
@@ -83,13 +91,12 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
         labels = dict(zip(df["deployment"], C.dep_labels(df)))
         parts += ["<h2>Headline</h2><div class=cards>", *(_card(h, labels.get(h.deployment, h.deployment)) for h in headlines(df)), "</div>"]
         sentences = [paired_sentence(paired_compare(paired_frame(df)))]
-        ok = ok_rows(df)
-        stream = ok[ok["mode"] == "stream"] if "mode" in ok.columns else ok
+        stream = df[df["mode"] == "stream"] if "mode" in df.columns else df
         deps = sorted(stream["deployment"].dropna().unique())
         if len(deps) >= 2:
             base = deps[0]
-            for other in deps[1:]:
-                c = compare(stream.loc[stream.deployment == base, "ttft_s"], stream.loc[stream.deployment == other, "ttft_s"],
+            for other in deps[1:]:  # TTFT over every request that reached a first token
+                c = compare(metric_values(stream[stream.deployment == base], "ttft_s"), metric_values(stream[stream.deployment == other], "ttft_s"),
                               labels.get(base, base), labels.get(other, other))  # fmt: skip
                 sentences.append(comparison_sentence(c))
         parts += ["<h2>In one sentence</h2><ul>", *(f"<li>{html.escape(s)}</li>" for s in sentences), "</ul>"]

@@ -10,15 +10,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from streaming.analysis.compare import paired_frame
+from streaming.analysis.compare import MIN_PAIRS_FOR_CI, paired_frame, without_ci
 from streaming.analysis.estimators import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
     METRIC_LABELS,
     Estimate,
-    bootstrap_quantiles,
+    cluster_bootstrap_quantiles,
     median_ci,
 )
+from streaming.core.record import counts_for
 
 
 def format_summary(summary: pd.DataFrame) -> str:
@@ -35,10 +36,11 @@ def format_summary(summary: pd.DataFrame) -> str:
     ok_n = [int(v) for v in summary["ok"]]
     flagged = False
 
-    def cells(values: pd.Series, p: int, fmt: Callable[[float], str]) -> list[str]:
+    def cells(values: pd.Series, p: int, fmt: Callable[[float], str], metric: str = "") -> list[str]:
         nonlocal flagged
         out = []
-        for v, n in zip(values, ok_n):
+        counted = [int(v) for v in summary[f"n_{metric}"]] if f"n_{metric}" in summary.columns else ok_n
+        for v, n in zip(values, counted):
             if pd.isna(v):
                 out.append("-")
             elif is_supported(n, p / 100):
@@ -48,17 +50,30 @@ def format_summary(summary: pd.DataFrame) -> str:
                 out.append(fmt(v) + "*")
         return out
 
-    for m, label in (("ttft", "TTFT"), ("e2e", "e2e"), ("tpot", "TPOT")):
+    retried = bool(summary["retries"].fillna(0).gt(0).any())
+    rate_mode = bool(summary["schedule_lag_p99"].notna().any())
+    shown = [("ttft", "TTFT")]
+    shown += [("ttft_incl_retries", "TTFT+retries")] if retried else []
+    shown += [("ttft_from_schedule", "TTFT from sched")] if rate_mode else []
+    shown += [("e2e", "e2e")]
+    shown += [("e2e_incl_retries", "e2e+retries")] if retried else []
+    shown += [("e2e_from_schedule", "e2e from sched")] if rate_mode else []
+    shown += [("tpot", "TPOT")]
+    for m, label in shown:
+        if f"{m}_p50" not in summary.columns:
+            continue
+        if f"n_{m}" in summary.columns and m in ("ttft", "e2e"):  # n per metric: TTFT counts every request with a first token
+            t[f"n {label}"] = [int(v) for v in summary[f"n_{m}"]]
         for p in (50, 90, 95, 99):
-            t[f"{label} p{p} ms"] = cells(summary[f"{m}_p{p}"], p, lambda v: f"{v * 1000:.0f}")
+            t[f"{label} p{p} ms"] = cells(summary[f"{m}_p{p}"], p, lambda v: f"{v * 1000:.0f}", m)
     for p in (50, 90, 95, 99):
-        t[f"tok/s p{p}"] = cells(summary[f"tokens_per_s_p{p}"], p, lambda v: f"{v:.1f}")
+        t[f"tok/s p{p}"] = cells(summary[f"tokens_per_s_p{p}"], p, lambda v: f"{v:.1f}", "tokens_per_s")
     t["retry wait s"] = [f"{v:.2f}" for v in summary["retry_wait_s"]]
-    if summary["schedule_lag_p99"].notna().any():  # rate mode: how late the sends were (coordinated omission)
+    if rate_mode:  # rate mode: how late the sends were (coordinated omission)
         t["send lag p99 ms"] = [("-" if pd.isna(v) else f"{v * 1000:.1f}") for v in summary["schedule_lag_p99"]]
     table = t.to_string(index=False)
     if flagged:
-        table += "\n* too few successful requests for this percentile (p90 needs 10, p95 20, p99 100): it is the sample's extreme, not an estimate"
+        table += "\n* too few requests behind this percentile (p90 needs 10, p95 20, p99 100): it is the sample's extreme, not an estimate"
     return table
 
 
@@ -68,12 +83,19 @@ PERCENTILE_METRICS = {"ttft": "ttft_s", "e2e": "e2e_s", "tpot": "tpot_s", "token
 PCTS = (50, 90, 95, 99)
 
 
+# What the user waited through retries, and (rate mode) from the intended send time: shown when they differ.
+EXTRA_PERCENTILE_METRICS = {"ttft_incl_retries": "ttft_incl_retries_s", "e2e_incl_retries": "e2e_incl_retries_s",
+                            "ttft_from_schedule": "ttft_from_schedule_s", "e2e_from_schedule": "e2e_from_schedule_s"}  # fmt: skip
+
+
 KEYS = ["deployment", "temperature", "mode"]
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (deployment, temperature, mode): n, ok, errors, error_rate, retries, retry_wait_s,
-    and {ttft,e2e,tpot,tokens_per_s,wait}_p{50,90,95,99} over successful requests (seconds; tokens/s)."""
+    {ttft,e2e,tpot,tokens_per_s,wait,ttft_incl_retries,e2e_incl_retries,ttft_from_schedule,e2e_from_schedule}_p{50,90,95,99}
+    (seconds; tokens/s), each over the statuses that count for it (``core.record.METRIC_STATUSES``), and n_<metric>:
+    how many requests each rests on."""
     rows = []
     if not len(df):
         return pd.DataFrame(columns=[*KEYS, "n", "ok", "errors", "error_rate", "retries", "retry_wait_s"])
@@ -82,20 +104,49 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         row: dict[str, Any] = dict(zip(KEYS, key))
         row.update(n=len(g), ok=len(ok), errors=len(g) - len(ok), error_rate=(len(g) - len(ok)) / len(g),
                    retries=int(g["retries"].fillna(0).sum()), retry_wait_s=float(g["retry_wait_s"].fillna(0).sum()))  # fmt: skip
-        for name, col in PERCENTILE_METRICS.items():
-            values = ok[col].to_numpy(dtype=float)
-            values = values[~np.isnan(values)]
+        counted = {}
+        for name, col in {**PERCENTILE_METRICS, **EXTRA_PERCENTILE_METRICS}.items():
+            values = metric_values(g, col)
+            counted[name] = len(values)
             for p in PCTS:
                 row[f"{name}_p{p}"] = float(np.percentile(values, p)) if len(values) else float("nan")
         lag = g["schedule_lag_s"].to_numpy(dtype=float)
         lag = lag[~np.isnan(lag)]
         row["schedule_lag_p99"] = float(np.percentile(lag, 99)) if len(lag) else float("nan")
+        row.update({f"n_{name}": n for name, n in counted.items()})
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 SUMMARY_METRICS = ("n", "ok", "errors", "error_rate", "retries", "retry_wait_s",
-                   *(f"{m}_p{p}" for m in PERCENTILE_METRICS for p in PCTS), "schedule_lag_p99")  # fmt: skip
+                   *(f"{m}_p{p}" for m in PERCENTILE_METRICS for p in PCTS), "schedule_lag_p99",
+                   *(f"{m}_p{p}" for m in EXTRA_PERCENTILE_METRICS for p in PCTS))  # fmt: skip
+
+
+def metric_mask(g: pd.DataFrame, col: str) -> np.ndarray:
+    """Which rows enter ``col``'s statistics: a finite value, from a request whose status counts for it."""
+    if col not in g.columns:
+        return np.zeros(len(g), dtype=bool)
+    mask = np.isfinite(g[col].to_numpy(dtype=float, na_value=np.nan))
+    if "status" in g.columns:
+        stream = g["stream"].to_numpy(dtype=bool) if "stream" in g.columns else np.ones(len(g), dtype=bool)
+        mask &= counts_for(col, g["status"].to_numpy(dtype=object), stream)
+    return mask
+
+
+def metric_values(g: pd.DataFrame, col: str) -> np.ndarray:
+    """The finite values of ``col`` from the requests whose status counts for it (none when the column is absent)."""
+    if col not in g.columns:
+        return np.empty(0)
+    return g[col].to_numpy(dtype=float, na_value=np.nan)[metric_mask(g, col)]
+
+
+def prompt_clusters(g: pd.DataFrame) -> np.ndarray | None:
+    """Each row's prompt, for the cluster bootstrap (a row without a prompt id is its own cluster); None without the column."""
+    if "prompt_id" not in g.columns:
+        return None
+    pid = g["prompt_id"].astype(object).to_numpy()
+    return np.array([p if isinstance(p, str) else f"\x00row{i}" for i, p in enumerate(pid)], dtype=object)
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -111,25 +162,60 @@ def percentile_table(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int | None = DEFAULT_SEED,
 ) -> pd.DataFrame:
-    """Long table: one row per (group, metric, percentile) with value, CI, n and flag; successful requests only."""
+    """Long table: one row per (group, metric, percentile) with value, CI, n and flag.
+
+    Each metric is over the statuses that count for it (TTFT: every request with a first token; the rest:
+    completed requests), so n is per metric. When any request retried, the retry-inclusive TTFT and e2e are
+    added; in rate mode, the schedule-corrected ones."""
     cols = [*by, "metric", "q", "value", "lo", "hi", "n", "flagged"]
     by = [b for b in by if b in df.columns]
-    data = ok_rows(df[[*by, *(m for m in metrics if m in df.columns), *(["status"] if "status" in df.columns else [])]])
+    metrics = [*metrics, *extra_metrics(df, metrics)]
+    data = df[[*by, *(m for m in metrics if m in df.columns), *(c for c in ("status", "stream", "prompt_id") if c in df.columns)]]
     rows: list[tuple] = []
     if data.empty:
         return pd.DataFrame(columns=cols)
     for key, g in data.groupby(list(by), dropna=False, sort=True, observed=True):
         key = key if isinstance(key, tuple) else (key,)
+        clusters = prompt_clusters(g)
         for m in metrics:
-            if m not in g.columns:
+            keep = metric_mask(g, m)
+            if not keep.any():
                 continue
-            x = g[m].to_numpy(dtype=float, na_value=np.nan)
-            x = x[np.isfinite(x)]
-            if x.size == 0:
-                continue
-            for e in bootstrap_quantiles(x, qs, resamples=resamples, seed=seed):
+            x = g[m].to_numpy(dtype=float, na_value=np.nan)[keep]
+            # prompts repeat: resample prompts, not requests (requests on one prompt are not independent)
+            for e in cluster_bootstrap_quantiles(x, None if clusters is None else clusters[keep], qs, resamples=resamples, seed=seed):
                 rows.append((*key, m, e.q, e.value, e.lo, e.hi, e.n, e.flagged))
     return pd.DataFrame(rows, columns=[*by, "metric", "q", "value", "lo", "hi", "n", "flagged"])
+
+
+def extra_metrics(df: pd.DataFrame, metrics: Sequence[str]) -> list[str]:
+    """The retry-inclusive figures when any request retried, the schedule-corrected ones in rate mode."""
+    out = []
+    if "retries" in df.columns and df["retries"].fillna(0).astype(float).gt(0).any():
+        out += [f"{m}_incl_retries_s" for m in ("ttft", "e2e") if f"{m}_s" in metrics]
+    if "schedule_lag_s" in df.columns and df["schedule_lag_s"].notna().any():
+        out += [f"{m}_from_schedule_s" for m in ("ttft", "e2e") if f"{m}_s" in metrics]
+    return [m for m in out if m in df.columns and m not in metrics]
+
+
+# The percentile table's units: times in ms, rates in tok/s (never "0.00999 s").
+TABLE_UNITS: dict[str, tuple[str, float, str]] = {
+    "ttft_s": ("TTFT", 1000.0, "ms"),
+    "ttft_incl_retries_s": ("TTFT incl. retries", 1000.0, "ms"),
+    "ttft_from_schedule_s": ("TTFT from schedule", 1000.0, "ms"),
+    "e2e_s": ("end-to-end", 1000.0, "ms"),
+    "e2e_incl_retries_s": ("end-to-end incl. retries", 1000.0, "ms"),
+    "e2e_from_schedule_s": ("end-to-end from schedule", 1000.0, "ms"),
+    "tpot_s": ("TPOT", 1000.0, "ms/token"),
+    "tokens_per_s": ("tokens/s", 1.0, "tok/s"),
+    "perceived_wait_s": ("perceived wait", 1000.0, "ms"),
+}
+
+
+def _fmt_value(v: float, unit: str) -> str:
+    if unit == "tok/s":
+        return f"{v:.1f}"
+    return f"{v:.1f}" if abs(v) < 10 else f"{v:.0f}"
 
 
 def format_percentile_table(long: pd.DataFrame) -> pd.DataFrame:
@@ -139,16 +225,18 @@ def format_percentile_table(long: pd.DataFrame) -> pd.DataFrame:
     group = [c for c in long.columns if c not in ("metric", "q", "value", "lo", "hi", "n", "flagged")]
 
     def cell(r: pd.Series) -> str:
-        return Estimate(r.value, r.lo, r.hi, int(r.n), bool(r.flagged), r.q).fmt().rsplit(" n=", 1)[0] + (" ⚑ ≈max" if r.flagged else "")
+        _, scale, unit = TABLE_UNITS.get(r.metric, (r.metric, 1.0, ""))
+        v, lo, hi = (_fmt_value(x * scale, unit) for x in (r.value, r.lo, r.hi))
+        return f"{v} [{lo}–{hi}]" + (" ⚑ ≈max" if r.flagged else "")
 
     t = long.assign(label=[f"p{round(q * 100):d}" for q in long["q"]], cell=long.apply(cell, axis=1))
     wide = t.pivot_table(index=[*group, "metric"], columns="label", values="cell", aggfunc="first", observed=True, dropna=False)
     n = t.groupby([*group, "metric"], dropna=False, observed=True)["n"].first()
     wide = wide.join(n).reset_index()
     wide["n"] = wide["n"].astype("Int64")
-    rank = {m: i for i, m in enumerate(METRIC_LABELS)}
+    rank = {m: i for i, m in enumerate(TABLE_UNITS)}
     wide = wide.sort_values([*group, "metric"], key=lambda c: c.map(rank).fillna(99) if c.name == "metric" else c, kind="stable")
-    wide["metric"] = wide["metric"].map(lambda m: METRIC_LABELS.get(m, m))
+    wide["metric"] = wide["metric"].map(lambda m: f"{TABLE_UNITS[m][0]} ({TABLE_UNITS[m][2]})" if m in TABLE_UNITS else METRIC_LABELS.get(m, m))
     order = sorted([c for c in wide.columns if isinstance(c, str) and c.startswith("p") and c[1:].isdigit()], key=lambda c: int(c[1:]))
     return wide[[*group, "metric", *order, "n"]].dropna(subset=order, how="all")
 
@@ -163,6 +251,15 @@ class Headline:
     wait_ratio: Estimate | None
     n_requests: int
     n_failed: int
+    n_streamed: int = 0  # streamed requests, whether or not they reached a first token
+
+
+def cluster_median(g: pd.DataFrame, col: str, resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> Estimate:
+    """Median of ``col`` with a CI from the cluster (by prompt) bootstrap, over the requests that count for it."""
+    keep = metric_mask(g, col)
+    clusters = prompt_clusters(g)
+    x = g[col].to_numpy(dtype=float, na_value=np.nan)[keep] if col in g.columns else np.empty(0)
+    return cluster_bootstrap_quantiles(x, None if clusters is None else clusters[keep], [0.5], resamples=resamples, seed=seed)[0]
 
 
 def headlines(df: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> list[Headline]:
@@ -170,14 +267,16 @@ def headlines(df: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed: int | 
     out: list[Headline] = []
     if df.empty:
         return out
-    df = df[[c for c in ("deployment", "status", "mode", "ttft_s", "tokens_per_s", "perceived_wait_s", "temperature", "prompt_id") if c in df.columns]]
+    df = df[[c for c in ("deployment", "status", "mode", "stream", "ttft_s", "tokens_per_s", "perceived_wait_s", "temperature", "prompt_id", "pair_id")
+             if c in df.columns]]  # fmt: skip
     pairs_all = paired_frame(df)
     for dep, g in df.groupby("deployment", sort=True, observed=True):
         ok = ok_rows(g)
-        stream = ok[ok["mode"] == "stream"] if "mode" in ok.columns else ok
-        ttft = median_ci(stream["ttft_s"].to_numpy(float, na_value=np.nan), resamples=resamples, seed=seed)
-        tps = median_ci(stream["tokens_per_s"].to_numpy(float, na_value=np.nan), resamples=resamples, seed=seed)
+        streamed = g[g["mode"] == "stream"] if "mode" in g.columns else g
+        ttft, tps = (cluster_median(streamed, m, resamples, seed) for m in ("ttft_s", "tokens_per_s"))  # TTFT: every request with a first token
         pairs = pairs_all[pairs_all["deployment"] == dep] if len(pairs_all) else pairs_all
         ratio = median_ci(pairs["ratio"].to_numpy(float), resamples=resamples, seed=seed) if len(pairs) else None
-        out.append(Headline(str(dep), ttft, tps, ratio, int(len(g)), int(len(g) - len(ok))))
+        if ratio is not None and len(pairs) < MIN_PAIRS_FOR_CI:
+            ratio = without_ci(ratio)
+        out.append(Headline(str(dep), ttft, tps, ratio, int(len(g)), int(len(g) - len(ok)), int(len(streamed))))
     return out

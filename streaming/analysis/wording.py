@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-from streaming.analysis.compare import Comparison, PairedComparison
+import numpy as np
+import pandas as pd
+
+from streaming.analysis.compare import MIN_PAIRS_FOR_CI, Comparison, PairedComparison
 
 
 def _fmt_s(v: float) -> str:
@@ -26,10 +30,13 @@ def _effect_word(delta: float) -> str:
     return "negligible" if a < 0.147 else "small" if a < 0.33 else "medium" if a < 0.474 else "large"
 
 
-def comparison_sentence(c: Comparison, metric: str = "median TTFT", seconds: bool = True) -> str:
-    """One sentence a stakeholder can read."""
+def comparison_sentence(c: Comparison, metric: str = "median TTFT", seconds: bool = True, why_a: str | None = None,
+                        why_b: str | None = None) -> str:  # fmt: skip
+    """One sentence a stakeholder can read. ``why_a``/``why_b`` (from ``why_no_values``) say why a side has no value."""
     if c.n_a == 0 or c.n_b == 0:
-        return f"Cannot compare {c.label_a} and {c.label_b}: one of them has no successful requests."
+        empty = [f"{label} has no value ({why or 'no request counts for this metric'})"
+                 for label, n, why in ((c.label_a, c.n_a, why_a), (c.label_b, c.n_b, why_b)) if n == 0]  # fmt: skip
+        return f"Cannot compare {metric} of {c.label_a} and {c.label_b}: {' and '.join(empty)}."
     fmt = _fmt_s if seconds else (lambda v: f"{v:.3g}")
     if c.diff == 0:
         direction = "the same as"
@@ -48,14 +55,50 @@ def comparison_sentence(c: Comparison, metric: str = "median TTFT", seconds: boo
     )
 
 
-def paired_sentence(p: PairedComparison | None) -> str:
-    """One sentence on how much longer a non-streaming user waits for the same prompt."""
+def paired_sentence(p: PairedComparison | None, mode_filter: Sequence[str] = ()) -> str:
+    """One sentence on how much longer a non-streaming user waits for the same prompt.
+
+    ``mode_filter``: the modes a filter kept (empty: no filter), so a missing pair can be blamed on the filter."""
     if p is None:
+        if len(set(mode_filter)) == 1:
+            kept = "streaming" if "stream" in mode_filter else "non-streaming"
+            return (f"The Mode filter keeps only {kept} requests, so no prompt can be paired with its "
+                    f"{'non-streaming' if kept == 'streaming' else 'streaming'} twin; select both modes to see the ratio.")  # fmt: skip
         return "No prompt was run both streaming and non-streaming, so the perceived waits cannot be paired."
     r = p.ratio
     sig = "significant" if (not math.isnan(p.p_value) and p.p_value < 0.05) else "not significant"
+    ci = (f"95 % CI {r.lo:.1f}–{r.hi:.1f}×" if not math.isnan(r.lo)
+          else f"no CI: {p.n_pairs} prompt{'s' if p.n_pairs != 1 else ''} is too few, it needs {MIN_PAIRS_FOR_CI}")  # fmt: skip
     return (
         f"On the same {p.n_pairs} prompt{'s' if p.n_pairs != 1 else ''}, a non-streaming user waits {r.value:.1f}× as long "
-        f"(95 % CI {r.lo:.1f}–{r.hi:.1f}×) as a streaming user waits for the first token: median {_fmt_s(p.median_nonstream)} "
+        f"({ci}) as a streaming user waits for the first token: median {_fmt_s(p.median_nonstream)} "
         f"vs {_fmt_s(p.median_stream)}; Wilcoxon signed-rank {_fmt_p(p.p_value)} ({sig})."
     )
+
+
+_NAMES = {"ttft_s": "TTFT", "tokens_per_s": "tokens/s", "tpot_s": "TPOT", "e2e_s": "end-to-end time", "perceived_wait_s": "perceived wait"}
+_STREAM_ONLY = ("ttft_s", "tokens_per_s", "tpot_s", "ttft_incl_retries_s", "ttft_from_schedule_s")
+
+
+def why_no_values(rows: pd.DataFrame, metric: str) -> str:
+    """Why a group of requests has no value of ``metric``, in a few words (for ``comparison_sentence``)."""
+    n = len(rows)
+    name = _NAMES.get(metric, metric)
+    if n == 0:
+        return "no request"
+    stream = rows["stream"].to_numpy(dtype=bool) if "stream" in rows.columns else np.ones(n, dtype=bool)
+    if metric in _STREAM_ONLY and not stream.any():
+        return f"its {n} request{'s are' if n != 1 else ' is'} non-streaming, and a non-streaming request has no {name}"
+    status = rows["status"].to_numpy(dtype=object) if "status" in rows.columns else np.full(n, "ok", dtype=object)
+    failed = int((status != "ok").sum())
+    reached = "reached a first token" if metric.startswith("ttft") else "completed"
+    return f"none of its {n} request{'s' if n != 1 else ''} {reached}; {failed} failed"
+
+
+def ttft_n_caption(n_ttft: int, n_streamed: int) -> str:
+    """The headline's note when the median TTFT has no value: no streamed request, or streamed ones that all failed."""
+    if n_ttft:
+        return f"n={n_ttft}"
+    if n_streamed == 0:
+        return "n=0 (no streamed request)"
+    return f"n=0 ({n_streamed} streamed request{'s' if n_streamed != 1 else ''}, none reached a first token)"

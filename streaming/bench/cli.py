@@ -40,6 +40,8 @@ def register(sub: Any) -> None:
     b.add_argument("--retry-max-wait", type=float, metavar="S", help="cap on one retry wait, retry-after included (default 20)")
     b.add_argument("--header", action="append", metavar="'NAME: VALUE'", help="extra request header (e.g. 'x-sim-fault: 429')")
     b.add_argument("--notes", help="free text stored on the run")
+    b.add_argument("--transport", choices=["auto", "wire", "httpx"],
+                   help="how requests are sent and stamped (default auto: httpx2 for remote HTTPS, wire on loopback and plain HTTP)")  # fmt: skip
     b.add_argument("--db", metavar="PATH", help="results database (default: $STREAMING_DB or ./data/streaming.db)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.add_argument("--fail-if", action="append", default=[], metavar="COND", help="e.g. 'ttft_p95 > 0.8' (seconds); exit 1 when it holds")
@@ -75,7 +77,7 @@ def build_config(args: argparse.Namespace) -> Any:
         "repeats": args.repeats, "requests": args.requests, "concurrency": args.concurrency, "ramp_s": args.ramp, "rate": args.rate,
         "max_in_flight": args.max_in_flight, "warmup": args.warmup, "max_tokens": args.max_tokens, "duration_s": args.duration,
         "seed": args.seed, "timeout_s": args.timeout, "stall_s": args.stall_timeout, "max_retries": args.retries,
-        "retry_max_wait_s": args.retry_max_wait, "notes": args.notes,
+        "retry_max_wait_s": args.retry_max_wait, "notes": args.notes, "transport": args.transport,
         "workers": getattr(args, "workers", None), "ray_address": getattr(args, "ray_address", None),
     }  # fmt: skip
     for k, v in overrides.items():

@@ -1,42 +1,99 @@
-"""A benchmark running in the background for the app: poll its progress, stop it; what finished is kept.
+"""A benchmark running in the background for the app, in a child process: poll its progress, stop it; what finished is kept.
+
+The load runs in its own process, as ``python -m streaming bench`` would: it does not share the GIL with the page
+(whose fragment redraws a scatter twice a second), and the runner's process-wide ``gc.freeze()`` stays in it.
+Progress comes back over a pipe; every request is in the database as it finishes. Stop sets an event the runner
+watches: it cancels what is in flight, keeps what finished and marks the run stopped.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import threading
+from dataclasses import replace
+from typing import Any
 
 from streaming.bench.matrix import BenchConfig
 from streaming.bench.progress import Progress
-from streaming.bench.runner import run_benchmark
-from streaming.store import Store
+
+PROGRESS_EVERY_S = 0.2  # how often the child reports (and on every phase change, and at the end)
+
+
+def _child(config: BenchConfig, db_path: str, server_url: str | None, conn: Any, stop: Any) -> None:
+    """The child process: the CLI's code path (``run_benchmark`` on a Store), progress sent as (snapshot, new points)."""
+    import time
+
+    from streaming.bench.runner import run_benchmark
+    from streaming.store import Store
+
+    if server_url:
+        os.environ["STREAMING_SERVER_URL"] = server_url  # the page's built-in server: one per app, not one per run
+    sent = {"points": 0, "t": 0.0, "phase": ""}
+
+    def on_progress(p: Progress) -> None:
+        now = time.monotonic()
+        final = p.phase in ("finished", "stopped", "failed")
+        if not final and p.phase == sent["phase"] and now - sent["t"] < PROGRESS_EVERY_S:
+            return
+        new = list(p.points[sent["points"]:])
+        sent.update(points=sent["points"] + len(new), t=now, phase=p.phase)
+        conn.send(("progress", replace(p, points=[], cells=dict(p.cells), warnings=list(p.warnings)), new))
+
+    try:
+        with Store(db_path) as st:
+            run_id = run_benchmark(config, st, on_progress, stop)
+        conn.send(("done", run_id, None))
+    except Exception as e:  # shown as one sentence; the run (if created) is marked failed
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        conn.send(("error", None, f"The benchmark could not run: {first}"))
+    finally:
+        conn.close()
 
 
 class BenchJob:
-    """A benchmark running in a background thread (for the app): poll ``progress``, call ``stop()``."""
+    """A benchmark running in a child process (for the app): poll ``progress``, call ``stop()``."""
 
-    def __init__(self, config: BenchConfig, db_path: str) -> None:
-        self.config, self.db_path = config, db_path
+    def __init__(self, config: BenchConfig, db_path: str, server_url: str | None = None) -> None:
+        self.config, self.db_path, self.server_url = config, db_path, server_url
         self.progress: Progress | None = None
         self.run_id: str | None = None
         self.error: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="bench-job", daemon=True)
+        self.pid: int | None = None
+        ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited threads or locks from the page's process
+        self._stop = ctx.Event()
+        self._recv, send = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(target=_child, args=(config, db_path, server_url, send, self._stop), name="bench-job", daemon=True)
+        self._send = send
+        self._points: list[Any] = []
+        self._thread = threading.Thread(target=self._follow, name="bench-job-follow", daemon=True)
 
     def start(self) -> BenchJob:
+        self._process.start()
+        self.pid = self._process.pid
+        self._send.close()  # the child holds the only writer: EOF when it exits
         self._thread.start()
         return self
 
-    def _work(self) -> None:
+    def _follow(self) -> None:
         try:
-            with Store(self.db_path) as st:
-                self.run_id = run_benchmark(self.config, st, self._on_progress, self._stop)
-        except Exception as e:  # shown as one sentence; the run (if created) is marked failed
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            self.error = f"The benchmark could not run: {first}"
-
-    def _on_progress(self, p: Progress) -> None:
-        self.progress = p
-        self.run_id = p.run_id or self.run_id
+            while True:
+                try:
+                    kind, payload, extra = self._recv.recv()
+                except (EOFError, OSError):
+                    break
+                if kind == "progress":
+                    self._points.extend(extra)
+                    self.progress = replace(payload, points=self._points)
+                    self.run_id = payload.run_id or self.run_id
+                elif kind == "done":
+                    self.run_id = payload
+                else:
+                    self.error = extra
+        finally:
+            self._process.join()
+            if self.error is None and self._process.exitcode not in (0, None):
+                self.error = f"The benchmark process ended unexpectedly (exit code {self._process.exitcode}); the requests that finished are saved."
 
     def stop(self) -> None:
         self._stop.set()

@@ -93,6 +93,7 @@ class BenchConfig:
     notes: str = ""
     workers: Annotated[int, Field(ge=1, le=1024)] = 1  # > 1: the load runs on this many Ray worker processes
     ray_address: str | None = None  # join this Ray cluster (else RAY_ADDRESS, else a local one)
+    transport: Literal["auto", "wire", "httpx"] = "auto"  # auto: httpx2 for remote HTTPS (or behind a proxy), wire otherwise
 
     def validate(self) -> None:
         """A ConfigError naming the first field that does not fit its annotation."""

@@ -32,15 +32,18 @@ from streaming.bench.matrix import (
     resolve_prompts,
 )
 from streaming.bench.progress import BenchPoint, CellProgress, Progress
+from streaming.bench.selfcheck import (  # noqa: F401 - public here too
+    LOOP_LAG_MIN_SAMPLES,
+    LOOP_LAG_WARN_MS,
+    loop_lag_warning,
+)
 from streaming.core.auth import Credentials
 from streaming.core.client import AsyncClient
 from streaming.core.config import Deployment
 from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
+from streaming.core.transport import transport_version
 from streaming.store import Store
-
-LOOP_LAG_WARN_MS = 5.0
-
 
 SEND_LAG_WARN_S = 0.010
 
@@ -136,11 +139,14 @@ class _Runner:
             if any(d.provider == "local" for d in self.deps):
                 await asyncio.to_thread(warm_local, server_url)
         pool = cfg.max_in_flight if cfg.rate is not None else cfg.concurrency
-        client = AsyncClient(self.deps, server_url=server_url, max_connections=pool, clock=self.clock,
+        client = AsyncClient(self.deps, server_url=server_url, max_connections=pool, clock=self.clock, transport=cfg.transport,
                              timeouts=Timeouts(connect_s=cfg.connect_s, stall_s=cfg.stall_s),
                              retry=RetryPolicy(max_retries=cfg.max_retries, base_s=cfg.retry_base_s, max_wait_s=cfg.retry_max_wait_s),
                              worker=self.share.worker if self.share is not None else None)  # fmt: skip
-        self.run_id = self.db.create_run("bench", cfg.snapshot(self.deps), notes=cfg.notes, deployments=[d.name for d in self.deps])
+        snap = cfg.snapshot(self.deps)  # which transport measured each deployment, with its package version
+        chosen = {d.name: client.transport_for(d.url("chat", server_url if d.builtin else None)) for d in self.deps}
+        snap["transports"] = {name: f"{t} ({transport_version(t)})" for name, t in chosen.items()}
+        self.run_id = self.db.create_run("bench", snap, notes=cfg.notes, deployments=[d.name for d in self.deps])
         status = "failed"
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(self._loop_exception)
@@ -263,11 +269,10 @@ class _Runner:
     def _lag_report(self) -> float | None:
         if not self.lags:
             return None
-        p99 = float(np.percentile(self.lags, 99)) * 1000
-        if p99 > LOOP_LAG_WARN_MS:
-            self.warnings.append(f"the client's event loop lagged (p99 {p99:.1f} ms > {LOOP_LAG_WARN_MS:g} ms): the client may be "
-                                 "the bottleneck, and its latencies include its own delay; lower the concurrency")  # fmt: skip
-        return p99
+        warning = loop_lag_warning(self.lags)
+        if warning:
+            self.warnings.append(warning)
+        return float(np.percentile(self.lags, 99)) * 1000
 
     def _send_lag_report(self) -> None:
         lags = [lag for p in self.points if (lag := p.schedule_lag_s) is not None]

@@ -1,4 +1,7 @@
-"""Keys and tokens: resolved at request time from the environment, then Streamlit's secrets; never stored or shown.
+"""Keys and tokens: one resolver for every surface (app, CLI, bench, relay, Benchmark page), never stored or shown.
+
+Order: the environment variable, then Streamlit's secrets file (``.streamlit/secrets.toml`` in the working
+directory, else ``~/.streamlit/secrets.toml``). The app passes ``st.secrets``, which reads the same file.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from streaming.errors import ConfigError
 class Credentials:
     """Resolves a deployment's auth header at request time. Never printed: its repr hides values."""
 
-    secrets: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    secrets: Mapping[str, Any] = field(default_factory=lambda: FileSecrets(), repr=False)
     token_providers: dict[str, Callable[[], str]] = field(default_factory=dict, repr=False)
 
     def lookup(self, var: str) -> str | None:
@@ -48,21 +51,24 @@ class Credentials:
         key = self.lookup(dep.api_key_env)
         if not key:
             raise ConfigError(
-                f"deployment '{dep.name}': field 'api_key_env': environment variable {dep.api_key_env} is not set "
-                f"(set it, or add it to .streamlit/secrets.toml)"
+                f"deployment '{dep.name}': field 'api_key_env': {dep.api_key_env} is not set in the environment "
+                f"nor in .streamlit/secrets.toml (set one of them)"
             )
         return {"api-key": key} if dep.provider == "azure" else {"Authorization": f"Bearer {key}"}
 
 
 SECRETS_FILES = (Path(".streamlit") / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")
+ENV_SECRETS_FILE = "STREAMING_SECRETS_FILE"  # a built-in server started elsewhere reads the secrets file its starter found
 
 
 def secrets_file() -> tuple[dict[str, Any], str | None]:
-    """Streamlit's secrets file as a mapping (the project's ``.streamlit/secrets.toml``, else the user's), and its path.
+    """Streamlit's secrets file as a mapping (``$STREAMING_SECRETS_FILE``, else the working directory's
+    ``.streamlit/secrets.toml``, else the user's), and its path.
 
     An unreadable or invalid file reads as empty: a key missing from it is then reported by name.
     """
-    for p in SECRETS_FILES:
+    named = os.environ.get(ENV_SECRETS_FILE)
+    for p in ((Path(named),) if named else SECRETS_FILES):
         if p.is_file():
             try:
                 return tomllib.loads(p.read_text(encoding="utf-8")), str(p)
@@ -110,3 +116,27 @@ class SafeSecrets(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return "SafeSecrets(<hidden>)"
+
+
+class FileSecrets(Mapping[str, Any]):
+    """Streamlit's secrets file (see ``secrets_file``), read on first use: the resolver's second source outside Streamlit."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = secrets_file()[0]
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __repr__(self) -> str:
+        return "FileSecrets(<hidden>)"

@@ -21,6 +21,7 @@ import socket
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 import orjson
@@ -36,6 +37,7 @@ from streaming.core.request import (
     resume_request,
 )
 from streaming.core.stream import AsyncStream, Stream
+from streaming.core.transport import is_loopback
 from streaming.core.transport.wire import WirePool
 from streaming.errors import ConfigError
 
@@ -99,6 +101,10 @@ class _Base:
             raise ConfigError(f"request: the prompt is not valid Unicode text and cannot be sent ({e})") from None
         return url, headers, payload
 
+    def transport_for(self, url: str) -> str:
+        """Which transport sends to ``url``: the synchronous client always uses httpx2."""
+        return "httpx"
+
     def new_record(self, dep: Deployment, req: LLMRequest, include_usage: bool = True) -> StreamRecord:
         """A fresh record for one attempt of ``req``."""
         return StreamRecord(
@@ -156,19 +162,28 @@ class Client(_Base):
 class AsyncClient(_Base):
     """asyncio client; the connection pool is sized to ``max_connections`` (set it to the concurrency).
 
-    ``transport="wire"`` (the default when no proxy is configured) uses ``streaming.wire``;
-    ``"httpx"`` uses httpx2, which honours proxy settings.
+    ``transport="wire"`` uses ``streaming.wire`` for every URL; ``"httpx"`` uses httpx2 (proxies, certifi, HTTP/2).
+    The default, ``"auto"``: httpx2 for remote HTTPS endpoints and whenever a proxy is configured, wire otherwise
+    (loopback and plain HTTP). Each record says which one measured it (``transport``, ``transport_version``).
     """
 
     def __init__(self, *args: Any, max_connections: int = 100, transport: str | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        if transport is None:
-            transport = "httpx" if any(os.environ.get(v) for v in _PROXY_VARS) else "wire"
-        if transport not in ("wire", "httpx"):
-            raise ConfigError(f"transport must be 'wire' or 'httpx', got {transport!r}")
+        transport = transport or "auto"
+        if transport == "auto" and any(os.environ.get(v) for v in _PROXY_VARS):
+            transport = "httpx"
+        if transport not in ("wire", "httpx", "auto"):
+            raise ConfigError(f"transport must be 'wire', 'httpx' or 'auto', got {transport!r}")
         self.transport = transport
-        self.wire = WirePool(max_connections, self.timeouts.connect_s, self.timeouts.stall_s, self.clock) if transport == "wire" else None
+        self.wire = WirePool(max_connections, self.timeouts.connect_s, self.timeouts.stall_s, self.clock) if transport != "httpx" else None
         self.http = httpx2.AsyncClient(timeout=self.timeouts.httpx(), limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
+
+    def transport_for(self, url: str) -> str:
+        """``wire`` or ``httpx`` for this URL (see the class docstring)."""
+        if self.transport != "auto":
+            return self.transport
+        parts = urlsplit(url)
+        return "httpx" if parts.scheme == "https" and not is_loopback(parts.hostname or "") else "wire"
 
     def stream(self, dep: Deployment | str, req: LLMRequest) -> AsyncStream:
         return AsyncStream(self, self.deployment(dep), req)

@@ -39,6 +39,44 @@ def schedule_lag(sent_s: Any, scheduled_s: Any) -> Any:
     return sent_s - scheduled_s
 
 
+def from_schedule(lag_s: Any, wait_s: Any) -> Any:
+    """A wait counted from the intended (Poisson) send time: schedule lag + the wait from the actual send.
+
+    Rate mode only (None/NaN otherwise): the figure without coordinated omission. Scalars or arrays.
+    """
+    if lag_s is None or wait_s is None:
+        return None
+    return lag_s + wait_s
+
+
+# Which statuses count for each metric. A TTFT is real for every request that reached a first token, even
+# one that later stalled, was interrupted or cancelled; e2e, TPOT and tokens/s need a completed answer.
+FIRST_TOKEN_STATUSES = STATUSES
+COMPLETED_STATUSES = ("ok",)
+METRIC_STATUSES: dict[str, tuple[str, ...]] = {
+    "ttft_s": FIRST_TOKEN_STATUSES,
+    "ttft_incl_retries_s": FIRST_TOKEN_STATUSES,
+    "ttft_from_schedule_s": FIRST_TOKEN_STATUSES,
+    "e2e_s": COMPLETED_STATUSES,
+    "e2e_incl_retries_s": COMPLETED_STATUSES,
+    "e2e_from_schedule_s": COMPLETED_STATUSES,
+    "tpot_s": COMPLETED_STATUSES,
+    "tokens_per_s": COMPLETED_STATUSES,
+}
+
+
+def counts_for(metric: str, status: Any, stream: Any = True) -> Any:
+    """Whether a request's value of ``metric`` enters its statistics (elementwise on arrays).
+
+    Perceived wait is TTFT when streaming (any request with a first token) and e2e when not (completed only).
+    Metrics not listed count completed requests only.
+    """
+    status = np.asarray(status, dtype=object)
+    if metric == "perceived_wait_s":
+        return np.where(np.asarray(stream, dtype=bool), np.isin(status, FIRST_TOKEN_STATUSES), np.isin(status, COMPLETED_STATUSES))
+    return np.isin(status, METRIC_STATUSES.get(metric, COMPLETED_STATUSES))
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One failed attempt before the final one (a 429, a 5xx, a connection error), and the wait after it.
@@ -144,6 +182,8 @@ class StreamRecord:
     e2e_incl_retries_s: float | None = None
     worker: str | None = None  # scale-out (``--workers``): which worker process sent it, and on which host
     host: str | None = None
+    transport: str | None = None  # how it was measured: "wire" (our asyncio stamping), "httpx" (httpx2) or "sdk"
+    transport_version: str | None = None  # the package that did it, e.g. "httpx2 1.0.0" or "streaming 0.9.0"
 
     @property
     def itl_s(self) -> list[float]:
@@ -196,6 +236,9 @@ class StreamRecord:
         parts.append(f"finish_reason={self.finish_reason}")
         if self.retries:
             parts.append(f"retries={self.retries} (waited {self.retry_wait_s:.2f} s)")
+            if self.stream and self.ttft_incl_retries_s is not None:
+                parts.append(f"TTFT incl. retries {ms(self.ttft_incl_retries_s)}")
+            parts.append(f"e2e incl. retries {ms(self.e2e_incl_retries_s)}")
         if self.error:
             parts.append(f"error: {self.error}")
         if self.request_id:

@@ -27,12 +27,16 @@ from streaming.core.protocol import RecordBuilder
 from streaming.core.record import Attempt, StreamRecord
 from streaming.core.request import RETRY_STATUS, LLMRequest
 from streaming.core.transport import httpx as hx
+from streaming.core.transport import transport_version
 
 if TYPE_CHECKING:
     from streaming.core.client import AsyncClient, Client, _Base
     from streaming.core.config import Deployment
 
 CANCELLED = "stopped by the user before the answer finished"
+
+
+_versions: dict[str, str] = {}  # transport name -> "package version", looked up once
 
 
 def _usage_rejected(rec: StreamRecord) -> bool:
@@ -49,6 +53,8 @@ class _Attempts:
         self._include_usage = req.include_usage
         self.record = client.new_record(dep, req, req.include_usage)  # the current attempt's; the final one once finished
         self._prepared = client.prepare(dep, req, req.include_usage)  # raises before any request
+        self._transport = client.transport_for(self._prepared[0])
+        self._mark(self.record)
         self._builder: RecordBuilder | None = None
         self._response: Any = None
         self._finished = False
@@ -57,6 +63,11 @@ class _Attempts:
         self._t0: float | None = None
         self._first_t0: float | None = None
         self._attempts: list[Attempt] = []
+
+    def _mark(self, rec: StreamRecord) -> None:
+        """Say on the record how it is measured."""
+        rec.transport = self._transport
+        rec.transport_version = _versions.setdefault(self._transport, transport_version(self._transport))
 
     def _finish(self, t: float | None = None, **kw: Any) -> StreamRecord:
         """Decide the final record (once): the builder does it, with the failed attempts before this one."""
@@ -74,6 +85,7 @@ class _Attempts:
     def _new_attempt(self) -> None:
         if self._builder is not None:  # a retry: a fresh record for the new attempt
             self.record = self._client.new_record(self.deployment, self.request, self._include_usage)
+            self._mark(self.record)
         self._builder = None
         self._t0 = None
 
@@ -100,6 +112,7 @@ class _Attempts:
             self._prepared = c.prepare(self.deployment, self.request, False)
             self._builder = None  # not a failed attempt: the same request again, without stream_options
             self.record = c.new_record(self.deployment, self.request, False)
+            self._mark(self.record)
             return 0.0
         if status in RETRY_STATUS and len(self._attempts) < policy.max_retries and headers.get("x-should-retry") != "false":
             wait = policy.wait(len(self._attempts), headers, c._rng)
@@ -252,7 +265,7 @@ class AsyncStream(_Attempts):
         """(response, t0, t_headers, stamped body) through the client's transport (wire, or httpx2)."""
         c = self._client
         url, headers, body = self._prepared
-        if c.wire is None:
+        if c.wire is None or self._transport == "httpx":
             return await hx.asend(c.http, c.clock, url, headers, body, self._sent)
         box: list[float] = []
         t_call = c.clock()

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx2
 
+from streaming.core.auth import ENV_SECRETS_FILE, secrets_file
 from streaming.errors import EndpointError, describe_exit
 
 DEFAULT_HOST = "127.0.0.1"
@@ -109,6 +110,9 @@ def start_server(port: int | None = None, deployments_file: str | None = None, t
     log_path = str(Path(log_dir) / f"streaming-server-{port}.log")
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     env = dict(os.environ, PYTHONUNBUFFERED="1", STREAMING_SERVER_LOG=log_path)
+    secrets_path = secrets_file()[1]  # the child runs in the package's directory: hand it the secrets file found here
+    if secrets_path:
+        env[ENV_SECRETS_FILE] = str(Path(secrets_path).resolve())
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=str(Path(__file__).resolve().parents[2]))
     log.close()
     handle = ServerHandle(url=url, process=proc, log_path=log_path, deployments_file=deployments_file)

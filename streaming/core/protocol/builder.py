@@ -16,6 +16,7 @@ import orjson
 from streaming.core.protocol import chat
 from streaming.core.record import Attempt, StreamRecord
 from streaming.core.sse import SSEDecoder
+from streaming.core.tokens import count_tokens
 
 REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "x-ms-request-id")
 KEPT_HEADER_PREFIXES = ("x-ratelimit-", "retry-after")
@@ -254,5 +255,5 @@ class RecordBuilder:
         if self.usage:
             self._api.usage(self, self.usage)
         if rec.tokens_source is None and rec.stream and rec.chunks:
-            rec.output_tokens = rec.chunks
-            rec.tokens_source = "chunks"
+            counted = count_tokens(rec.provider, rec.model, rec.text)  # no usage: the model's tokenizer when we have it
+            rec.output_tokens, rec.tokens_source = counted if counted else (rec.chunks, "chunks")
