@@ -25,7 +25,7 @@ import httpx2
 
 from streaming.core.protocol import RecordBuilder
 from streaming.core.record import Attempt, StreamRecord
-from streaming.core.request import RETRY_STATUS, LLMRequest
+from streaming.core.request import ADAPTED, RETRY_STATUS, LLMRequest, adaptation
 from streaming.core.transport import httpx as hx
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class _Attempts:
     def __init__(self, client: _Base, dep: Deployment, req: LLMRequest) -> None:
         self._client = client
         self.deployment = dep
+        req = req.resolved(dep)  # the API and the reasoning effort, from the deployment unless the request names them
         self.request = req
         self._include_usage = req.include_usage
         self.record = client.new_record(dep, req, req.include_usage)  # the current attempt's; the final one once finished
@@ -100,6 +101,16 @@ class _Attempts:
             self._prepared = c.prepare(self.deployment, self.request, False)
             self._builder = None  # not a failed attempt: the same request again, without stream_options
             self.record = c.new_record(self.deployment, self.request, False)
+            return 0.0
+        change = adaptation(status, body)
+        name = self.deployment.name
+        if change is not None and change not in ADAPTED.get(name, frozenset()):
+            # a model that refuses max_tokens or temperature (a reasoning model not marked so): adapt once, remember it
+            # for this process, and say so on the record (``adapted``); not a failed attempt
+            ADAPTED[name] = ADAPTED.get(name, frozenset()) | {change}
+            self._prepared = c.prepare(self.deployment, self.request, self._include_usage)
+            self._builder = None
+            self.record = c.new_record(self.deployment, self.request, self._include_usage)
             return 0.0
         if status in RETRY_STATUS and len(self._attempts) < policy.max_retries and headers.get("x-should-retry") != "false":
             wait = policy.wait(len(self._attempts), headers, c._rng)

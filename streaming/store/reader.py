@@ -12,7 +12,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from streaming.core.record import perceived_wait, schedule_lag
+from streaming.core.record import perceived_wait, schedule_lag, thinking_time
 from streaming.store.schema import (
     _BENCH_COLUMNS,
     _BLOB_ONLY,
@@ -126,6 +126,7 @@ def load_requests(db_path: str | os.PathLike[str] | None = None, run_ids: Sequen
             df[key] = [p.get(key) for p in parsed]
     df["perceived_wait_s"] = perceived_wait(df["stream"].to_numpy(dtype=bool), df["ttft_s"].to_numpy(), df["e2e_s"].to_numpy())
     df["schedule_lag_s"] = schedule_lag(df["sent_s"], df["scheduled_s"])
+    df["thinking_s"] = thinking_time(df["t_first_reasoning_s"], df["ttft_s"]) if len(df) else pd.Series(dtype=float)
     return df
 
 
