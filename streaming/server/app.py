@@ -234,7 +234,8 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             if api == "responses":
                 rw = ResponsesWriter(rid, model, summary, bool(reasoning_n))
                 return JSONResponse(rw.full("" if tool_call else text, source.finish_reason, prompt_tokens, source.generated, reasoning_n or 0,
-                                            "Planning the answer." if reasoning_n else ""), headers={"x-request-id": rid})  # fmt: skip
+                                            "Planning the answer." if reasoning_n else "", _tool_arguments(text) if tool_call else None),
+                                    headers={"x-request-id": rid})  # fmt: skip
             args = _tool_arguments(text) if tool_call and api == "chat" else None
             return JSONResponse(full_response(rid, model, api, text, source.finish_reason, prompt_tokens, source.generated, reasoning_n, args),
                                 headers={"x-request-id": rid})  # fmt: skip

@@ -110,7 +110,8 @@ class ResponsesWriter:
     def error_event(self, message: str, code: str | None = None) -> bytes:
         return self._ev("error", code=code, message=message, param=None)
 
-    def full(self, text: str, reason: str, prompt_tokens: int, output_tokens: int, reasoning_tokens: int, summary: str) -> dict[str, Any]:
+    def full(self, text: str, reason: str, prompt_tokens: int, output_tokens: int, reasoning_tokens: int, summary: str,
+             tool_args: str | None = None) -> dict[str, Any]:  # fmt: skip
         """A non-streaming response body."""
         if reasoning_tokens:
             self.output.append({"id": "rs_" + uuid.uuid4().hex[:24], "type": "reasoning",
@@ -118,6 +119,9 @@ class ResponsesWriter:
         if text:
             self.output.append({"id": "msg_" + uuid.uuid4().hex[:24], "type": "message", "status": "completed", "role": "assistant",
                                 "content": [{"type": "output_text", "text": text, "annotations": []}]})  # fmt: skip
+        if tool_args is not None:
+            self.output.append({"id": "fc_" + uuid.uuid4().hex[:24], "type": "function_call", "status": "completed",
+                                "call_id": "call_" + uuid.uuid4().hex[:24], "name": "search", "arguments": tool_args})  # fmt: skip
         usage = usage_dict(prompt_tokens, output_tokens, reasoning_tokens)
         if reason == "length":
             return self._response("incomplete", usage=usage, incomplete_details={"reason": "max_output_tokens"})
