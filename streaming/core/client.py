@@ -113,6 +113,7 @@ class _Base:
             started_at=utc_now(),
             reasoning_effort=req.reasoning_effort,
             adapted=sorted(adapted),
+            transport=getattr(self, "transport", "httpx"),
         )
 
 

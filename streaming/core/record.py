@@ -161,6 +161,7 @@ class StreamRecord:
     adapted: list[str] = field(default_factory=list)  # parameter changes made after a 400 ("max_completion_tokens", "no_temperature")
     reasoning_text: str = ""  # the streamed reasoning summary / reasoning_content
     tool_calls: int = 0  # tool calls in the answer (a tool-call-only answer is a valid one)
+    transport: str | None = None  # what moved the bytes: wire (asyncio), httpx (httpx2), sdk (the openai SDK, via ``timed``)
 
     @property
     def itl_s(self) -> list[float]:
