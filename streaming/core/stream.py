@@ -142,6 +142,14 @@ class _Attempts:
                                       http_status=rec.http_status, error_type=rec.error_type, error=rec.error,
                                       request_id=rec.request_id, wait_s=wait))  # fmt: skip
 
+    @property
+    def reasoning_so_far(self) -> tuple[float | None, str]:
+        """(first reasoning time from t0, reasoning text) streamed so far: safe to read from another thread while the stream runs."""
+        b = self._builder
+        if b is None:
+            return None, ""
+        return self.record.t_first_reasoning_s, "".join(list(b.reasoning_parts))
+
     def cancel(self) -> None:
         """Stop now, from any thread: the socket is shut down so a read blocked in a long silence returns at once;
         the record says ``cancelled`` (unless the answer had already completed)."""

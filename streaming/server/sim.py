@@ -68,7 +68,7 @@ class SimSource:
             if self.thinking_started_at is None:
                 self.thinking_started_at = self.clock()
             self.reasoning_generated += 1
-            word = _THOUGHTS[i // 4 % len(_THOUGHTS)] if i % 4 == 0 else ""  # a summary is shorter than the reasoning
+            word = _THOUGHTS[i // 4] if i % 4 == 0 and i // 4 < len(_THOUGHTS) else ""  # a summary is shorter than the reasoning
             yield "reasoning", (word if i == 0 else " " + word) if word else ""
             target += gap * self._factor()
         if self.reasoning_limit:
