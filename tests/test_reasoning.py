@@ -6,6 +6,8 @@ tool-call-only answers, a Responses stream cut before its terminal event, Azure'
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx2
 import orjson
 import pytest
@@ -223,3 +225,37 @@ def test_deployments_toml_fields(tmp_path) -> None:
         p.write_text(f'[[deployments]]\nname = "g5"\nprovider = "openai"\nmodel = "o4-mini"\n{line}\n')
         with pytest.raises(ConfigError, match=f"deployments\\[0\\] \\('g5'\\): field '{field}'"):
             load_deployments(p)
+
+
+def test_effort_table_and_breakdown_from_a_bench_run(server, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench --api/--reasoning-effort as matrix dimensions, stored per request; the metrics page's reasoning section reads them."""
+    from streamlit.testing.v1 import AppTest
+
+    from streaming.analysis import reasoning
+    from streaming.bench.matrix import BenchConfig
+    from streaming.bench.runner import run_benchmark
+    from streaming.store import Store, load_requests
+
+    db = str(tmp_path / "r.db")
+    cfg = BenchConfig(deployments=["sim-reasoning"], apis=["chat", "responses"], reasoning_efforts=["low", "high"], mode="stream",
+                      prompts=["a", "b"], repeats=2, max_tokens=600, warmup=0, concurrency=8)  # fmt: skip
+    with Store(db) as s:
+        run_benchmark(cfg, s)  # the built-in server: STREAMING_SERVER_URL, set by the server fixture
+    df = load_requests(db)
+    assert len(df) == 16 and set(zip(df["api"], df["reasoning_effort"])) == {(a, e) for a in ("chat", "responses") for e in ("low", "high")}
+    assert (df["status"] == "ok").all()
+    assert set(df["reasoning_tokens"]) == {60, 240}  # 120 × 0.5 and × 2
+    tab = reasoning.effort_table(df)
+    assert list(tab["effort"]) == ["low", "high", "low", "high"] and (tab["n"] == 4).all()
+    resp = tab[tab["api"] == "responses"].set_index("effort")
+    assert resp.loc["high", "thinking"] > resp.loc["low", "thinking"] * 2.5  # 240 vs 60 reasoning tokens at 400/s
+    assert resp.loc["low", "thinking lo"] <= resp.loc["low", "thinking"] <= resp.loc["low", "thinking hi"]
+    assert tab[tab["api"] == "chat"]["thinking"].isna().all()  # chat streams no reasoning: thinking undefined, not 0
+    parts = reasoning.breakdown(df)
+    r = parts.iloc[0]
+    assert abs(r["waiting"] + r["thinking"] + r["answer"] - float(df.iloc[0]["t_last_token_s"])) < 1e-9
+    monkeypatch.setenv("STREAMING_DB", db)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "metrics.py"), default_timeout=30).run()
+    assert not at.exception
+    assert any(h.value == "Latency across reasoning efforts" for h in at.subheader)
+    assert {"API", "Reasoning effort"} <= {m.label for m in at.sidebar.multiselect}

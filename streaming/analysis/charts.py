@@ -58,6 +58,8 @@ def dep_labels(df: pd.DataFrame) -> pd.Series:
 USED_COLUMNS = ("run_id", "tag", "deployment", "provider", "temperature", "mode", "status", "prompt_id", "prompt_size", "seq", "request_key",
                 "response_id", "request_id", "started_at", "http_status", "retries", "attempts", "ttft_s", "e2e_s", "tpot_s", "tokens_per_s",
                 "perceived_wait_s", "output_tokens", "chunks", "chunk_times_s", "chunk_chars", "itl_s")  # fmt: skip
+USED_COLUMNS += ("api", "stream", "reasoning_effort", "reasoning_tokens", "cached_tokens", "t_first_reasoning_s", "thinking_s", "connect_s",
+                 "t_last_token_s")  # reasoning models (analysis/reasoning)  # fmt: skip
 
 
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
