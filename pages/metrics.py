@@ -187,8 +187,7 @@ with tabs[6]:
 # -- reasoning ----------------------------------------------------------------------------------------
 if reasoning.has_reasoning(view):
     st.subheader("Latency across reasoning efforts")
-    st.caption("Medians over successful streamed requests, with 95 % bootstrap CIs, per deployment, API and effort. Thinking = TTFT − first "
-               "reasoning event (only where reasoning was streamed); visible tokens/s excludes reasoning tokens.")  # fmt: skip
+    st.caption(reasoning.EFFORT_NOTE)
     etab = reasoning.effort_table(view)
     st.dataframe(etab, hide_index=True, key="effort_table")
     metric_pick = st.radio("Chart", list(reasoning.EFFORT_METRICS), horizontal=True, key="effort_metric")

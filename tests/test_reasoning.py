@@ -254,6 +254,10 @@ def test_effort_table_and_breakdown_from_a_bench_run(server, tmp_path, monkeypat
     parts = reasoning.breakdown(df)
     r = parts.iloc[0]
     assert abs(r["waiting"] + r["thinking"] + r["answer"] - float(df.iloc[0]["t_last_token_s"])) < 1e-9
+    from streaming.analysis.report import html_report
+
+    page = html_report(df)
+    assert "Latency across reasoning efforts" in page and "fig-breakdown" in page and "fig-effort_thinking" in page
     monkeypatch.setenv("STREAMING_DB", db)
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "metrics.py"), default_timeout=30).run()
     assert not at.exception

@@ -16,6 +16,8 @@ from streaming.analysis.tables import ok_rows
 
 EFFORT_ORDER = ("minimal", "low", "medium", "high")
 EFFORT_METRICS = {"TTFT": "ttft_s", "thinking": "thinking_s", "reasoning tokens": "reasoning_tokens", "visible tokens/s": "tokens_per_s"}
+EFFORT_NOTE = ("Medians over successful streamed requests with 95 % bootstrap CIs, per deployment, API and effort. Thinking = TTFT − first "
+               "reasoning event (only where reasoning was streamed); visible tokens/s excludes reasoning tokens.")
 SEGMENTS = (("connect", "#9e9e9e"), ("waiting", "#90caf9"), ("thinking", "#ce93d8"), ("answer", "#66bb6a"))
 
 
