@@ -17,7 +17,13 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
-from streaming.core.config import BUILTINS, Deployment, load_deployments
+from streaming.core.config import (
+    APIS,
+    BUILTINS,
+    REASONING_EFFORTS,
+    Deployment,
+    load_deployments,
+)
 from streaming.core.record import StreamRecord
 from streaming.core.request import (
     LLMRequest,
@@ -134,6 +140,9 @@ def deployment_notice(dep: Deployment) -> None:
     elif dep.provider == "simulated":
         p = dep.sim
         prof = f" (about {p.ttft_ms:.0f} ms to the first token, {p.tokens_per_s:.0f} tokens/s)" if p else ""
+        if p and p.reasoning_tokens:
+            prof = (f" (about {p.ttft_ms:.0f} ms to start, then {p.reasoning_tokens} reasoning tokens at {p.reasoning_tokens_per_s:.0f}/s at medium effort "
+                    f"before the first visible token, then {p.tokens_per_s:.0f} tokens/s)")  # fmt: skip
         st.info(f"`{dep.name}` is **simulated**: filler text on a declared latency profile{prof}, served over real HTTP.", icon=":material/tune:")
 
 
@@ -175,6 +184,8 @@ def render_message(m: dict[str, Any]) -> None:
             render_race(m)
             return
         rec = StreamRecord.from_dict(m["record"]) if m.get("record") else None
+        if rec is not None and rec.reasoning_text:
+            show_thinking(st.container(), rec.reasoning_text, rec.thinking_s, live=False)
         if m["content"]:
             st.markdown(m["content"])
         if rec is None:
@@ -218,12 +229,32 @@ def render_waits(res: RaceResult) -> None:
     c.metric("Non-streaming user waits", "n/a" if res.ratio is None else f"{res.ratio:.1f}× longer")
 
 
-def paint(reader: ThreadedReader, msg: dict[str, Any], field: str, info: Any, settings: dict[str, Any], on_tick: Any = None) -> Any:
-    """Text batches for st.write_stream; keeps ``msg`` up to date and the live line fresh (each update is a stop point)."""
+def show_thinking(slot: Any, reasoning: str, seconds: float | None, live: bool) -> None:
+    """The reasoning summary in an expander: open with a ticking "Thinking… 1.4 s" while the model thinks, collapsed after."""
+    label = (f"Thinking… {seconds or 0.0:.1f} s" if live else
+             f"Thought for {seconds:.1f} s" if seconds is not None else "Reasoning summary")  # fmt: skip
+    with slot.container():
+        with st.expander(label, expanded=live):
+            st.markdown(reasoning or "…")
+
+
+def paint(reader: ThreadedReader, msg: dict[str, Any], field: str, info: Any, settings: dict[str, Any], on_tick: Any = None,
+          think: Any = None) -> Any:  # fmt: skip
+    """Text batches for st.write_stream; keeps ``msg`` up to date and the live line fresh (each update is a stop point).
+
+    ``think``: a slot for the reasoning summary, open while the model thinks and collapsed when the answer starts."""
     pacer = Smoother() if settings["smooth"] else Batcher()
     shown: list[str] = []
     last_info = -1.0
+    thinking_open = False
     for fr in frames(reader, interval_s=settings["interval_ms"] / 1000.0, tick_s=0.1, pacer=pacer):
+        if think is not None and fr.stats.thinking_s is not None:
+            if not shown and not fr.text:  # still thinking: the label ticks, the summary grows
+                show_thinking(think, fr.stats.reasoning, fr.stats.thinking_s, live=True)
+                thinking_open = True
+            elif thinking_open:  # the answer starts: collapse, once
+                show_thinking(think, fr.stats.reasoning, fr.stats.thinking_s, live=False)
+                thinking_open = False
         if fr.text:
             shown.append(fr.text)
             msg[field] = "".join(shown)
@@ -258,6 +289,7 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
                            "_final": threading.Event()}  # fmt: skip
     history.append(msg)  # before streaming: a Stop or rerun keeps whatever arrived
     with st.chat_message("assistant"):
+        think = st.empty()
         body = st.empty()
         info = st.empty()
         stop = st.empty()
@@ -271,7 +303,7 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
         stop.button("■ Stop", key=f"stop-{len(history)}", help="Stop generating; the partial answer is kept")
         db = turn_store()
         reader = ThreadedReader(stream, client.clock).start()
-        gen = paint(reader, msg, "content", info, settings)
+        gen = paint(reader, msg, "content", info, settings, think=think)
         try:
             body.container().write_stream(gen, cursor=CURSOR)
         finally:
@@ -282,6 +314,8 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             msg["_final"].set()
             save([rec], "chat", db)
         stop.empty()
+        if rec.reasoning_text:
+            show_thinking(think, rec.reasoning_text, rec.thinking_s, live=False)
         show_text(body, rec.text)
         sentence = failure_sentence(rec)
         with info.container():
@@ -358,11 +392,18 @@ def demo() -> None:
     st.session_state.setdefault("history", [])
     with st.sidebar:
         st.markdown("### Live demo")
-        temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature")
-        max_tokens = int(st.number_input("Max tokens", 1, 4096, 256, 16, key="max_tokens"))
+        effort: str | None = None
+        temperature: float | None = None
+        if dep.reasoning:  # reasoning models refuse a temperature: the effort is what the user can choose
+            effort = st.selectbox("Reasoning effort", list(REASONING_EFFORTS), index=list(REASONING_EFFORTS).index(dep.reasoning_effort or "medium"),
+                                  key="reasoning_effort", help="How much the model thinks before answering")  # fmt: skip
+        else:
+            temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature")
+        max_tokens = int(st.number_input("Max tokens", 1, 4096, 1024 if dep.reasoning else 256, 16, key="max_tokens",
+                                         help="Reasoning models count their reasoning tokens in this budget" if dep.reasoning else None))  # fmt: skip
         system = st.text_area("System prompt", "You are a helpful assistant. Answer briefly.", key="system", height=80)
-        api = st.radio("API", ["chat", "completions"], key="api", horizontal=True,
-                       format_func=lambda a: "Chat" if a == "chat" else "Completions (legacy)")  # fmt: skip
+        api = st.radio("API", list(APIS), index=list(APIS).index(dep.api), key="api", horizontal=True,
+                       format_func=lambda a: {"chat": "Chat", "responses": "Responses"}.get(a, "Completions (legacy)"))  # fmt: skip
         race = st.toggle("Race: streaming vs non-streaming", key="race", help="Send the same prompt both ways at once")
         with st.expander("Display"):
             smooth = st.toggle("Smooth display (steady frame rate)", key="smooth", help="Changes only the painting, never the measurement")
@@ -401,7 +442,7 @@ def demo() -> None:
     client = demo_client(url)
     history = st.session_state["history"]
     asked = history if resume_from is None else history[:-1]  # a Continue re-asks the turn that broke off
-    req = build_request(asked, system, api, temperature, max_tokens)
+    req = build_request(asked, system, api, temperature, max_tokens, effort)
     settings = {"smooth": smooth, "interval_ms": interval_ms}
     if resume_from is not None:
         req = resume_request(req, StreamRecord.from_dict(resume_from["record"]))

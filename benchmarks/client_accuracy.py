@@ -12,6 +12,9 @@ request. Both processes read the same CLOCK_MONOTONIC (time.perf_counter), so:
     python benchmarks/client_accuracy.py                 # quick: C = 1, 64, 128, 256
     python benchmarks/client_accuracy.py --waves 4       # more requests per level
     python benchmarks/client_accuracy.py --transport wire,httpx --levels 1,64   # both transports, one table
+    python benchmarks/client_accuracy.py --api responses --levels 1,64,128
+                                                         # the Responses route on a reasoning model: also the
+                                                         # first-reasoning (summary delta) arrival error
 """
 
 from __future__ import annotations
@@ -34,18 +37,22 @@ from streaming.server.launcher import free_port, start_server  # noqa: E402
 
 PROFILE = SimProfile(ttft_ms=200, tokens_per_s=50, jitter=0.0, output_tokens=100)
 DEP = Deployment(name="sim-accuracy", provider="simulated", model="sim-accuracy", sim=PROFILE)
+# --api responses: a reasoning model (100 reasoning tokens at 400/s, summaries streamed), then the same answer
+R_PROFILE = SimProfile(ttft_ms=200, tokens_per_s=50, jitter=0.0, output_tokens=100, reasoning_tokens=100, reasoning_tokens_per_s=400)
+R_DEP = Deployment(name="sim-accuracy-r", provider="simulated", model="sim-accuracy-r", sim=R_PROFILE, api="responses", reasoning=True)
 
 
-async def level(url: str, concurrency: int, total: int, transport: str = "wire") -> list:
-    async with AsyncClient([DEP], server_url=url, max_connections=concurrency, retry=RetryPolicy(max_retries=0), transport=transport,
+async def level(url: str, concurrency: int, total: int, dep: Deployment = DEP, transport: str = "wire") -> list:
+    max_tokens = 100 + dep.sim.reasoning_tokens if dep.sim else 100
+    async with AsyncClient([dep], server_url=url, max_connections=concurrency, retry=RetryPolicy(max_retries=0), transport=transport,
                            timeouts=Timeouts(stall_s=30)) as c:  # fmt: skip
         sem = asyncio.Semaphore(concurrency)
         # Open the pool's connections first, as a steady-state run would have them.
-        await asyncio.gather(*(c.run(DEP, LLMRequest.chat("warm", max_tokens=1)) for _ in range(concurrency)))
+        await asyncio.gather(*(c.run(DEP, LLMRequest.chat("warm", max_tokens=1)) for _ in range(concurrency)))  # any model: the pool is per host
 
         async def one(i: int):
             async with sem:
-                return await c.run(DEP, LLMRequest.chat(f"request {i}", max_tokens=100, seed=i))
+                return await c.run(dep, LLMRequest.chat(f"request {i}", max_tokens=max_tokens, seed=i))
 
         return await asyncio.gather(*(one(i) for i in range(total)))
 
@@ -60,15 +67,20 @@ def main() -> None:
     ap.add_argument("--waves", type=int, default=2, help="requests per level = waves × concurrency (at least 20)")
     ap.add_argument("--uvloop", action="store_true", help="run the client on uvloop")
     ap.add_argument("--transport", default="wire", help="wire, httpx, or both as 'wire,httpx' (one row per transport and level)")
+    ap.add_argument("--api", choices=("chat", "responses"), default="chat", help="responses: a reasoning model on /v1/responses")
     args = ap.parse_args()
+    dep = R_DEP if args.api == "responses" else DEP
     handle = start_server(port=free_port())
     try:
-        print(f"server {handle.url}; profile {PROFILE.ttft_ms:.0f} ms TTFT, {PROFILE.tokens_per_s:.0f} tok/s, {PROFILE.output_tokens} tokens")
-        print(f"{'transport':>9} {'C':>4} {'n':>5} {'ok':>5} | {'arrival err p50':>15} {'p99':>7} | {'TTFT err p50':>12} {'p99':>7} | {'ITL err p50':>11} {'p99':>7} | {'TTFT p50':>8} {'send→in p50':>11} {'p99':>6} {'wall s':>6}")
+        prof = dep.sim
+        assert prof is not None
+        print(f"server {handle.url}; api {args.api}; profile {prof.ttft_ms:.0f} ms, {prof.reasoning_tokens} reasoning tokens, {prof.tokens_per_s:.0f} tok/s, {prof.output_tokens} tokens")
+        print(f"{'transport':>9} {'C':>4} {'n':>5} {'ok':>5} | {'arrival err p50':>15} {'p99':>7} | {'TTFT err p50':>12} {'p99':>7} | {'ITL err p50':>11} {'p99':>7} | {'TTFT p50':>8} {'send→in p50':>11} {'p99':>6} {'wall s':>6}"
+              + (f" | {'t_first_reasoning err p50':>25} {'p99':>7}" if args.api == "responses" else ""))  # fmt: skip
         for transport, conc in [(tr, int(x)) for x in args.levels.split(",") for tr in args.transport.split(",")]:
             total = max(10, args.waves * conc)
             t = time.perf_counter()
-            runner = level(handle.url, conc, total, transport)
+            runner = level(handle.url, conc, total, dep, transport)
             if args.uvloop:
                 import uvloop
 
@@ -76,7 +88,7 @@ def main() -> None:
             else:
                 recs = asyncio.run(runner)
             wall = time.perf_counter() - t
-            arrival, ttft_err, itl_err, ttfts, transit = [], [], [], [], []
+            arrival, ttft_err, itl_err, ttfts, transit, reasoning_err = [], [], [], [], [], []
             with httpx2.Client(timeout=30) as h:
                 for r in recs:
                     if not r.ok:
@@ -92,9 +104,12 @@ def main() -> None:
                     ttfts.append(r.ttft_s)
                     transit.append(tr["received_at"] - r.t0_monotonic)
                     itl_err.extend((c - s) - a0 for c, s in zip(client_abs[1:], server_times[1:]))
+                    if r.t_first_reasoning_s is not None and tr["reasoning_times"]:
+                        reasoning_err.append(r.t0_monotonic + r.t_first_reasoning_s - tr["reasoning_times"][0])
             ok = sum(r.ok for r in recs)
             print(f"{transport:>9} {conc:>4} {total:>5} {ok:>5} | {pct(arrival, 50):>12.2f} ms {pct(arrival, 99):>7.2f} | {pct(ttft_err, 50):>9.2f} ms {pct(ttft_err, 99):>7.2f} |"
-                  f" {pct(itl_err, 50):>8.2f} ms {pct(itl_err, 99):>7.2f} | {pct(ttfts, 50):>5.0f} ms {pct(transit, 50):>8.2f} ms {pct(transit, 99):>6.1f} {wall:>6.1f}")  # fmt: skip
+                  f" {pct(itl_err, 50):>8.2f} ms {pct(itl_err, 99):>7.2f} | {pct(ttfts, 50):>5.0f} ms {pct(transit, 50):>8.2f} ms {pct(transit, 99):>6.1f} {wall:>6.1f}"
+                  + (f" | {pct(reasoning_err, 50):>22.2f} ms {pct(reasoning_err, 99):>7.2f}" if args.api == "responses" else ""))  # fmt: skip
     finally:
         handle.stop()
 

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from streaming import store
-from streaming.analysis import charts
+from streaming.analysis import charts, reasoning
 from streaming.analysis.compare import (
     MIN_PAIRS_FOR_CI,
     compare,
@@ -122,6 +122,10 @@ with st.sidebar:
     tsel = st.multiselect("Temperature", tvals, format_func=lambda t: "default" if t < 0 else f"{t:g}", key="f_temp")
     modes = st.multiselect("Mode", ["stream", "non-stream"], key="f_mode")
     sizes = st.multiselect("Prompt size", sorted(df["prompt_size"].dropna().astype(str).unique()), key="f_size")
+    api_col = df["api"].fillna("chat").astype(str) if "api" in df.columns else pd.Series("chat", index=df.index)
+    effort_col = df["reasoning_effort"].fillna("default").astype(str) if "reasoning_effort" in df.columns else pd.Series("default", index=df.index)
+    apis = st.multiselect("API", sorted(api_col.unique()), key="f_api")
+    efforts = st.multiselect("Reasoning effort", sorted(effort_col.unique()), key="f_effort")
     stall_ms = st.number_input("Stall threshold (ms)", min_value=10, max_value=60_000, value=500, step=50, key="stall")
 mask = np.ones(len(df), dtype=bool)
 if deps:
@@ -132,6 +136,10 @@ if modes:
     mask &= df["mode"].isin(modes).to_numpy()
 if sizes:
     mask &= df["prompt_size"].isin(sizes).to_numpy()
+if apis:
+    mask &= api_col.isin(apis).to_numpy()
+if efforts:
+    mask &= effort_col.isin(efforts).to_numpy()
 view = df[mask]
 n_fail = int((view["status"] != "ok").sum())
 st.caption(f"{len(view):,} requests selected ({n_fail} failed; TTFT counts every request that reached a first token, "
@@ -188,6 +196,16 @@ with tabs[5]:
         st.dataframe(stalled, hide_index=True)
 with tabs[6]:
     st.plotly_chart(figs["errors"], key="c_err")
+
+# -- reasoning ----------------------------------------------------------------------------------------
+if reasoning.has_reasoning(view):
+    st.subheader("Latency across reasoning efforts")
+    st.caption(reasoning.EFFORT_NOTE)
+    etab = reasoning.effort_table(view)
+    st.dataframe(etab, hide_index=True, key="effort_table")
+    metric_pick = st.radio("Chart", list(reasoning.EFFORT_METRICS), horizontal=True, key="effort_metric")
+    st.plotly_chart(reasoning.effort_figure(etab, metric_pick), key="c_effort")
+    st.plotly_chart(reasoning.breakdown_figure(reasoning.breakdown(view[view["status"] == "ok"])), key="c_breakdown")
 
 # -- percentile table -------------------------------------------------------------------------------
 st.subheader("Percentiles")

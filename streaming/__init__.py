@@ -23,6 +23,7 @@ from streaming.core.config import (
 )
 from streaming.core.record import Attempt, StreamRecord
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
+from streaming.core.sdk import TimedSDKStream, timed
 from streaming.core.stream import AsyncStream, Stream
 from streaming.errors import ConfigError, EndpointError, StreamingError
 from streaming.version import __version__  # noqa: E402
@@ -57,6 +58,7 @@ __all__ = [
     "StreamCollector",
     "StreamRecord",
     "StreamingError",
+    "TimedSDKStream",
     "Timeouts",
     "__version__",
     "ensure_server",
@@ -66,6 +68,7 @@ __all__ = [
     "load_deployments",
     "load_requests",
     "run_benchmark",
+    "timed",
 ]
 
 

@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--system", help="system prompt")
     c.add_argument("--no-stream", action="store_true", help="one non-streaming call: no TTFT, e2e is the perceived wait")
     c.add_argument("--completions", action="store_true", help="the legacy completions API instead of chat")
+    c.add_argument("--api", choices=("chat", "responses", "completions"), help="the API to use (default: the deployment's, usually chat)")
+    c.add_argument("--reasoning-effort", choices=("minimal", "low", "medium", "high"), help="reasoning effort (a reasoning model; default: the deployment's)")
     c.add_argument("--json", action="store_true", help="print only the record, as one JSON object")
     c.add_argument("--seed", type=int)
     c.set_defaults(func=cmd_chat)
@@ -128,9 +130,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     deps = load_deployments(args.deployments)
     dep = find_deployment(deps, args.deployment)
-    api = "completions" if args.completions else "chat"
-    kw: dict[str, Any] = dict(api=api, stream=not args.no_stream, temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
-    if args.completions:
+    api = "completions" if args.completions else args.api  # None: the deployment's
+    kw: dict[str, Any] = dict(api=api, stream=not args.no_stream, temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed,
+                              reasoning_effort=args.reasoning_effort)  # fmt: skip
+    if (api or dep.api) == "completions":
         prompt = f"{args.system}\n\n{args.prompt}" if args.system else args.prompt
         req = LLMRequest(prompt=prompt, **kw)
     else:

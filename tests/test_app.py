@@ -150,3 +150,28 @@ def test_deployments_page_lists_and_checks_without_showing_keys(app: AppTest, mo
     page.button(key="check").click().run()
     assert not page.exception and [s.value for s in page.success] == ["It answered."]
     assert page.caption[-1].value.startswith("done · TTFT")
+
+
+def test_reasoning_deployment_effort_select_and_thinking(app: AppTest) -> None:
+    app.sidebar.selectbox(key="deployment").set_value("sim-reasoning").run()
+    assert not [s for s in app.sidebar.slider if s.key == "temperature"]  # reasoning models take an effort, not a temperature
+    app.sidebar.selectbox(key="reasoning_effort").set_value("low").run()
+    app.sidebar.radio(key="api").set_value("responses").run()
+    send(app, "why stream?", deployment="sim-reasoning")
+    rec = app.session_state["history"][-1]["record"]
+    assert rec["status"] == "ok" and rec["api"] == "responses" and rec["reasoning_effort"] == "low"
+    assert rec["reasoning_tokens"] == 60 and rec["t_first_reasoning_s"] < rec["ttft_s"] and rec["reasoning_text"]
+    line = next(c for c in captions(app) if c.startswith("done"))
+    for part in ("first reasoning", "TTFT", "thinking", "60 reasoning tokens", "visible tok/s", "effort low"):
+        assert part in line, line
+    assert any(e.label.startswith("Thought for") for e in app.expander)  # collapsed once the answer came
+
+
+def test_race_on_a_reasoning_deployment(app: AppTest) -> None:
+    app.sidebar.selectbox(key="deployment").set_value("sim-reasoning").run()
+    app.sidebar.toggle(key="race").set_value(True).run()
+    send(app, "race", deployment="sim-reasoning")
+    msg = app.session_state["history"][-1]
+    assert msg["record"]["status"] == "ok" and msg["plain_record"]["status"] == "ok"
+    assert msg["record"]["reasoning_tokens"] == 120 and msg["plain_record"]["reasoning_tokens"] == 120
+    assert len(app.metric) == 3

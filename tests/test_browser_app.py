@@ -150,3 +150,24 @@ def test_race_view(page: Page, app_url: str, tmp_path: Path) -> None:
     assert "× longer" in ratio.inner_text()
     expect(page.locator('[data-testid="stMetric"]', has_text="Streaming: first words after")).to_be_visible()
     expect(timer).to_have_count(0)
+
+
+def test_thinking_state_ticks_then_collapses(page: Page, app_url: str, tmp_path: Path) -> None:
+    """sim-reasoning-slow (Responses, about 2 s of reasoning at medium effort): "Thinking… s" ticks with the summary open, then collapses."""
+    page.goto(f"{app_url}/?deployment=sim-reasoning-slow")
+    page.locator('[data-testid="stChatInputTextArea"]').wait_for()
+    expect(page.get_by_text("Reasoning effort")).to_be_visible()
+    submit(page, "Think first, then answer")
+    thinking = page.locator('[data-testid="stExpander"]', has_text=re.compile(r"Thinking… \d+\.\d s"))
+    expect(thinking).to_be_visible()
+    page.wait_for_function("() => /Thinking… [1-9]\\.\\d s/.test(document.body.innerText)")  # it ticks past a second
+    expect(thinking.get_by_text("Planning the answer")).to_be_visible()  # the summary streams into the open expander
+    page.screenshot(path=str(tmp_path / "1-thinking.png"), full_page=True)
+    done = page.locator('[data-testid="stCaptionContainer"]', has_text="done · first reasoning")
+    expect(done).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(tmp_path / "2-answered.png"), full_page=True)
+    expect(page.locator('[data-testid="stExpander"]', has_text="Thought for")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Thinking… \d"))).to_have_count(0)
+    for part in ("TTFT", "thinking", "reasoning tokens", "visible tok/s"):
+        assert part in done.inner_text()
+    print("screenshots:", tmp_path)

@@ -40,3 +40,13 @@ def test_local_generation_stops_when_the_client_leaves(server, client) -> None:
     t = httpx2.get(f"{server.url}/debug/truth/{rid}").json()
     assert t["tokens_generated"] == first and first < 400
     assert t["tokens_after_cancel"] <= 1
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "non-stream"])
+def test_local_model_on_the_responses_api(server, client, stream: bool) -> None:
+    warm_local(server.url)
+    rec = client.run("local", LLMRequest.chat("What is cloud computing?", api="responses", stream=stream, max_tokens=6, temperature=0.0, seed=1))
+    assert rec.status == "ok", rec.error
+    assert rec.api == "responses" and rec.tokens_source == "usage" and 1 <= rec.output_tokens <= 6 and rec.text.strip()
+    assert rec.reasoning_tokens == 0 and rec.t_first_reasoning_s is None  # a model that does not reason
+    assert (rec.ttft_s is not None) == stream

@@ -61,6 +61,8 @@ USED_COLUMNS = ("run_id", "tag", "deployment", "provider", "temperature", "mode"
                 "perceived_wait_s", "output_tokens", "chunks", "chunk_times_s", "chunk_chars", "itl_s",
                 "stream", "pair_id", "schedule_lag_s", "ttft_incl_retries_s", "e2e_incl_retries_s", "ttft_from_schedule_s",
                 "e2e_from_schedule_s")  # fmt: skip
+USED_COLUMNS += ("api", "reasoning_effort", "reasoning_tokens", "cached_tokens", "t_first_reasoning_s", "thinking_s", "connect_s",
+                 "t_last_token_s")  # reasoning models (analysis/reasoning)  # fmt: skip
 
 
 def prepare(df: pd.DataFrame) -> pd.DataFrame:

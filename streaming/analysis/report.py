@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from streaming.analysis import charts as C
+from streaming.analysis import reasoning as R
 from streaming.analysis.compare import (
     MIN_PAIRS_FOR_CI,
     compare,
@@ -85,6 +86,7 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
     if "provider" in df.columns and df["provider"].isin(["simulated", "local"]).any():
         parts.append("<div class=note>Deployments marked <b>(simulated)</b> are the built-in simulator with a declared latency profile; "
                      "<b>(local model)</b> is a small base model run on this machine: real tokens and timings, poor answers.</div>")  # fmt: skip
+    reasoning_figs: dict[str, go.Figure] = {}
     if df.empty:
         parts.append("<p>No requests in this selection.</p>")
     else:
@@ -101,10 +103,16 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
                 sentences.append(comparison_sentence(c))
         parts += ["<h2>In one sentence</h2><ul>", *(f"<li>{html.escape(s)}</li>" for s in sentences), "</ul>"]
         parts += ["<h2>Percentiles</h2>", f"<p class=ci>{html.escape(_NOTES)}</p>", _table(format_percentile_table(percentile_table(df)))]
+        if R.has_reasoning(df):
+            table = R.effort_table(df)
+            parts += ["<h2>Latency across reasoning efforts</h2>", f"<p class=ci>{html.escape(R.EFFORT_NOTE)}</p>", _table(table.round(4))]
+            reasoning_figs = {"effort_ttft": R.effort_figure(table, "TTFT"), "effort_thinking": R.effort_figure(table, "thinking"),
+                              "breakdown": R.breakdown_figure(R.breakdown(ok_rows(df)))}  # fmt: skip
         st = C.stalls(df)
         if len(st):
             parts += [f"<h2>Stalled streams ({len(st)})</h2>", _table(st.head(50))]
     figs = figures if figures is not None else (C.default_figures(df) if len(df) else {})
+    figs = {**figs, **reasoning_figs}
     if figs:
         parts.append("<h2>Charts</h2>")
         for name, fig in figs.items():

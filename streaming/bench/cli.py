@@ -22,6 +22,8 @@ def register(sub: Any) -> None:
     b.add_argument("--deployment", "-d", action="append", metavar="NAME", help="repeatable (default: sim-fast)")
     b.add_argument("--temperature", "-t", metavar="LIST", help="comma-separated, e.g. 0,0.7,1.0; 'default' sends none")
     b.add_argument("--mode", choices=("stream", "non-stream", "both"), help="default: both (paired on the same prompts)")
+    b.add_argument("--api", metavar="LIST", help="comma-separated chat,responses,completions: a matrix dimension (default: each deployment's api)")
+    b.add_argument("--reasoning-effort", metavar="LIST", help="comma-separated minimal,low,medium,high ('default': the deployment's): a matrix dimension")
     b.add_argument("--prompt-set", choices=("short", "medium", "long", "mixed"), help="built-in prompts (default: short)")
     b.add_argument("--prompts", metavar="FILE", help="prompts file: one per line, or JSONL with \"text\" (and \"id\", \"size\")")
     b.add_argument("--repeats", type=int, help="times each prompt is asked per cell (default 1)")
@@ -67,7 +69,13 @@ def register(sub: Any) -> None:
 
 
 def build_config(args: argparse.Namespace) -> Any:
-    from streaming.bench.matrix import BenchConfig, load_config, parse_temperatures
+    from streaming.bench.matrix import (
+        BenchConfig,
+        load_config,
+        parse_choices,
+        parse_temperatures,
+    )
+    from streaming.core.config import APIS, REASONING_EFFORTS
 
     cfg = load_config(args.config) if args.config else BenchConfig()
     if args.deployments:
@@ -89,6 +97,10 @@ def build_config(args: argparse.Namespace) -> Any:
         cfg.prompts, cfg.prompts_file, cfg.prompt_set = [], None, args.prompt_set
     if args.temperature is not None:
         cfg.temperatures = parse_temperatures(args.temperature)
+    if args.api is not None:
+        cfg.apis = parse_choices(args.api, "--api", APIS)
+    if args.reasoning_effort is not None:
+        cfg.reasoning_efforts = parse_choices(args.reasoning_effort, "--reasoning-effort", REASONING_EFFORTS, default_word=True)
     for h in args.header or []:
         name, sep, value = h.partition(":")
         if not sep or not name.strip():

@@ -80,7 +80,7 @@ class BenchConfig:
     max_tokens: Annotated[int, Field(ge=1)] | None = 128
     duration_s: Seconds | None = None  # stop sending new requests after this long
     seed: int = 0
-    api: Literal["chat", "completions"] = "chat"
+    api: Literal["chat", "responses", "completions"] = "chat"
     system: str | None = None
     timeout_s: Seconds = 120.0  # whole request, retries included
     stall_s: Seconds = 30.0  # longest silence between two reads
@@ -94,6 +94,15 @@ class BenchConfig:
     workers: Annotated[int, Field(ge=1, le=1024)] = 1  # > 1: the load runs on this many Ray worker processes
     ray_address: str | None = None  # join this Ray cluster (else RAY_ADDRESS, else a local one)
     transport: Literal["auto", "wire", "httpx"] = "auto"  # auto: httpx2 for remote HTTPS (or behind a proxy), wire otherwise
+    apis: list[Literal["chat", "responses", "completions"]] = field(default_factory=list)  # a matrix dimension; empty: [api]
+    reasoning_efforts: list[Literal["minimal", "low", "medium", "high"] | None] = field(default_factory=lambda: [None])  # None: the deployment's
+
+    @property
+    def api_choices(self) -> list[str | None]:
+        """The APIs of the matrix; None sends each deployment on its own (``Deployment.api``)."""
+        if self.apis:
+            return list(self.apis)
+        return [self.api] if self.api != "chat" else [None]
 
     def validate(self) -> None:
         """A ConfigError naming the first field that does not fit its annotation."""
@@ -122,6 +131,8 @@ class WorkItem:
     prompt: P.Prompt
     repeat: int
     scheduled_s: float | None = None
+    api: str | None = None  # None: the deployment's
+    reasoning_effort: str | None = None  # None: the deployment's
 
     @property
     def cell(self) -> tuple[str, float | None, str]:
@@ -130,7 +141,8 @@ class WorkItem:
     @property
     def pair_id(self) -> str:
         """Same for the streaming and non-streaming twins of one (deployment, temperature, prompt, repeat)."""
-        return f"{self.deployment}|{self.temperature}|{self.prompt.id}|{self.repeat}"
+        dims = "" if self.api is None and self.reasoning_effort is None else f"|{self.api}|{self.reasoning_effort}"
+        return f"{self.deployment}|{self.temperature}|{self.prompt.id}|{self.repeat}{dims}"
 
 
 @functools.cache
@@ -168,7 +180,8 @@ def expand(config: BenchConfig, prompts: Sequence[P.Prompt], deployment_names: S
     if not prompts:
         raise ConfigError("bench: no prompts")
     names = list(deployment_names) if deployment_names is not None else [d.name if isinstance(d, Deployment) else str(d) for d in config.deployments]
-    cells = [(d, t, m) for d in names for t in config.temperatures for m in config.modes]
+    cells = [(d, t, m, a, e) for d in names for t in config.temperatures for m in config.modes
+             for a in config.api_choices for e in config.reasoning_efforts]  # fmt: skip
     rng = random.Random(config.seed)
     if config.requests is not None:
         n_blocks = math.ceil(config.requests / len(cells))
@@ -185,8 +198,8 @@ def expand(config: BenchConfig, prompts: Sequence[P.Prompt], deployment_names: S
                 break
             shuffled = list(cells)
             rng.shuffle(shuffled)
-            for d, t, m in shuffled:
-                items.append(WorkItem(len(items), d, t, m, prompt, repeat))
+            for d, t, m, a, e in shuffled:
+                items.append(WorkItem(len(items), d, t, m, prompt, repeat, None, a, e))
             block += 1
         repeat += 1
     if config.requests is not None:
@@ -261,6 +274,24 @@ def _config_from_mapping(kw: dict[str, Any], where: str) -> BenchConfig:
     cfg = BenchConfig(**kw)
     cfg.validate()
     return cfg
+
+
+def parse_choices(text: str, flag: str, allowed: Sequence[str], default_word: bool = False) -> list[Any]:
+    """"chat,responses" → ["chat", "responses"]; with ``default_word``, "default" → None (the deployment's). A ConfigError names the flag."""
+    out: list[Any] = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        if default_word and part in ("default", "none"):
+            out.append(None)
+        elif part in allowed:
+            out.append(part)
+        else:
+            raise ConfigError(f"{flag}: {part!r} is not one of {list(allowed)}" + (" or 'default'" if default_word else ""))
+    if not out:
+        raise ConfigError(f"{flag}: give at least one value, e.g. {flag} {','.join(allowed[:2])}")
+    return out
 
 
 def parse_temperatures(text: str) -> list[float | None]:

@@ -282,9 +282,11 @@ class _Runner:
 
     # -- one request ------------------------------------------------------------------------------
     def _request(self, item: WorkItem) -> LLMRequest:
-        kw: dict[str, Any] = dict(api=self.cfg.api, stream=item.mode == "stream", temperature=item.temperature,
-                                  max_tokens=self.cfg.max_tokens, headers=dict(self.cfg.headers))  # fmt: skip
-        if self.cfg.api == "completions":
+        api = item.api if item.api is not None else (self.cfg.api if self.cfg.api != "chat" else None)
+        kw: dict[str, Any] = dict(api=api, stream=item.mode == "stream", temperature=item.temperature,
+                                  max_tokens=self.cfg.max_tokens, headers=dict(self.cfg.headers),
+                                  reasoning_effort=item.reasoning_effort)  # fmt: skip
+        if api == "completions":
             text = f"{self.cfg.system}\n\n{item.prompt.text}" if self.cfg.system else item.prompt.text
             return LLMRequest(prompt=text, **kw)
         return LLMRequest.chat(item.prompt.text, system=self.cfg.system, **kw)

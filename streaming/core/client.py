@@ -30,6 +30,7 @@ from streaming.core.auth import Credentials
 from streaming.core.config import Deployment, find_deployment, load_deployments
 from streaming.core.record import StreamRecord, utc_now
 from streaming.core.request import (
+    ADAPTED,
     LLMRequest,
     RetryPolicy,
     Timeouts,
@@ -87,7 +88,8 @@ class _Base:
 
     def prepare(self, dep: Deployment, req: LLMRequest, include_usage: bool) -> tuple[str, dict[str, str], bytes]:
         """URL, headers and body. Raises ConfigError (e.g. a missing key) before anything is sent."""
-        url = dep.url(req.api, self._server(dep) if dep.builtin else None)
+        req = req.resolved(dep)
+        url = dep.url(req.api or "chat", self._server(dep) if dep.builtin else None)
         headers = {"content-type": "application/json", "accept-encoding": "identity"}
         if req.stream:
             headers["accept"] = "text/event-stream"
@@ -96,7 +98,7 @@ class _Base:
             headers["x-sim-profile"] = orjson.dumps(dep.sim.to_dict()).decode()
         headers.update(req.headers)
         try:
-            payload = orjson.dumps(req.body(dep, include_usage))
+            payload = orjson.dumps(req.body(dep, include_usage, ADAPTED.get(dep.name, frozenset())))
         except orjson.JSONEncodeError as e:  # e.g. a lone surrogate from undecodable command-line bytes
             raise ConfigError(f"request: the prompt is not valid Unicode text and cannot be sent ({e})") from None
         return url, headers, payload
@@ -107,19 +109,24 @@ class _Base:
 
     def new_record(self, dep: Deployment, req: LLMRequest, include_usage: bool = True) -> StreamRecord:
         """A fresh record for one attempt of ``req``."""
+        req = req.resolved(dep)
+        adapted = ADAPTED.get(dep.name, frozenset())
+        reasoning = dep.reasoning or req.reasoning_effort is not None
         return StreamRecord(
             deployment=dep.name,
             provider=dep.provider,
             model=dep.model or dep.deployment or dep.name,
-            api=req.api,
+            api=req.api or "chat",
             stream=req.stream,
-            temperature=req.temperature,
+            temperature=None if reasoning or "no_temperature" in adapted else req.temperature,  # what was sent
             max_tokens=req.max_tokens,
-            usage_requested=req.stream and req.include_usage and include_usage,
+            usage_requested=req.stream and (req.api == "responses" or (req.include_usage and include_usage)),
             resume_of=req.resume_of,
             started_at=utc_now(),
             worker=self.worker,
             host=_HOST if self.worker is not None else None,
+            reasoning_effort=req.reasoning_effort,
+            adapted=sorted(adapted),
         )
 
 

@@ -39,6 +39,11 @@ FAULT_KINDS = (
     "malformed", "azure_annotations", "content_filter", "error_event",
 )  # fmt: skip
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+APIS = ("chat", "responses", "completions")
+REASONING_EFFORTS = ("minimal", "low", "medium", "high")
+REASONING_SUMMARIES = ("auto", "none")
+# How many reasoning tokens a simulated reasoning model spends per effort, relative to its profile's ``reasoning_tokens`` (medium).
+EFFORT_SCALE = {"minimal": 0.1, "low": 0.5, "medium": 1.0, "high": 2.0}
 
 
 def _http_url(v: str) -> str:
@@ -79,6 +84,11 @@ class SimProfile(BaseModel):
     jitter: Annotated[float, Field(ge=0)] = 0.0
     output_tokens: Annotated[int, Field(ge=1)] = 120
     faults: Annotated[tuple[Fault, ...], Field(strict=False)] = ()  # a TOML list is fine; each fault is strict
+    # A reasoning model: a thinking phase of ``reasoning_tokens`` (at medium effort) at ``reasoning_tokens_per_s``
+    # after ``ttft_ms``, before the first visible token. Such a model rejects max_tokens and temperature != 1.
+    reasoning_tokens: Annotated[int, Field(ge=0)] = 0
+    reasoning_tokens_per_s: Annotated[float, Field(gt=0)] = 300.0
+    reasoning_content: bool = False  # also stream the thinking as chat ``delta.reasoning_content`` (as vLLM/DeepSeek do)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -94,6 +104,10 @@ class _Entry(BaseModel):
     model_config = STRICT
     name: Text
     description: str = ""
+    api: Literal[APIS] = "chat"  # type: ignore[valid-type]
+    reasoning: bool = False
+    reasoning_effort: Literal[REASONING_EFFORTS] | None = None  # type: ignore[valid-type]
+    reasoning_summary: Literal[REASONING_SUMMARIES] | None = None  # type: ignore[valid-type]
 
 
 class AzureEntry(_Entry):
@@ -155,6 +169,10 @@ class Deployment:
     sim: SimProfile | None = None
     description: str = ""
     source: str = "built-in"
+    api: str = "chat"  # chat | responses | completions: the API a request uses unless it names one
+    reasoning: bool = False  # a reasoning model: max_completion_tokens / max_output_tokens, reasoning effort, no temperature
+    reasoning_effort: str | None = None  # minimal | low | medium | high
+    reasoning_summary: str | None = None  # auto | none (Responses API; default auto for reasoning deployments)
 
     @property
     def builtin(self) -> bool:
@@ -166,11 +184,18 @@ class Deployment:
         tag = {"simulated": " (simulated)", "local": " (local model)"}.get(self.provider, "")
         return f"{self.name}{tag}"
 
+    @property
+    def azure_v1(self) -> bool:
+        """Azure's v1 API (``/openai/v1/...``, ``model`` in the body): always for Responses, and for ``api_version = "v1"``."""
+        return self.provider == "azure" and self.api_version == "v1"
+
     def url(self, api: str, server_url: str | None = None) -> str:
-        """The full URL for ``api`` ("chat" or "completions")."""
-        path = "chat/completions" if api == "chat" else "completions"
+        """The full URL for ``api`` ("chat", "responses" or "completions")."""
+        path = {"chat": "chat/completions", "responses": "responses"}.get(api, "completions")
         if self.provider == "azure":
             endpoint = (self.endpoint or "").rstrip("/")
+            if api == "responses" or self.azure_v1:
+                return f"{endpoint}/openai/v1/{path}"
             return f"{endpoint}/openai/deployments/{self.deployment}/{path}?api-version={self.api_version}"
         if self.builtin:
             if not server_url:
@@ -213,6 +238,25 @@ BUILTINS: tuple[Deployment, ...] = (
         model="sim-turbo",
         sim=SimProfile(ttft_ms=150, tokens_per_s=200, jitter=0.05, output_tokens=200),
         description="Simulated: about 150 ms TTFT, 200 tokens/s.",
+    ),
+    Deployment(
+        name="sim-reasoning",
+        provider="simulated",
+        model="sim-reasoning",
+        sim=SimProfile(ttft_ms=150, tokens_per_s=120, jitter=0.1, output_tokens=80, reasoning_tokens=120, reasoning_tokens_per_s=400),
+        description="Simulated reasoning model: about 150 ms to start, 120 reasoning tokens at 400/s (medium effort), then 120 tokens/s.",
+        reasoning=True,
+        reasoning_effort="medium",
+    ),
+    Deployment(
+        name="sim-reasoning-slow",
+        provider="simulated",
+        model="sim-reasoning-slow",
+        sim=SimProfile(ttft_ms=400, tokens_per_s=40, jitter=0.1, output_tokens=60, reasoning_tokens=600, reasoning_tokens_per_s=300),
+        description="Simulated slow reasoning model: about 400 ms to start, 600 reasoning tokens at 300/s (medium effort), then 40 tokens/s.",
+        api="responses",
+        reasoning=True,
+        reasoning_effort="medium",
     ),
 )
 

@@ -136,6 +136,18 @@ def tokens_per_second(ttft: float | None, t_last_token: float | None, output_tok
     return (output_tokens - 1) / span
 
 
+def thinking_time(t_first_reasoning: Any, ttft: Any) -> Any:
+    """Seconds from the first streamed reasoning event to the first visible token; None when no reasoning was streamed.
+
+    Scalars, or elementwise on arrays (NaN where undefined).
+    """
+    if t_first_reasoning is None or ttft is None:
+        return None
+    if not isinstance(ttft, (int, float)) or not isinstance(t_first_reasoning, (int, float)):
+        return np.maximum(0.0, np.asarray(ttft, dtype=float) - np.asarray(t_first_reasoning, dtype=float))
+    return max(0.0, ttft - t_first_reasoning)
+
+
 @dataclass
 class StreamRecord:
     """One request, successful or not: what was asked, when each part arrived, and what came back."""
@@ -182,8 +194,15 @@ class StreamRecord:
     e2e_incl_retries_s: float | None = None
     worker: str | None = None  # scale-out (``--workers``): which worker process sent it, and on which host
     host: str | None = None
-    transport: str | None = None  # how it was measured: "wire" (our asyncio stamping), "httpx" (httpx2) or "sdk"
+    transport: str | None = None  # how it was measured: "wire" (our asyncio stamping), "httpx" (httpx2) or "sdk" (``streaming.timed``)
     transport_version: str | None = None  # the package that did it, e.g. "httpx2 1.0.0" or "streaming 0.9.0"
+    t_first_reasoning_s: float | None = None  # first reasoning event (summary delta, reasoning_content); None when none streamed
+    reasoning_tokens: int | None = None  # from usage; None when not reported
+    cached_tokens: int | None = None  # from usage; None when not reported
+    reasoning_effort: str | None = None  # what was asked (None: not a reasoning request)
+    adapted: list[str] = field(default_factory=list)  # parameter changes made after a 400 ("max_completion_tokens", "no_temperature")
+    reasoning_text: str = ""  # the streamed reasoning summary / reasoning_content
+    tool_calls: int = 0  # tool calls in the answer (a tool-call-only answer is a valid one)
 
     @property
     def itl_s(self) -> list[float]:
@@ -196,6 +215,10 @@ class StreamRecord:
     @property
     def tokens_per_s(self) -> float | None:
         return tokens_per_second(self.ttft_s, self.t_last_token_s, self.output_tokens)
+
+    @property
+    def thinking_s(self) -> float | None:
+        return thinking_time(self.t_first_reasoning_s, self.ttft_s)
 
     @property
     def perceived_wait_s(self) -> float | None:
@@ -211,6 +234,7 @@ class StreamRecord:
         d["itl_s"] = self.itl_s
         d["tpot_s"] = self.tpot_s
         d["tokens_per_s"] = self.tokens_per_s
+        d["thinking_s"] = self.thinking_s
         return d
 
     @classmethod
@@ -232,8 +256,14 @@ class StreamRecord:
         tps = self.tokens_per_s
         parts.append(f"{tps:.1f} tok/s" if tps is not None else "tok/s n/a")
         parts.append(f"{self.output_tokens if self.output_tokens is not None else '?'} tokens ({self.tokens_source or 'n/a'})")
+        if self.t_first_reasoning_s is not None:
+            parts.append(f"first reasoning {ms(self.t_first_reasoning_s)}, thinking {ms(self.thinking_s)}")
+        if self.reasoning_tokens is not None:
+            parts.append(f"{self.reasoning_tokens} reasoning tokens")
         parts.append(f"e2e {ms(self.e2e_s)}")
         parts.append(f"finish_reason={self.finish_reason}")
+        if self.adapted:
+            parts.append(f"adapted after a 400: {', '.join(self.adapted)}")
         if self.retries:
             parts.append(f"retries={self.retries} (waited {self.retry_wait_s:.2f} s)")
             if self.stream and self.ttft_incl_retries_s is not None:

@@ -9,21 +9,48 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx2
+import orjson
 
-from streaming.core.config import Deployment
+from streaming.core.config import APIS, REASONING_EFFORTS, Deployment
 from streaming.core.record import StreamRecord
 from streaming.errors import ConfigError
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
+# Parameter adaptations learnt from 400 answers, per deployment, for the life of the process (see ``adapt``).
+ADAPTED: dict[str, frozenset[str]] = {}
+
+
+def adaptation(status: int, body: bytes) -> str | None:
+    """Which adaptation a 400 asks for: "max_completion_tokens" (max_tokens refused) or "no_temperature"; else None."""
+    if status != 400:
+        return None
+    try:
+        err = orjson.loads(body).get("error") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    if not isinstance(err, dict):
+        return None
+    code, param, msg = err.get("code"), err.get("param"), str(err.get("message") or "")
+    if code == "unsupported_parameter" and (param == "max_tokens" or "'max_tokens'" in msg):
+        return "max_completion_tokens"
+    if code in ("unsupported_value", "unsupported_parameter") and (param == "temperature" or "'temperature'" in msg):
+        return "no_temperature"
+    return None
+
+
 @dataclass(frozen=True)
 class LLMRequest:
-    """What to ask: chat ``messages`` or a completions ``prompt``, and the sampling settings."""
+    """What to ask: chat ``messages`` or a completions ``prompt``, and the sampling settings.
+
+    ``api`` None means the deployment's (``Deployment.api``); ``resolved`` fills it in, and the
+    reasoning effort, before a request is sent.
+    """
 
     messages: list[dict[str, Any]] | None = None
     prompt: str | None = None
-    api: str = "chat"
+    api: str | None = None
     stream: bool = True
     temperature: float | None = None
     max_tokens: int | None = None
@@ -31,17 +58,41 @@ class LLMRequest:
     seed: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     resume_of: str | None = None  # set by ``resume_request``: the attempt this one continues (copied to the record)
+    reasoning_effort: str | None = None  # minimal | low | medium | high; None: the deployment's
+    extra_body: Mapping[str, Any] = field(default_factory=dict)  # merged into the body last (e.g. tools, tool_choice)
 
     @classmethod
     def chat(cls, prompt: str, system: str | None = None, **kw: Any) -> LLMRequest:
         msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
         return cls(messages=msgs, **kw)
 
-    def body(self, dep: Deployment, include_usage: bool) -> dict[str, Any]:
+    def resolved(self, dep: Deployment, api: str | None = None) -> LLMRequest:
+        """This request with its API (``api``, else its own, else the deployment's) and reasoning effort filled in."""
+        api = api or self.api or dep.api or "chat"
+        if api not in APIS:
+            raise ConfigError(f"request: field 'api' must be one of {list(APIS)}, got {api!r}")
+        effort = self.reasoning_effort or (dep.reasoning_effort if dep.reasoning else None)
+        if effort is not None and effort not in REASONING_EFFORTS:
+            raise ConfigError(f"request: field 'reasoning_effort' must be one of {list(REASONING_EFFORTS)}, got {effort!r}")
+        if api == "completions" and self.prompt is None and self.messages:
+            raise ConfigError("request: the completions API takes a 'prompt', not chat messages; use --api chat or responses")
+        return replace(self, api=api, reasoning_effort=effort)
+
+    def body(self, dep: Deployment, include_usage: bool, adapted: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The JSON body for ``dep``. ``adapted``: parameter changes learnt from the deployment's 400 answers."""
+        api = self.api or dep.api or "chat"
+        reasoning = dep.reasoning or self.reasoning_effort is not None
         b: dict[str, Any] = {}
-        if dep.provider != "azure":
-            b["model"] = dep.model or dep.name
-        if self.api == "chat":
+        if dep.provider != "azure" or api == "responses" or dep.azure_v1:
+            b["model"] = (dep.deployment or dep.model) if dep.provider == "azure" else (dep.model or dep.name)
+        if api == "responses":
+            if self.messages:
+                b["input"] = self.messages
+            elif self.prompt is not None:
+                b["input"] = self.prompt
+            else:
+                raise ConfigError("request: field 'messages' is empty; give at least one message")
+        elif api == "chat":
             if not self.messages:
                 raise ConfigError("request: field 'messages' is empty; give at least one message")
             b["messages"] = self.messages
@@ -50,14 +101,30 @@ class LLMRequest:
                 raise ConfigError("request: field 'prompt' is missing for the completions API")
             b["prompt"] = self.prompt
         b["stream"] = self.stream
-        if self.stream and include_usage:
+        if self.stream and include_usage and api != "responses":  # Responses always sends usage with its terminal event
             b["stream_options"] = {"include_usage": True}
-        if self.temperature is not None:
+        if self.temperature is not None and not reasoning and "no_temperature" not in adapted:
             b["temperature"] = self.temperature
         if self.max_tokens is not None:
-            b["max_tokens"] = self.max_tokens
+            if api == "responses":
+                b["max_output_tokens"] = self.max_tokens
+            elif reasoning or "max_completion_tokens" in adapted:
+                b["max_completion_tokens"] = self.max_tokens
+            else:
+                b["max_tokens"] = self.max_tokens
+        if api == "responses" and reasoning:
+            r: dict[str, Any] = {}
+            if self.reasoning_effort:
+                r["effort"] = self.reasoning_effort
+            summary = dep.reasoning_summary or "auto"
+            if summary != "none":
+                r["summary"] = summary
+            b["reasoning"] = r
+        elif reasoning and self.reasoning_effort:
+            b["reasoning_effort"] = self.reasoning_effort
         if self.seed is not None:
             b["seed"] = self.seed
+        b.update(self.extra_body)
         return b
 
 
@@ -121,7 +188,7 @@ def resume_request(req: LLMRequest, previous: StreamRecord, partial: str | None 
     max_tokens = req.max_tokens
     if max_tokens is not None and previous.output_tokens:
         max_tokens = max(1, max_tokens - previous.output_tokens)
-    if req.api == "chat":
+    if req.messages is not None:
         msgs = [*(req.messages or []), {"role": "assistant", "content": text}, {"role": "user", "content": instruction}]
         return replace(req, messages=msgs, max_tokens=max_tokens, resume_of=link)
     return replace(req, prompt=(req.prompt or "") + text, max_tokens=max_tokens, resume_of=link)

@@ -25,7 +25,7 @@ import httpx2
 
 from streaming.core.protocol import RecordBuilder
 from streaming.core.record import Attempt, StreamRecord
-from streaming.core.request import RETRY_STATUS, LLMRequest
+from streaming.core.request import ADAPTED, RETRY_STATUS, LLMRequest, adaptation
 from streaming.core.transport import httpx as hx
 from streaming.core.transport import transport_version
 
@@ -49,6 +49,7 @@ class _Attempts:
     def __init__(self, client: _Base, dep: Deployment, req: LLMRequest) -> None:
         self._client = client
         self.deployment = dep
+        req = req.resolved(dep)  # the API and the reasoning effort, from the deployment unless the request names them
         self.request = req
         self._include_usage = req.include_usage
         self.record = client.new_record(dep, req, req.include_usage)  # the current attempt's; the final one once finished
@@ -114,6 +115,16 @@ class _Attempts:
             self.record = c.new_record(self.deployment, self.request, False)
             self._mark(self.record)
             return 0.0
+        change = adaptation(status, body)
+        name = self.deployment.name
+        if change is not None and change not in ADAPTED.get(name, frozenset()):
+            # a model that refuses max_tokens or temperature (a reasoning model not marked so): adapt once, remember it
+            # for this process, and say so on the record (``adapted``); not a failed attempt
+            ADAPTED[name] = ADAPTED.get(name, frozenset()) | {change}
+            self._prepared = c.prepare(self.deployment, self.request, self._include_usage)
+            self._builder = None
+            self.record = c.new_record(self.deployment, self.request, self._include_usage)
+            return 0.0
         if status in RETRY_STATUS and len(self._attempts) < policy.max_retries and headers.get("x-should-retry") != "false":
             wait = policy.wait(len(self._attempts), headers, c._rng)
             self._note_attempt(t, wait)
@@ -143,6 +154,14 @@ class _Attempts:
         self._attempts.append(Attempt(attempt=len(self._attempts), started_s=t0 - first, duration_s=t - t0, status=rec.status,
                                       http_status=rec.http_status, error_type=rec.error_type, error=rec.error,
                                       request_id=rec.request_id, wait_s=wait))  # fmt: skip
+
+    @property
+    def reasoning_so_far(self) -> tuple[float | None, str]:
+        """(first reasoning time from t0, reasoning text) streamed so far: safe to read from another thread while the stream runs."""
+        b = self._builder
+        if b is None:
+            return None, ""
+        return self.record.t_first_reasoning_s, "".join(list(b.reasoning_parts))
 
     def cancel(self) -> None:
         """Stop now, from any thread: the socket is shut down so a read blocked in a long silence returns at once;

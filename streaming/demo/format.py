@@ -33,15 +33,26 @@ def failure_sentence(rec: StreamRecord) -> str | None:
 def metrics_line(rec: StreamRecord, temperature: float | None = None) -> str:
     """The row under a finished answer: TTFT, tok/s, output tokens, e2e, finish_reason, deployment, temperature."""
     parts = [status_word(rec.status)]
+    reasoning = rec.reasoning_tokens is not None and rec.reasoning_tokens > 0 or rec.t_first_reasoning_s is not None
+    if rec.t_first_reasoning_s is not None:
+        parts.append(f"first reasoning {_ms(rec.t_first_reasoning_s)}")
     parts.append(f"TTFT {_ms(rec.ttft_s)}" if rec.stream else "TTFT n/a (non-streaming)")
+    if rec.thinking_s is not None:
+        parts.append(f"thinking {_ms(rec.thinking_s)}")
+    if rec.reasoning_tokens:
+        parts.append(f"{rec.reasoning_tokens} reasoning tokens")
     tps = rec.tokens_per_s
-    parts.append(f"{tps:.1f} tok/s" if tps is not None else "tok/s n/a")
+    label = "visible tok/s" if reasoning else "tok/s"
+    parts.append(f"{tps:.1f} {label}" if tps is not None else f"{label} n/a")
     parts.append(f"{rec.output_tokens if rec.output_tokens is not None else '?'} output tokens")
     parts.append(f"e2e {_ms(rec.e2e_s)}")
     parts.append(f"finish_reason {rec.finish_reason or 'none'}")
     parts.append(rec.deployment)
     t = rec.temperature if rec.temperature is not None else temperature
-    parts.append(f"temperature {t:g}" if t is not None else "temperature default")
+    if rec.reasoning_effort:
+        parts.append(f"effort {rec.reasoning_effort}")
+    else:
+        parts.append(f"temperature {t:g}" if t is not None else "temperature default")
     if rec.retries:
         parts.append(f"{rec.retries} retries ({rec.retry_wait_s:.1f} s waited, not in TTFT)")
     return " · ".join(parts)

@@ -34,8 +34,12 @@ class LiveStats:
     tokens: int
     tokens_per_s: float | None
     done: bool
+    thinking_s: float | None = None  # since the first reasoning event, while no visible token has come (else up to the first)
+    reasoning: str = ""  # the reasoning summary streamed so far
 
     def line(self) -> str:
+        if self.ttft_s is None and self.thinking_s is not None:
+            return f"Thinking… {self.thinking_s:.1f} s"
         if self.ttft_s is None:
             return f"⏳ waiting for first token… {self.elapsed_s:.1f} s"
         rate = f" · {self.tokens_per_s:.0f} tok/s" if self.tokens_per_s else ""
@@ -114,7 +118,12 @@ class ThreadedReader:
             done = self._finished
         ttft = arr[0] - start if arr else None
         rate = (len(arr) - 1) / (arr[-1] - arr[0]) if len(arr) > 1 and arr[-1] > arr[0] else None
-        return LiveStats(elapsed_s=now - start, ttft_s=ttft, tokens=len(arr), tokens_per_s=rate, done=done)
+        first_r, reasoning = self.stream.reasoning_so_far if hasattr(self.stream, "reasoning_so_far") else (None, "")
+        thinking = None
+        t0 = self.stream.record.t0_monotonic
+        if first_r is not None and t0 is not None:
+            thinking = max(0.0, (arr[0] if arr else now) - (t0 + first_r))
+        return LiveStats(elapsed_s=now - start, ttft_s=ttft, tokens=len(arr), tokens_per_s=rate, done=done, thinking_s=thinking, reasoning=reasoning)
 
     def cancel(self) -> None:
         """Stop now: the reader thread ends, the connection closes, the server stops generating."""

@@ -29,13 +29,15 @@ def conversation(history: list[dict[str, Any]], system: str) -> list[dict[str, s
     return msgs
 
 
-def build_request(history: list[dict[str, Any]], system: str, api: str, temperature: float | None, max_tokens: int | None) -> LLMRequest:
-    """The request for the chat so far: the whole conversation (chat), or the system prompt and the last user message (completions)."""
-    if api == "chat":
-        return LLMRequest(messages=conversation(history, system), temperature=temperature, max_tokens=max_tokens)
+def build_request(history: list[dict[str, Any]], system: str, api: str, temperature: float | None, max_tokens: int | None,
+                  reasoning_effort: str | None = None) -> LLMRequest:  # fmt: skip
+    """The request for the chat so far: the whole conversation (chat, responses), or the system prompt and the last user message (completions)."""
+    if api in ("chat", "responses"):
+        return LLMRequest(messages=conversation(history, system), api=api, temperature=temperature, max_tokens=max_tokens,
+                          reasoning_effort=reasoning_effort)  # fmt: skip
     last_user = next(m["content"] for m in reversed(history) if m["role"] == "user")
     prompt = (system.strip() + "\n\n" if system.strip() else "") + last_user
-    return LLMRequest(prompt=prompt, api="completions", temperature=temperature, max_tokens=max_tokens)
+    return LLMRequest(prompt=prompt, api="completions", temperature=temperature, max_tokens=max_tokens, reasoning_effort=reasoning_effort)
 
 
 def save_turn(records: list[StreamRecord], kind: str, db: Any | None) -> str | None:

@@ -40,7 +40,13 @@ from streaming.server.local_model import (
     ModelUnavailable,
     chat_prompt,
 )
-from streaming.server.models import ChatRequest, CommonRequest, CompletionRequest
+from streaming.server.models import (
+    ChatRequest,
+    CommonRequest,
+    CompletionRequest,
+    ResponsesRequest,
+)
+from streaming.server.responses_events import ResponsesWriter
 from streaming.server.sim import SimSource
 from streaming.server.truth import Truth, TruthStore
 from streaming.version import __version__
@@ -144,10 +150,16 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
 
     async def handle(body: CommonRequest, request: Request, api: str, model: str, azure: bool) -> Any:
         received = getattr(request.state, "received_at", None) or clock()
-        max_tokens = body.max_completion_tokens or body.max_tokens
+        max_tokens = body.max_completion_tokens or body.max_tokens or getattr(body, "max_output_tokens", None)
         state.counts[model] = state.counts.get(model, 0) + 1
-        prefix = "chatcmpl-" if api == "chat" else "cmpl-"
+        prefix = {"chat": "chatcmpl-", "responses": "resp_"}.get(api, "cmpl-")
         rid = prefix + uuid.uuid4().hex[:24]
+        reasoning_opts = getattr(body, "reasoning", None)
+        effort = body.reasoning_effort or (reasoning_opts.effort if reasoning_opts else None)
+        summary = api == "responses" and reasoning_opts is not None and reasoning_opts.summary is not None
+        extra = body.model_extra or {}
+        choice = extra.get("tool_choice")
+        tool_call = bool(extra.get("tools")) and (choice == "required" or isinstance(choice, dict))
         header_profile = request.headers.get("x-sim-profile")
         fault: Fault | None = None
         if header_profile or model in state.sims:
@@ -155,18 +167,25 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 profile = SimProfile.from_dict(orjson.loads(header_profile), "x-sim-profile header") if header_profile else state.sims[model]
             except Exception as e:
                 raise HTTPException(status_code=400, detail=f"header 'x-sim-profile': {e}") from None
+            if profile.reasoning_tokens:
+                rejected = _reasoning_rejection(body, api)
+                if rejected is not None:
+                    return rejected
             fault = _pick_fault(state, model, profile, request.headers.get("x-sim-fault"))
             seed = body.seed if body.seed is not None else state.rng.randrange(2**31)
-            source: Any = SimSource(profile, max_tokens, seed, clock)
+            source: Any = SimSource(profile, max_tokens, seed, clock, effort=effort)
             prompt_tokens = _approx_tokens(body, api)
         elif model in state.local_names:
             if state.local.disabled:
                 return error_response(503, state.local.disabled, "server_error", code="model_unavailable", headers=NO_RETRY)
             if api == "chat":
                 prompt = chat_prompt([m.model_dump() for m in body.messages])  # type: ignore[attr-defined]
+            elif api == "responses":
+                given = body.input  # type: ignore[attr-defined]
+                prompt = given if isinstance(given, str) else chat_prompt([m.model_dump() for m in given])
             else:
                 prompt = body.prompt  # type: ignore[attr-defined]
-            source = LocalSource(state.local, prompt, max_tokens, body.temperature, body.seed, chat=api == "chat")
+            source = LocalSource(state.local, prompt, max_tokens, body.temperature, body.seed, chat=api != "completions")
             prompt_tokens = 0
         else:
             raise HTTPException(status_code=404, detail=f"The model {model!r} does not exist; see GET /v1/models")
@@ -208,27 +227,51 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             text = "".join(parts)
             tr.tokens_generated = source.generated
             tr.finished_at = clock()
+            _note_thinking(tr, source)
             if prompt_tokens == 0:
                 prompt_tokens = getattr(source, "prompt_tokens", 0)
-            return JSONResponse(full_response(rid, model, api, text, source.finish_reason, prompt_tokens, source.generated), headers={"x-request-id": rid})
+            reasoning_n = getattr(source, "reasoning_generated", 0) if getattr(source, "reasoning_limit", 0) else None
+            if api == "responses":
+                rw = ResponsesWriter(rid, model, summary, bool(reasoning_n))
+                return JSONResponse(rw.full("" if tool_call else text, source.finish_reason, prompt_tokens, source.generated, reasoning_n or 0,
+                                            "Planning the answer." if reasoning_n else "", _tool_arguments(text) if tool_call else None),
+                                    headers={"x-request-id": rid})  # fmt: skip
+            args = _tool_arguments(text) if tool_call and api == "chat" else None
+            return JSONResponse(full_response(rid, model, api, text, source.finish_reason, prompt_tokens, source.generated, reasoning_n, args),
+                                headers={"x-request-id": rid})  # fmt: skip
 
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        writer = ChunkWriter(rid, model, api, azure, include_usage)
+        reasoning_model = bool(getattr(source, "reasoning_limit", 0))
+        writer: Any = ResponsesWriter(rid, model, summary, reasoning_model) if api == "responses" else ChunkWriter(rid, model, api, azure, include_usage)
+        show_reasoning = summary or (api == "chat" and getattr(source, "profile", None) is not None and source.profile.reasoning_content)
 
         async def events() -> AsyncIterator[tuple[bytes, str | None]]:
             kind = fault.kind if fault else None
-            if azure or kind == "azure_annotations":
+            if api != "responses" and (azure or kind == "azure_annotations"):
                 yield writer.prompt_filter(), None
-            if api == "chat":
+            if api in ("chat", "responses"):
                 yield writer.role(), None
             n = 0
             shown = 0
             finish = None
+            tool_open = False
             try:
-                async for piece in source.tokens(received):
+                async for what, piece in _events(source, received):
+                    if what == "reasoning":
+                        out = writer.reasoning(piece) if show_reasoning or api == "responses" else b""
+                        if out:
+                            yield out, ReasoningText(piece) if piece and show_reasoning else None
+                        continue
                     n += 1
                     shown += len(piece)
-                    yield writer.content(piece), piece
+                    if tool_call:
+                        if not tool_open:
+                            tool_open = True
+                            yield writer.tool_args('{"query": "'), '{"query": "'
+                        arg = orjson.dumps(piece).decode()[1:-1]
+                        yield writer.tool_args(arg), arg
+                    else:
+                        yield writer.content(piece), piece
                     tr.tokens_generated = source.generated
                     if kind and n == fault.after_tokens:
                         if kind == "drop":
@@ -251,11 +294,18 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 yield writer.error_event(str(e), code="model_crashed" if isinstance(e, ModelCrashed) else "model_unavailable"), None
                 return
             tr.tokens_generated = source.generated
-            yield writer.finish(finish or source.finish_reason, filtered=finish == "content_filter"), None
+            _note_thinking(tr, source)
+            reasoning_n = getattr(source, "reasoning_generated", 0) if reasoning_model else None
+            if tool_open:
+                yield writer.tool_args('"}'), '"}'
+            if api == "responses":
+                yield writer.finish(finish or source.finish_reason, prompt_tokens or getattr(source, "prompt_tokens", 0), source.generated, reasoning_n or 0), None
+                return
+            yield writer.finish("tool_calls" if tool_open and not finish else finish or source.finish_reason, filtered=finish == "content_filter"), None
             if kind == "azure_annotations":
                 yield writer.annotation(shown), None
             if include_usage:
-                yield writer.usage(prompt_tokens or getattr(source, "prompt_tokens", 0), source.generated), None
+                yield writer.usage(prompt_tokens or getattr(source, "prompt_tokens", 0), source.generated, reasoning_n), None
             yield DONE, None
 
         def stop() -> None:
@@ -283,6 +333,22 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
     async def completions(body: CompletionRequest, request: Request) -> Any:
         return await handle(body, request, "completions", body.model, azure=False)
 
+    @app.post("/v1/responses")
+    async def responses(body: ResponsesRequest, request: Request) -> Any:
+        return await handle(body, request, "responses", body.model, azure=False)
+
+    @app.post("/openai/v1/responses")
+    async def azure_responses(body: ResponsesRequest, request: Request) -> Any:
+        return await handle(body, request, "responses", body.model, azure=True)
+
+    @app.post("/openai/v1/chat/completions")
+    async def azure_v1_chat(body: ChatRequest, request: Request) -> Any:
+        return await handle(body, request, "chat", body.model, azure=True)
+
+    @app.post("/openai/v1/completions")
+    async def azure_v1_completions(body: CompletionRequest, request: Request) -> Any:
+        return await handle(body, request, "completions", body.model, azure=True)
+
     @app.post("/openai/deployments/{name}/chat/completions")
     async def azure_chat(name: str, body: ChatRequest, request: Request) -> Any:
         if not request.query_params.get("api-version"):
@@ -301,9 +367,54 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
     return app
 
 
+class ReasoningText(str):
+    """A reasoning delta's text: ``TimedStream`` stamps it into the truth's reasoning times, not its content chunks."""
+
+    reasoning = True
+
+
+async def _events(source: Any, start: float) -> AsyncIterator[tuple[str, str]]:
+    """("reasoning" | "text", piece) from a source: the simulator's thinking phase and answer, or the local model's tokens."""
+    if hasattr(source, "events"):
+        async for item in source.events(start):
+            yield item
+    else:
+        async for piece in source.tokens(start):
+            yield "text", piece
+
+
+def _note_thinking(tr: Truth, source: Any) -> None:
+    """The source's thinking phase into the truth: reasoning tokens, when it started and ended."""
+    if getattr(source, "reasoning_limit", 0):
+        tr.reasoning_tokens = source.reasoning_generated
+        tr.thinking_started_at = source.thinking_started_at
+        tr.thinking_ended_at = source.thinking_ended_at
+
+
+def _tool_arguments(text: str) -> str:
+    return orjson.dumps({"query": text}).decode()
+
+
+def _reasoning_rejection(body: CommonRequest, api: str) -> JSONResponse | None:
+    """What a reasoning model answers to the parameters it refuses, as the real services do (400, naming the parameter)."""
+    if api != "responses" and body.max_tokens is not None:
+        return error_response(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+                              param="max_tokens", code="unsupported_parameter")  # fmt: skip
+    if body.temperature is not None and body.temperature != 1:
+        if api == "responses":
+            return error_response(400, "Unsupported parameter: 'temperature' is not supported with this model.", param="temperature",
+                                  code="unsupported_parameter")  # fmt: skip
+        return error_response(400, f"Unsupported value: 'temperature' does not support {body.temperature:g} with this model. Only the default (1) value is supported.",
+                              param="temperature", code="unsupported_value")  # fmt: skip
+    return None
+
+
 def _approx_tokens(body: CommonRequest, api: str) -> int:
     if api == "chat":
         text = " ".join(str(m.content or "") for m in body.messages)  # type: ignore[attr-defined]
+    elif api == "responses":
+        given = body.input  # type: ignore[attr-defined]
+        text = given if isinstance(given, str) else " ".join(str(m.content or "") for m in given)
     else:
         text = body.prompt  # type: ignore[attr-defined]
     return max(1, len(text.split()))

@@ -46,7 +46,9 @@ class TimedStream(Response):
             await send({"type": "http.response.body", "body": data, "more_body": True})
             if truth.first_event_at is None:
                 truth.first_event_at = t
-            if content is not None:
+            if content is not None and getattr(content, "reasoning", False):
+                truth.reasoning_times.append(t)
+            elif content is not None:
                 truth.chunk_times.append(t)
                 truth.chunk_texts.append(content)
         await send({"type": "http.response.body", "body": b"", "more_body": False})

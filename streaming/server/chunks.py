@@ -89,33 +89,63 @@ class ChunkWriter:
             d["usage"] = None
         return sse(d)
 
+    def reasoning(self, piece: str) -> bytes:
+        """A ``delta.reasoning_content`` chunk (vLLM, DeepSeek); an empty piece sends nothing (the thinking is silent)."""
+        if not piece or self.api != "chat":
+            return b""
+        d = self._base()
+        d["choices"] = [{"index": 0, "delta": {"reasoning_content": piece}, "logprobs": None, "finish_reason": None}]
+        return sse(d)
+
+    def tool_args(self, piece: str, name: str = "search") -> bytes:
+        """A ``delta.tool_calls`` chunk: the first one opens the call (id, name), the rest carry argument pieces."""
+        d = self._base()
+        call: dict[str, Any] = {"index": 0, "function": {"arguments": piece}}
+        if not getattr(self, "_call_open", False):
+            self._call_open = True
+            call = {"index": 0, "id": "call_" + self.id[-24:], "type": "function", "function": {"name": name, "arguments": piece}}
+        d["choices"] = [{"index": 0, "delta": {"tool_calls": [call]}, "logprobs": None, "finish_reason": None}]
+        return sse(d)
+
     def annotation(self, offset: int) -> bytes:
         """Azure asynchronous-filter annotation: a choice with no delta."""
         return sse({"id": self.id, "object": self.object, "created": self.created, "model": self.model,
                     "choices": [{"index": 0, "finish_reason": None, "content_filter_results": SAFE_FILTER,
                                  "content_filter_offsets": {"check_offset": 0, "start_offset": 0, "end_offset": offset}}]})  # fmt: skip
 
-    def usage(self, prompt_tokens: int, completion_tokens: int) -> bytes:
+    def usage(self, prompt_tokens: int, completion_tokens: int, reasoning_tokens: int | None = None) -> bytes:
         d = self._base()
         d["choices"] = []
-        d["usage"] = usage_dict(prompt_tokens, completion_tokens)
+        d["usage"] = usage_dict(prompt_tokens, completion_tokens, reasoning_tokens)
         return sse(d)
 
     def error_event(self, message: str, code: str | None = None) -> bytes:
         return b"event: error\ndata: " + orjson.dumps({"error": {"message": message, "type": "server_error", "code": code}}) + b"\n\n"
 
 
-def usage_dict(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
+def usage_dict(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int | None = None) -> dict[str, Any]:
+    """Chat usage; with ``reasoning_tokens`` (a reasoning model) ``completion_tokens`` includes them, as on the real services."""
+    if reasoning_tokens is None:
+        return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
+    total = completion_tokens + reasoning_tokens
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": total, "total_tokens": prompt_tokens + total,
+            "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": reasoning_tokens}}  # fmt: skip
 
 
-def full_response(response_id: str, model: str, api: str, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+def full_response(response_id: str, model: str, api: str, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int,
+                  reasoning_tokens: int | None = None, tool_args: str | None = None) -> dict[str, Any]:  # fmt: skip
     """A non-streaming response body."""
+    if api == "chat" and tool_args is not None:
+        call = {"id": "call_" + response_id[-24:], "type": "function", "function": {"name": "search", "arguments": tool_args}}
+        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [call]}, "logprobs": None,
+                                  "finish_reason": "tool_calls"}  # fmt: skip
+        return {"id": response_id, "object": "chat.completion", "created": int(time.time()), "model": model, "choices": [choice],
+                "usage": usage_dict(prompt_tokens, completion_tokens, reasoning_tokens)}  # fmt: skip
     if api == "chat":
-        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": finish_reason}
+        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": finish_reason}
         obj = "chat.completion"
     else:
         choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
         obj = "text_completion"
     return {"id": response_id, "object": obj, "created": int(time.time()), "model": model, "choices": [choice],
-            "usage": usage_dict(prompt_tokens, completion_tokens)}  # fmt: skip
+            "usage": usage_dict(prompt_tokens, completion_tokens, reasoning_tokens)}  # fmt: skip

@@ -28,6 +28,7 @@ class CommonRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CAP)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CAP)
     seed: int | None = None
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
 
 
 class ChatRequest(CommonRequest):
@@ -36,3 +37,17 @@ class ChatRequest(CommonRequest):
 
 class CompletionRequest(CommonRequest):
     prompt: str = Field(max_length=200_000)
+
+
+class ReasoningOptions(BaseModel):
+    effort: Literal["minimal", "low", "medium", "high"] | None = None
+    summary: Literal["auto", "concise", "detailed"] | None = None
+
+
+class ResponsesRequest(CommonRequest):
+    """``POST /v1/responses``: ``input`` (a string or messages), ``max_output_tokens``, ``reasoning``."""
+
+    input: str | list[Message] = Field(min_length=1)
+    instructions: str | None = None
+    max_output_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CAP)
+    reasoning: ReasoningOptions | None = None

@@ -30,10 +30,16 @@ class Truth:
     tokens_after_cancel: int = 0
     generation_stopped_at: float | None = None
     fault: str | None = None
+    reasoning_times: list[float] = field(default_factory=list)  # reasoning deltas (summary, reasoning_content), when written
+    reasoning_tokens: int | None = None  # a reasoning model's thinking phase: how many tokens
+    thinking_started_at: float | None = None  # its first reasoning token
+    thinking_ended_at: float | None = None  # its last reasoning token
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["ttft"] = (self.chunk_times[0] - self.received_at) if self.chunk_times else None
+        d["t_first_reasoning"] = (self.reasoning_times[0] - self.received_at) if self.reasoning_times else None
+        d["thinking"] = (self.thinking_ended_at - self.thinking_started_at) if self.thinking_started_at is not None and self.thinking_ended_at is not None else None
         return d
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from streaming.core.record import from_schedule, perceived_wait, schedule_lag
+from streaming.core.record import from_schedule, perceived_wait, schedule_lag, thinking_time
 from streaming.store.schema import (
     _BENCH_COLUMNS,
     _BLOB_ONLY,
@@ -129,6 +129,7 @@ def load_requests(db_path: str | os.PathLike[str] | None = None, run_ids: Sequen
     for m in ("ttft", "e2e"):  # from the intended send, through any retries (rows older than the retry fields: the plain figure)
         waited = df[f"{m}_incl_retries_s"].fillna(df[f"{m}_s"]) if f"{m}_incl_retries_s" in df.columns else df[f"{m}_s"]
         df[f"{m}_from_schedule_s"] = from_schedule(df["schedule_lag_s"], waited)
+    df["thinking_s"] = thinking_time(df["t_first_reasoning_s"], df["ttft_s"]) if len(df) else pd.Series(dtype=float)
     return df
 
 

@@ -41,9 +41,10 @@ NUM_LAYOUTS: tuple[tuple[str, ...], ...] = (
         "retries", "retry_wait_s", "usage_requested", "t0_monotonic", "tpot_s", "tokens_per_s",
     ),
     ("ttft_incl_retries_s", "e2e_incl_retries_s"),
+    ("t_first_reasoning_s", "reasoning_tokens", "cached_tokens"),
 )  # fmt: skip
 _NUM_COLUMNS = tuple(c for layout in NUM_LAYOUTS for c in layout)  # what a new row's blob holds
-_BLOB_ONLY = NUM_LAYOUTS[1]
+_BLOB_ONLY = NUM_LAYOUTS[1] + NUM_LAYOUTS[2]
 _INT_COLUMNS = ("seq", "max_tokens", "http_status", "output_tokens", "input_tokens", "chunks", "events", "retries")
 _STR_COLUMNS = tuple(c for c in ("run_id", *_BENCH_COLUMNS, *_REC_COLUMNS) if c not in _NUM_COLUMNS)  # read one object per value
 _INSERT_COLS = ("run_id", *_BENCH_COLUMNS, "created_at", *_REC_COLUMNS, *_JSON_FIELDS, "extra")

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from streaming.core.protocol import chat
+from streaming.core.protocol import chat, responses
 from streaming.core.record import Attempt, StreamRecord
 from streaming.core.sse import SSEDecoder
 from streaming.core.tokens import count_tokens
@@ -22,7 +22,7 @@ REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "x-ms-request-id")
 KEPT_HEADER_PREFIXES = ("x-ratelimit-", "retry-after")
 BAD_PAYLOAD_LIMIT = 200
 # One parser module per API (``event``, ``body``, ``usage``); chat and legacy completions share a chunk shape.
-PARSERS: dict[str, Any] = {"chat": chat, "completions": chat}
+PARSERS: dict[str, Any] = {"chat": chat, "completions": chat, "responses": responses}
 # Error codes whose message is already one plain sentence, kept as the record's error_type (the built-in server's local model).
 NAMED_ERROR_CODES = frozenset({"model_crashed", "model_unavailable"})
 
@@ -68,7 +68,7 @@ class RecordBuilder:
     Times passed in are absolute clock readings; the record stores them relative to ``t0``.
     """
 
-    __slots__ = ("rec", "t0", "_sse", "parts", "usage", "_body", "done", "_failed", "_final", "_api")
+    __slots__ = ("rec", "t0", "_sse", "parts", "usage", "_body", "done", "_failed", "_final", "_api", "reasoning_parts", "tool_times")
 
     def __init__(self, rec: StreamRecord, t0: float) -> None:
         self.rec = rec
@@ -82,6 +82,8 @@ class RecordBuilder:
         self.done = False  # the stream's terminal event ([DONE]), or an in-stream error
         self._failed = False  # an error response or a transport failure ended this attempt
         self._final = False
+        self.reasoning_parts: list[str] = []  # streamed reasoning (summary deltas, reasoning_content)
+        self.tool_times: list[float] = []  # tool-call argument deltas, relative to t0
 
     # -- inputs -------------------------------------------------------------
     def on_headers(self, t: float, status: int, headers: Any) -> None:
@@ -137,6 +139,20 @@ class RecordBuilder:
         rec.chunks += 1
         self.parts.append(text)
 
+    def on_reasoning(self, t: float, text: str) -> None:
+        """A reasoning event with text (never the empty ``output_item.added``): the first one stamps ``t_first_reasoning_s``."""
+        if not text:
+            return
+        if self.rec.t_first_reasoning_s is None:
+            self.rec.t_first_reasoning_s = t - self.t0
+        self.reasoning_parts.append(text)
+
+    def on_tool_call(self, t: float, new_call: bool) -> None:
+        """A tool-call delta: a visible answer of its own when the model writes no text (its first delta is then TTFT)."""
+        if new_call:
+            self.rec.tool_calls += 1
+        self.tool_times.append(t - self.t0)
+
     def on_stream_error(self, err: Any) -> None:
         rec = self.rec
         msg = err.get("message") if isinstance(err, dict) else str(err)
@@ -169,10 +185,12 @@ class RecordBuilder:
                 for ev in self._sse.flush():
                     self._event(t, ev.event, ev.data)
             rec.text = "".join(self.parts)
+            self._tool_call_answer()
             self._times(t)
             self._apply_usage()
         elif self.parts:
             rec.text = "".join(self.parts)
+        rec.reasoning_text = "".join(self.reasoning_parts)
         if rec.status != "ok":
             pass  # already decided: an error response, a failed attempt, an in-stream error or a protocol error
         elif status is not None:
@@ -187,11 +205,17 @@ class RecordBuilder:
             rec.status = "filtered"
             rec.error_type = "content_filter"
             rec.error = "the content filter stopped the answer" + (" after some text was shown" if rec.text else "")
+        elif not rec.chunks and not rec.text and rec.finish_reason == "length" and (rec.reasoning_tokens or rec.t_first_reasoning_s is not None):
+            budget = "max_output_tokens" if rec.api == "responses" else "max_completion_tokens"
+            n = f"{rec.reasoning_tokens} reasoning tokens" if rec.reasoning_tokens is not None else "reasoning tokens not reported"
+            rec.status = "error"
+            rec.error_type = "reasoning_budget"
+            rec.error = f"no visible answer: the reasoning used the whole {budget} budget ({n}); raise it"
         elif rec.stream and not rec.chunks:
             rec.status = "error"
             rec.error_type = "empty_stream"
             rec.error = "the stream ended without any content"
-        elif not rec.stream and not rec.text and rec.finish_reason != "length":
+        elif not rec.stream and not rec.text and rec.finish_reason != "length" and not rec.tool_calls:
             rec.status = "error"
             rec.error_type = "empty_response"
             rec.error = "the response had no content"
@@ -204,6 +228,16 @@ class RecordBuilder:
         rec.e2e_s = t - self.t0
         if rec.chunk_times_s:
             rec.t_last_token_s = rec.chunk_times_s[-1]
+
+    def _tool_call_answer(self) -> None:
+        """An answer of tool calls only: its deltas stand for the visible chunks (TTFT = the first tool-call delta)."""
+        rec = self.rec
+        if rec.chunks or not self.tool_times:
+            return
+        rec.chunk_times_s = list(self.tool_times)
+        rec.chunk_chars = [0] * len(self.tool_times)
+        rec.chunks = len(self.tool_times)
+        rec.ttft_s = self.tool_times[0]
 
     def _apply_attempts(self, attempts: list[Attempt], first_t0: float | None) -> None:
         rec = self.rec
@@ -254,6 +288,6 @@ class RecordBuilder:
         rec = self.rec
         if self.usage:
             self._api.usage(self, self.usage)
-        if rec.tokens_source is None and rec.stream and rec.chunks:
+        if rec.tokens_source is None and rec.stream and rec.chunks and not (rec.tool_calls and not self.parts):
             counted = count_tokens(rec.provider, rec.model, rec.text)  # no usage: the model's tokenizer when we have it
             rec.output_tokens, rec.tokens_source = counted if counted else (rec.chunks, "chunks")

@@ -4,7 +4,8 @@ One function per event (``event``) and one for a non-streaming body (``body``); 
 hands what it found to the ``RecordBuilder``, which owns the timing and the status.
 Visible text is ``choices[0].delta.content`` (chat) or ``choices[0].text`` (completions).
 Role-only chunks and Azure's empty-``choices`` prompt-filter chunk carry none, so they
-never count as the first token.
+never count as the first token. ``delta.reasoning_content`` (vLLM, DeepSeek, …) is reasoning,
+not visible text; ``delta.tool_calls`` is a valid answer (``finish_reason: "tool_calls"``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ def event(b: RecordBuilder, t: float, name: str, obj: dict[str, Any]) -> str | N
     content = delta.get("content") if isinstance(delta, dict) else choice.get("text")
     if choice.get("finish_reason"):
         rec.finish_reason = choice["finish_reason"]
+    if isinstance(delta, dict):
+        thought = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(thought, str) and thought:
+            b.on_reasoning(t, thought)
+        calls = delta.get("tool_calls")
+        if isinstance(calls, list):
+            for call in calls:
+                if isinstance(call, dict):
+                    b.on_tool_call(t, new_call=bool(call.get("id")))
     cfr = choice.get("content_filter_results")
     if cfr and any(isinstance(v, dict) and v.get("filtered") for v in cfr.values()):
         rec.content_filter.append({"output": cfr})
@@ -55,14 +65,25 @@ def body(b: RecordBuilder, obj: dict[str, Any]) -> None:
         msg = c.get("message")
         text = (msg.get("content") if isinstance(msg, dict) else c.get("text")) or ""
         b.parts.append(text)
+        if isinstance(msg, dict):
+            rec.tool_calls = len(msg.get("tool_calls") or [])
+            thought = msg.get("reasoning_content")
+            if isinstance(thought, str):
+                b.reasoning_parts.append(thought)
         rec.finish_reason = c.get("finish_reason")
         rec.chunks = 1 if text else 0
 
 
 def usage(b: RecordBuilder, u: dict[str, Any]) -> None:
-    """``usage.completion_tokens`` / ``prompt_tokens`` onto the record."""
+    """``usage.completion_tokens`` / ``prompt_tokens`` onto the record; visible output = completion − reasoning tokens."""
     rec = b.rec
+    details = u.get("completion_tokens_details") or {}
+    if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
+        rec.reasoning_tokens = int(details["reasoning_tokens"])
+    cached = u.get("prompt_tokens_details") or {}
+    if isinstance(cached, dict) and cached.get("cached_tokens") is not None:
+        rec.cached_tokens = int(cached["cached_tokens"])
     if u.get("completion_tokens") is not None:
-        rec.output_tokens = int(u["completion_tokens"])
+        rec.output_tokens = max(0, int(u["completion_tokens"]) - (rec.reasoning_tokens or 0))
         rec.input_tokens = u.get("prompt_tokens")
         rec.tokens_source = "usage"

@@ -1,0 +1,208 @@
+"""The openai SDK as a way in: ``timed(create, **kwargs)`` times an SDK call with the same parsers as the native client.
+
+``timed`` calls ``create(**kwargs)`` itself, stamping ``t0`` just before; it iterates the SDK's
+stream (chat, completions or responses), stamps each event as the SDK hands it over, feeds it
+to the API's parser (``core.protocol``) and yields the visible text, ready for ``st.write_stream``.
+When the stream ends or is closed, ``.record`` holds a ``StreamRecord`` decided by
+``RecordBuilder.finish`` like the native client's (``transport = "sdk"``).
+
+Works with ``openai.OpenAI`` / ``AzureOpenAI`` (``for``) and ``AsyncOpenAI`` / ``AsyncAzureOpenAI``
+(``async for``). The SDK parses each event into a pydantic object before handing it over, so its
+stamps come a little later than the native client's (the README gives the measured difference).
+The openai package is not imported here: the SDK's objects and exceptions are read by duck typing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import orjson
+
+from streaming.core.protocol import RecordBuilder
+from streaming.core.record import StreamRecord, utc_now
+from streaming.core.stream import CANCELLED
+
+
+def _api_of(kwargs: dict[str, Any]) -> str:
+    if "input" in kwargs:
+        return "responses"
+    return "chat" if "messages" in kwargs else "completions"
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, dict):
+        return obj
+    dump = getattr(obj, "model_dump", None)
+    return dump(mode="json", exclude_unset=True) if dump is not None else {}
+
+
+def _provider(create: Any) -> str:
+    owner = getattr(getattr(create, "__self__", None), "_client", None)
+    return "azure" if owner is not None and "Azure" in type(owner).__name__ else "openai"
+
+
+class TimedSDKStream:
+    """An SDK call being timed: iterate (or ``async for``) for visible text; ``.record`` once it has ended or been closed."""
+
+    def __init__(self, create: Callable[..., Any], kwargs: dict[str, Any], clock: Callable[[], float] = time.perf_counter) -> None:
+        self._create = create
+        self.kwargs = dict(kwargs)
+        self.api = _api_of(self.kwargs)
+        self.clock = clock
+        stream = bool(self.kwargs.get("stream"))
+        if stream and self.api != "responses" and "stream_options" not in self.kwargs:
+            self.kwargs["stream_options"] = {"include_usage": True}  # visible output tokens from usage, as the native client asks
+        temperature = self.kwargs.get("temperature")
+        effort = self.kwargs.get("reasoning_effort") or (self.kwargs.get("reasoning") or {}).get("effort")
+        self.record = StreamRecord(deployment=str(self.kwargs.get("model", "")), provider=_provider(create), model=str(self.kwargs.get("model", "")),
+                                   api=self.api, stream=stream, temperature=temperature,
+                                   max_tokens=self.kwargs.get("max_tokens") or self.kwargs.get("max_completion_tokens") or self.kwargs.get("max_output_tokens"),
+                                   usage_requested=stream, started_at=utc_now(), reasoning_effort=effort, transport="sdk")  # fmt: skip
+        self._builder: RecordBuilder | None = None
+        self._sdk_stream: Any = None
+        self._done = False
+
+    # -- what both flavours share ---------------------------------------------------------------
+    def _begin(self, t0: float, result: Any) -> RecordBuilder:
+        b = self._builder = RecordBuilder(self.record, t0)
+        resp = getattr(result, "response", None)  # the SDK's stream keeps the httpx2 response: status and headers
+        b.on_headers(self.clock(), getattr(resp, "status_code", 200), getattr(resp, "headers", {}) or {})
+        return b
+
+    def _event(self, t: float, obj: Any) -> str | None:
+        b = self._builder
+        assert b is not None
+        d = _as_dict(obj)
+        rec = self.record
+        rec.events += 1
+        if rec.t_first_event_s is None:
+            rec.t_first_event_s = t - b.t0
+        return b._api.event(b, t, str(d.get("type") or ""), d)
+
+    def _body(self, t: float, obj: Any) -> None:
+        assert self._builder is not None
+        self._builder.on_bytes(t, orjson.dumps(_as_dict(obj)))
+
+    def _failed(self, t0: float, e: Exception) -> None:
+        """An exception from the SDK: an HTTP error, an in-stream error event, a timeout or a dropped connection."""
+        t = self.clock()
+        b = self._builder or RecordBuilder(self.record, t0)
+        self._builder = b
+        status = getattr(e, "status_code", None)
+        body = getattr(e, "body", None)
+        names = {c.__name__ for c in type(e).__mro__}
+        if status is not None:
+            b.on_headers(t, status, getattr(getattr(e, "response", None), "headers", {}) or {})
+            b.on_error_body(t, status, orjson.dumps({"error": body} if isinstance(body, dict) else {"error": {"message": str(e)}}))
+            self._finish()
+        elif "APIError" in names and "APIConnectionError" not in names:
+            b.on_stream_error(body if isinstance(body, dict) else {"message": str(e)})
+            self._finish()
+        elif "APITimeoutError" in names:
+            self._finish(status="stalled", error=f"the stream stalled: {e}", error_type="stall_timeout")
+        else:
+            self._finish(status="interrupted", error=f"the connection was lost: {e}", error_type="connection_dropped")
+
+    def _finish(self, **kw: Any) -> StreamRecord:
+        if not self._done:
+            self._done = True
+            if self._builder is None:
+                self._builder = RecordBuilder(self.record, self.clock())
+            self._builder.finish(self.clock(), **kw)
+        return self.record
+
+    # -- synchronous --------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[str]:
+        t0 = self.clock()
+        try:
+            result = self._create(**self.kwargs)
+        except Exception as e:
+            self._failed(t0, e)
+            return
+        self._begin(t0, result)
+        if not self.record.stream:
+            self._body(self.clock(), result)
+            self._finish()
+            if self.record.text:
+                yield self.record.text
+            return
+        self._sdk_stream = result
+        try:
+            for ev in result:
+                text = self._event(self.clock(), ev)
+                if text:
+                    yield text
+                if self._builder is not None and self._builder.done and self.record.api == "responses":
+                    break
+            self._finish()
+        except Exception as e:
+            self._failed(t0, e)
+        finally:
+            self.close()
+
+    def close(self) -> StreamRecord:
+        """Stop reading and release the connection; an unfinished request is recorded as cancelled."""
+        self._finish(status="cancelled", error=CANCELLED, error_type="cancelled")
+        s = self._sdk_stream
+        if s is not None and hasattr(s, "close"):
+            s.close()
+        return self.record
+
+    def __enter__(self) -> TimedSDKStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- asyncio ------------------------------------------------------------------------------
+    async def _arun(self) -> AsyncIterator[str]:
+        t0 = self.clock()
+        try:
+            result = await self._create(**self.kwargs)
+        except Exception as e:
+            self._failed(t0, e)
+            return
+        self._begin(t0, result)
+        if not self.record.stream:
+            self._body(self.clock(), result)
+            self._finish()
+            if self.record.text:
+                yield self.record.text
+            return
+        self._sdk_stream = result
+        try:
+            async for ev in result:
+                text = self._event(self.clock(), ev)
+                if text:
+                    yield text
+                if self._builder is not None and self._builder.done and self.record.api == "responses":
+                    break
+            self._finish()
+        except Exception as e:
+            self._failed(t0, e)
+        finally:
+            await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._arun()
+
+    async def aclose(self) -> StreamRecord:
+        self._finish(status="cancelled", error=CANCELLED, error_type="cancelled")
+        s = self._sdk_stream
+        if s is not None and hasattr(s, "close"):
+            await s.close()
+        return self.record
+
+    async def __aenter__(self) -> TimedSDKStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def timed(create: Callable[..., Any], /, **kwargs: Any) -> TimedSDKStream:
+    """Time an openai SDK call: ``for text in timed(client.chat.completions.create, model=..., messages=..., stream=True)``,
+    then ``.record``. ``create`` may be a sync or an async client's method (then ``async for``)."""
+    return TimedSDKStream(create, kwargs)
