@@ -25,6 +25,7 @@ from streaming.analysis.tables import (
     format_percentile_table,
     headlines,
     metric_values,
+    ok_rows,
     percentile_table,
 )
 from streaming.analysis.wording import comparison_sentence, paired_sentence
