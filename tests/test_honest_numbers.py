@@ -184,7 +184,11 @@ def test_keys_come_from_the_secrets_file_for_the_cli_bench_and_relay(server: Ser
 
 def test_bootstrap_resamples_prompts_when_they_repeat() -> None:
     """Item 7: 4 prompts × 50 repeats, the prompts differ, the repeats barely: the CI must reflect 4 prompts, not 200 requests."""
-    from streaming.analysis.estimators import _cluster_quantiles, _weighted_quantiles, cluster_bootstrap_quantiles
+    from streaming.analysis.estimators import (
+        _cluster_quantiles,
+        _weighted_quantiles,
+        cluster_bootstrap_quantiles,
+    )
     from streaming.analysis.tables import headlines
 
     rng = np.random.default_rng(0)
