@@ -49,6 +49,7 @@ def _http_url(v: str) -> str:
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Text = Annotated[str, Field(min_length=1)]
+Price = Annotated[float, Field(ge=0, strict=False)]  # 2.5 or 10 (a TOML integer is fine)
 
 
 class Fault(BaseModel):
@@ -94,6 +95,8 @@ class _Entry(BaseModel):
     model_config = STRICT
     name: Text
     description: str = ""
+    price_in_per_1m: Price | None = None  # USD per million input tokens: the cost guard's estimate (core.cost)
+    price_out_per_1m: Price | None = None
 
 
 class AzureEntry(_Entry):
@@ -155,6 +158,8 @@ class Deployment:
     sim: SimProfile | None = None
     description: str = ""
     source: str = "built-in"
+    price_in_per_1m: float | None = None
+    price_out_per_1m: float | None = None
 
     @property
     def builtin(self) -> bool:
