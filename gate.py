@@ -1,0 +1,188 @@
+"""The pages' one helper for who may spend the keys: the sign-in panel, refusals, turn limits and the cost confirmation.
+
+The decisions are made in ``streaming.access`` and ``streaming.bench.guard`` (no Streamlit there); this file only
+reads Streamlit's settings and session, and renders. See README, "Exposing the app".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import streamlit as st
+
+from streaming.access import (
+    PASSCODE_ENV,
+    Exposure,
+    PasscodeCheck,
+    TurnLimiter,
+    exposure,
+    keyed,
+    may_benchmark,
+    turns_per_minute,
+)
+from streaming.core.auth import SafeSecrets
+from streaming.core.config import BUILTINS, Deployment, load_deployments
+from streaming.core.cost import DEFAULT_BUDGET_TOKENS, CostEstimate
+from streaming.errors import ConfigError
+
+SIGNED_IN = "_access_signed_in"  # "passcode" once the passcode was given in this session
+LIMITER = "_access_turns"
+BUDGET_ENV = "STREAMING_BUDGET_TOKENS"
+
+
+def _deployments() -> list[Deployment]:
+    try:
+        return load_deployments(os.environ.get("STREAMING_DEPLOYMENTS") or None)
+    except ConfigError:
+        return list(BUILTINS)
+
+
+def _auth_section() -> Any:
+    try:
+        return SafeSecrets(st.secrets).get("auth")
+    except Exception:
+        return None
+
+
+def state(deployments: Iterable[Deployment] | None = None) -> Exposure:
+    """This app's exposure: its bind address (``server.address``), its deployments, and the sign-in configured."""
+    port = st.get_option("server.port")
+    return exposure(st.get_option("server.address"), int(port) if port else None, _deployments() if deployments is None else deployments, _auth_section())
+
+
+def _oidc_user() -> Any:
+    try:
+        return st.user if st.user.is_logged_in else None
+    except Exception:  # no [auth] section, or Authlib missing: nobody is signed in by OIDC
+        return None
+
+
+def signed_in() -> bool:
+    return st.session_state.get(SIGNED_IN) == "passcode" or _oidc_user() is not None
+
+
+def user_email() -> str | None:
+    u = _oidc_user()
+    return str(u.get("email")) if u is not None and u.get("email") else None
+
+
+def refusal(dep: Deployment) -> str | None:
+    """Why this session may not use ``dep`` now; None when it may."""
+    exp = state()
+    if exp.state == "signin" and signed_in():
+        return None
+    return exp.refusal(dep)
+
+
+def notice(dep: Deployment) -> bool:
+    """Show the refusal for ``dep`` (if any) as a warning; True when it is refused."""
+    why = refusal(dep)
+    if why:
+        st.warning(why, icon=":material/lock:")
+    return why is not None
+
+
+def take_turn() -> str | None:
+    """When exposed, count a Live demo turn for this session; the sentence when over the limit."""
+    exp = state()
+    if not exp.exposed:
+        return None
+    try:
+        per_min = turns_per_minute()
+    except ValueError as e:
+        return str(e)
+    limiter = st.session_state.get(LIMITER)
+    if limiter is None or limiter.per_minute != per_min:
+        limiter = st.session_state[LIMITER] = TurnLimiter(per_min)
+    wait = limiter.take()
+    if wait is None:
+        return None
+    return f"This session has used its {per_min} turns a minute; try again in {wait:.0f} s (the limit is STREAMING_DEMO_TURNS_PER_MIN)."
+
+
+def bench_refusal(names: Iterable[str], deployments: Iterable[Deployment]) -> str | None:
+    """Why this session may not start a benchmark on ``names``; None when it may."""
+    deps = list(deployments)
+    exp = state(deps)
+    by_name = {d.name: d for d in deps}
+    for n in names:
+        d = by_name.get(n)
+        why = refusal(d) if d is not None and keyed(d) else None
+        if why:
+            return why
+    return may_benchmark(exp, user_email())
+
+
+def budget_tokens() -> int:
+    raw = os.environ.get(BUDGET_ENV, "").strip()
+    return int(raw) if raw.isdigit() else DEFAULT_BUDGET_TOKENS
+
+
+def confirm_cost(est: CostEstimate, budget: int) -> bool | None:
+    """The estimate and a confirm button: True when confirmed, False when cancelled, None while waiting."""
+    with st.container(border=True):
+        st.warning(f"Cost guard: {est.sentence()}, above the budget of {budget:,} tokens. Nothing has been sent.", icon=":material/payments:")
+        a, b = st.columns(2)
+        if a.button(f"Confirm: send {est.requests:,} requests", key="cost_confirm", type="primary"):
+            return True
+        if b.button("Cancel", key="cost_cancel"):
+            return False
+    return None
+
+
+@st.cache_resource(show_spinner=False)
+def _passcode_check() -> PasscodeCheck:
+    return PasscodeCheck(os.environ.get(PASSCODE_ENV, ""))
+
+
+def _oidc_provider(auth: Any) -> str | None:
+    """The provider name for ``st.login`` when secrets.toml has ``[auth.NAME]``; None for a flat ``[auth]``."""
+    try:
+        for k, v in auth.items():
+            if hasattr(v, "get") and v.get("client_id"):
+                return str(k)
+    except Exception:
+        pass
+    return None
+
+
+def sidebar_panel() -> None:
+    """Where the app listens and, when exposed with keyed deployments, the sign-in (OIDC and/or passcode)."""
+    exp = state()
+    with st.sidebar:
+        st.caption(exp.listening(), help="server.address in .streamlit/config.toml; see the README, \"Exposing the app\"")
+        if exp.state == "refused":
+            st.caption("No sign-in is configured: keyed deployments are off; built-ins work.")
+        if exp.state != "signin":
+            return
+        user = _oidc_user()
+        if user is not None:
+            st.caption(f"Signed in as {user.get('email') or user.get('name') or 'an OIDC user'}.")
+            if st.button("Sign out", key="sign_out"):
+                st.logout()
+            return
+        if st.session_state.get(SIGNED_IN) == "passcode":
+            st.caption("Signed in with the passcode.")
+            if st.button("Sign out", key="sign_out"):
+                st.session_state.pop(SIGNED_IN, None)
+                st.rerun()
+            return
+        st.markdown("**Sign in** to use keyed deployments")
+        if exp.oidc:
+            auth = _auth_section()
+            provider = _oidc_provider(auth)
+            if st.button("Sign in with your organisation", key="oidc_login", icon=":material/login:"):
+                st.login(provider) if provider else st.login()
+        if exp.passcode:
+            with st.form("passcode_form", clear_on_submit=True, border=False):
+                attempt = st.text_input("Passcode", type="password", placeholder="STREAMING_APP_PASSCODE")
+                go = st.form_submit_button("Sign in")
+            if go:
+                check = _passcode_check()
+                if check.check(attempt or ""):
+                    st.session_state[SIGNED_IN] = "passcode"
+                    st.rerun()
+                else:
+                    st.error(f"Wrong passcode. The next wrong attempt waits {check.next_delay_s():.0f} s.")
