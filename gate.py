@@ -29,6 +29,8 @@ from streaming.errors import ConfigError
 
 SIGNED_IN = "_access_signed_in"  # "passcode" once the passcode was given in this session
 LIMITER = "_access_turns"
+WRONG = "_access_wrong_passcode"  # the sentence after a wrong attempt (never the attempt)
+PASSCODE_INPUT = "_access_passcode"  # emptied by the Sign in callback as soon as it is checked
 BUDGET_ENV = "STREAMING_BUDGET_TOKENS"
 
 
@@ -149,7 +151,11 @@ def _oidc_provider(auth: Any) -> str | None:
 
 
 def sidebar_panel() -> None:
-    """Where the app listens and, when exposed with keyed deployments, the sign-in (OIDC and/or passcode)."""
+    """Where the app listens and, when exposed with keyed deployments, the sign-in (OIDC and/or passcode).
+
+    Its buttons act in callbacks: called before ``st.navigation``, a button's return value was lost on the
+    first click after the page loaded (seen in Chromium with streamlit 1.67), a callback's effect is not.
+    """
     exp = state()
     with st.sidebar:
         st.caption(exp.listening(), help="server.address in .streamlit/config.toml; see the README, \"Exposing the app\"")
@@ -160,29 +166,36 @@ def sidebar_panel() -> None:
         user = _oidc_user()
         if user is not None:
             st.caption(f"Signed in as {user.get('email') or user.get('name') or 'an OIDC user'}.")
-            if st.button("Sign out", key="sign_out"):
-                st.logout()
+            st.button("Sign out", key="sign_out", on_click=st.logout)
             return
         if st.session_state.get(SIGNED_IN) == "passcode":
             st.caption("Signed in with the passcode.")
-            if st.button("Sign out", key="sign_out"):
-                st.session_state.pop(SIGNED_IN, None)
-                st.rerun()
+            st.button("Sign out", key="sign_out", on_click=lambda: st.session_state.pop(SIGNED_IN, None))
             return
         st.markdown("**Sign in** to use keyed deployments")
         if exp.oidc:
             auth = _auth_section()
             provider = _oidc_provider(auth)
-            if st.button("Sign in with your organisation", key="oidc_login", icon=":material/login:"):
-                st.login(provider) if provider else st.login()
+            st.button("Sign in with your organisation", key="oidc_login", icon=":material/login:", on_click=_login, args=(provider,))
         if exp.passcode:
-            with st.form("passcode_form", clear_on_submit=True, border=False):
-                attempt = st.text_input("Passcode", type="password", placeholder="STREAMING_APP_PASSCODE")
-                go = st.form_submit_button("Sign in")
-            if go:
-                check = _passcode_check()
-                if check.check(attempt or ""):
-                    st.session_state[SIGNED_IN] = "passcode"
-                    st.rerun()
-                else:
-                    st.error(f"Wrong passcode. The next wrong attempt waits {check.next_delay_s():.0f} s.")
+            st.text_input("Passcode", type="password", key=PASSCODE_INPUT, placeholder=PASSCODE_ENV)
+            st.button("Sign in", key="passcode_sign_in", on_click=_try_passcode)
+            if st.session_state.get(WRONG):
+                st.error(st.session_state[WRONG])
+
+
+def _login(provider: str | None) -> None:
+    # a callback, like the passcode's: it runs before the script, so the click is never lost to a rerun
+    st.login(provider) if provider else st.login()
+
+
+def _try_passcode() -> None:
+    """The Sign in button's callback: check, then forget the attempt (it is never kept in the session)."""
+    attempt = st.session_state.get(PASSCODE_INPUT) or ""
+    st.session_state[PASSCODE_INPUT] = ""
+    check = _passcode_check()
+    if check.check(attempt):
+        st.session_state[SIGNED_IN] = "passcode"
+        st.session_state.pop(WRONG, None)
+    else:
+        st.session_state[WRONG] = f"Wrong passcode. The next wrong attempt waits {check.next_delay_s():.0f} s."
