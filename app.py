@@ -378,7 +378,7 @@ def demo() -> None:
         return
     limited = None if refused else gate.take_turn()
     if refused or limited:
-        st.error(limited or gate.refusal(dep))
+        st.error(limited or f"The request was not sent: `{dep.name}` is refused here (see above); pick a built-in deployment or sign in.")
         return
     if prompt:
         st.session_state["history"].append({"role": "user", "content": prompt})

@@ -104,6 +104,8 @@ if st.session_state.get(PENDING) and not running:
     if confirmed:
         job = st.session_state[JOB] = BenchJob(cfg, db_path).start()
         running = True
+    elif confirmed is False:
+        st.rerun()  # cancelled: the estimate goes away
 
 if running and st.button("Stop", key="stop", disabled=job is None or job.stopping):
     job.stop()  # type: ignore[union-attr]

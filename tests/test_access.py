@@ -174,7 +174,8 @@ def test_exposed_without_sign_in_refuses_keyed_deployments_and_serves_the_built_
     at.sidebar.selectbox(key="deployment").set_value("paid").run()
     assert any("`paid` is refused" in w for w in texts(at.warning))
     at.chat_input(key="prompt").set_value("hello").run()
-    assert any("no sign-in is configured" in e and "STREAMING_APP_PASSCODE" in e for e in texts(at.error))
+    assert any("no sign-in is configured" in w and "STREAMING_APP_PASSCODE" in w for w in texts(at.warning))
+    assert any("The request was not sent: `paid` is refused here" in e for e in texts(at.error))
     assert _Counting.hits == [] and not [m for m in at.session_state["history"] if m["role"] == "assistant"]
     at.sidebar.selectbox(key="deployment").set_value("sim-fast").run()
     at.sidebar.number_input(key="max_tokens").set_value(4).run()

@@ -72,7 +72,7 @@ def test_exposed_without_sign_in(page: Page, server: Any, tmp_path: Path) -> Non
         expect(page.get_by_text("reachable from other machines")).to_be_visible()
         expect(page.get_by_text("is refused: this app listens on 0.0.0.0", exact=False).first).to_be_visible()
         ask(page, "hello")
-        expect(page.locator('[data-testid="stAlertContentError"]', has_text="no sign-in is configured")).to_be_visible()
+        expect(page.locator('[data-testid="stAlertContentError"]', has_text="The request was not sent")).to_be_visible()
         page.screenshot(path=str(tmp_path / "state-2-exposed-refused.png"), full_page=True)
         open_on(page, url, "sim-fast")
         ask(page, "hello")

@@ -131,3 +131,47 @@ def test_on_a_terminal_it_asks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     err = capsys.readouterr().err
     assert "Send these requests? [y/N]" in err and "Not started: nothing was sent." in err
     assert cost_guard(cfg, 10_000_000, False, _Tty("")) is None  # within budget: no question
+
+
+# -- the Benchmark page: the estimate and a confirm button; nothing is sent before the click ---------------------
+
+PAGE = str(ROOT / "pages" / "benchmark.py")
+
+
+def bench_page(deps: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("STREAMING_DEPLOYMENTS", str(deps))
+    monkeypatch.setenv("STREAMING_DB", str(tmp_path / "page.db"))
+    monkeypatch.setenv(KEY_VAR, "sk-cost-guard-test")
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.multiselect(key="deployments").set_value(["paid"])
+    return at
+
+
+def test_the_page_shows_the_estimate_and_sends_nothing_until_confirmed(counting: CountingServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = bench_page(deployments_file(tmp_path, f"http://127.0.0.1:{counting.server_address[1]}"), tmp_path, monkeypatch)
+    at.number_input(key="requests").set_value(5000)
+    next(b for b in at.button if b.label == "Start").click()
+    at.run()
+    warning = [w.value for w in at.warning if w.value.startswith("Cost guard:")]
+    assert len(warning) == 1 and "5,001 requests to paid" in warning[0] and "above the budget of 200,000 tokens. Nothing has been sent." in warning[0]
+    assert "$" in warning[0] and "bench_job" not in at.session_state
+    assert [b.label for b in at.button if b.key in ("cost_confirm", "cost_cancel")] == ["Confirm: send 5,001 requests", "Cancel"]
+    at.button(key="cost_cancel").click().run()
+    assert not [w for w in at.warning if w.value.startswith("Cost guard:")] and "bench_job" not in at.session_state
+    assert counting.hits == 0 and counting.connections == 0 and not (tmp_path / "page.db").exists()
+
+
+def test_confirming_on_the_page_starts_the_run(server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMING_BUDGET_TOKENS", "10")
+    at = bench_page(deployments_file(tmp_path, server.url), tmp_path, monkeypatch)
+    at.number_input(key="requests").set_value(2)
+    at.number_input(key="warmup").set_value(0)
+    at.number_input(key="max_tokens").set_value(4)
+    next(b for b in at.button if b.label == "Start").click()
+    at.run()
+    assert "bench_job" not in at.session_state
+    at.button(key="cost_confirm").click().run()
+    job = at.session_state["bench_job"]
+    assert job.wait(60) and job.progress is not None and job.progress.done == 2
