@@ -18,7 +18,6 @@ from oidc_provider import Provider, running_provider
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=20_000)  # a shared, busy machine: a rerun can take seconds
 VAR = "BROWSER_ACCESS_TEST_KEY"
 KEY = "sk-browser-access-" + secrets.token_hex(8)
 PASSCODE = "browser-passcode-" + secrets.token_hex(4)
@@ -30,6 +29,14 @@ def env_for(server: Any, tmp: Path, **extra: str) -> dict[str, str]:
                     f'api_key_env = "{VAR}"\nprice_in_per_1m = 2.5\nprice_out_per_1m = 10\n')  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "STREAMING_APP_PASSCODE"}
     return dict(env, STREAMING_DEPLOYMENTS=str(deps), STREAMING_DB=str(tmp / "demo.db"), STREAMING_SERVER_URL=server.url, **{VAR: KEY}, **extra)
+
+
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """A shared, busy machine: a rerun can take seconds. Restored after, so other modules keep playwright's default."""
+    expect.set_options(timeout=20_000)
+    yield
+    expect.set_options(timeout=5_000)
 
 
 @pytest.fixture
