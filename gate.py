@@ -6,6 +6,7 @@ reads Streamlit's settings and session, and renders. See README, "Exposing the a
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -135,8 +136,13 @@ def confirm_cost(est: CostEstimate, budget: int) -> bool | None:
 
 
 @st.cache_resource(show_spinner=False)
-def _passcode_check() -> PasscodeCheck:
+def _passcode_check_for(fingerprint: str) -> PasscodeCheck:  # noqa: ARG001 - the cache key: one check (and failure count) per passcode
     return PasscodeCheck(os.environ.get(PASSCODE_ENV, ""))
+
+
+def _passcode_check() -> PasscodeCheck:
+    """The process-wide check for the current passcode, cached under its SHA-256 (never the passcode itself)."""
+    return _passcode_check_for(hashlib.sha256(os.environ.get(PASSCODE_ENV, "").encode()).hexdigest())
 
 
 def _oidc_provider(auth: Any) -> str | None:
