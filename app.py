@@ -415,3 +415,4 @@ gate.sidebar_panel()
 pages = [st.Page(demo, title="Live demo", icon=":material/bolt:", default=True, url_path="demo")]
 pages += [st.Page(path, title=title, icon=icon) for path, title, icon in OTHER_PAGES if (HERE / path).is_file()]
 st.navigation(pages).run()
+st.session_state.pop(gate.SHOWN, None)  # the Live demo (a function here) does not take it

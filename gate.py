@@ -31,6 +31,7 @@ from streaming.errors import ConfigError
 SIGNED_IN = "_access_signed_in"  # "passcode" once the passcode was given in this session
 LIMITER = "_access_turns"
 WRONG = "_access_wrong_passcode"  # the sentence after a wrong attempt (never the attempt)
+SHOWN = "_access_panel_shown"  # set by app.py's panel, taken by the page that runs after it
 PASSCODE_INPUT = "_access_passcode"  # emptied by the Sign in callback as soon as it is checked
 BUDGET_ENV = "STREAMING_BUDGET_TOKENS"
 
@@ -156,6 +157,17 @@ def _oidc_provider(auth: Any) -> str | None:
     return None
 
 
+def page_panel() -> None:
+    """For a page file: the sign-in panel, unless app.py drew it this run.
+
+    A deep link (``/benchmark``) can run a page without app.py (Streamlit serves it as a legacy ``pages/``
+    page), so each page calls this; the refusals themselves are checked by the pages in any case.
+    """
+    if not st.session_state.pop(SHOWN, False):
+        sidebar_panel()
+        st.session_state.pop(SHOWN, None)
+
+
 def sidebar_panel() -> None:
     """Where the app listens and, when exposed with keyed deployments, the sign-in (OIDC and/or passcode).
 
@@ -163,6 +175,7 @@ def sidebar_panel() -> None:
     first click after the page loaded (seen in Chromium with streamlit 1.67), a callback's effect is not.
     """
     exp = state()
+    st.session_state[SHOWN] = True
     with st.sidebar:
         st.caption(exp.listening(), help="server.address in .streamlit/config.toml; see the README, \"Exposing the app\"")
         if exp.state == "refused":

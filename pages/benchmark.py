@@ -55,6 +55,7 @@ def metrics_link() -> None:
             st.caption("See its charts on the Metrics page.")
 
 
+gate.page_panel()
 st.title(":material/speed: Benchmark")
 st.caption("Runs deployments × temperatures × streaming/non-streaming × prompts × repeats, in a shuffled, interleaved order. "
            "Every request is saved as it finishes.")  # fmt: skip

@@ -16,6 +16,7 @@ from streaming.demo.format import failure_sentence, metrics_line
 from streaming.errors import ConfigError, EndpointError
 from streaming.server.launcher import ensure_server
 
+gate.page_panel()
 st.title("Deployments")
 path = os.environ.get("STREAMING_DEPLOYMENTS") or "deployments.toml"
 st.caption(f"Built-ins, plus `{path}` when it exists (set `STREAMING_DEPLOYMENTS` to use another file). Keys come from the environment or `.streamlit/secrets.toml` and are never shown.")

@@ -222,3 +222,31 @@ def test_turns_are_rate_limited_per_session_when_exposed(server: Any, exposed: P
         at.chat_input(key="prompt").set_value("hi").run()
     assert [m["status"] for m in at.session_state["history"] if m["role"] == "assistant"] == ["ok", "ok"]
     assert any("used its 2 turns a minute" in e for e in texts(at.error))
+
+
+def test_benchmarks_by_non_operators_can_be_switched_off(server: Any, exposed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMING_BENCH_OPERATORS_ONLY", "1")
+    monkeypatch.setenv("STREAMING_OPERATORS", "op@example.com")
+    bench = AppTest.from_file(str(ROOT / "pages" / "benchmark.py"), default_timeout=30).run()
+    bench.multiselect(key="deployments").set_value(["sim-fast"])
+    next(b for b in bench.button if b.label == "Start").click()
+    bench.run()
+    assert any("Benchmarks are for operators only" in e for e in texts(bench.error)) and "bench_job" not in bench.session_state
+    monkeypatch.delenv("STREAMING_BENCH_OPERATORS_ONLY")
+    bench.run()
+    next(b for b in bench.button if b.label == "Start").click()
+    bench.number_input(key="requests").set_value(2)
+    bench.run()
+    assert bench.session_state["bench_job"].wait(60)
+
+
+def test_every_page_shows_the_sign_in_when_run_on_its_own(server: Any, exposed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deep link runs a page without app.py: each page draws the panel itself, and app.py's run draws it once."""
+    monkeypatch.setenv("STREAMING_APP_PASSCODE", PASSCODE)
+    for name in ("benchmark.py", "metrics.py", "deployments.py"):
+        pg = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=30).run()
+        assert not pg.exception, name
+        assert any("Listening on 0.0.0.0:" in c.value for c in pg.sidebar.caption), name
+        assert [b.key for b in pg.sidebar.button] == ["passcode_sign_in"], name
+    at = app().run()
+    assert not at.exception and [b.key for b in at.sidebar.button if b.key == "passcode_sign_in"] == ["passcode_sign_in"]

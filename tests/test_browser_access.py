@@ -135,3 +135,24 @@ def test_exposed_with_oidc_sign_in(page: Page, server: Any, tmp_path: Path) -> N
             expect(page.get_by_role("button", name="Sign in with your organisation")).to_be_visible()
         log = (tmp_path / "streamlit.log").read_text()
         assert idp.client_secret not in log and KEY not in log
+
+
+def test_the_benchmark_page_asks_before_spending(page: Page, server: Any, tmp_path: Path) -> None:
+    with streamlit_app("app.py", env_for(server, tmp_path), str(tmp_path / "streamlit.log")) as url:
+        page.goto(f"{url}/benchmark")
+        page.get_by_label("Total requests (0: all prompts × repeats)").wait_for()
+        chooser = page.locator('[data-testid="stMultiSelect"]').first
+        chooser.click()
+        page.get_by_role("option", name="paid").click()
+        page.keyboard.press("Escape")
+        requests = page.get_by_label("Total requests (0: all prompts × repeats)")
+        requests.fill("5000")
+        requests.press("Tab")
+        page.get_by_role("button", name="Start").click()
+        # sim-fast (the default) and paid share the 5,000 requests; only paid's 2,500 + 1 warmup are estimated
+        expect(page.get_by_text("Cost guard: 2,501 requests to paid: about")).to_be_visible()
+        expect(page.get_by_role("button", name="Confirm: send 2,501 requests")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "cost-guard-benchmark-page.png"), full_page=True)
+        expect(page.get_by_text("Listening on 127.0.0.1:")).to_be_visible()  # a deep link still gets the sidebar panel
+        page.get_by_role("button", name="Cancel").click()
+        expect(page.get_by_text("Cost guard:")).to_have_count(0)
