@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
+import gate
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
 from streaming.core.config import (
@@ -415,6 +416,7 @@ def demo() -> None:
     st.title("⚡ Live demo")
     st.caption("Type a prompt and watch the answer stream in, with time to first token (TTFT) and tokens/s measured by the client as bytes arrive.")
     deployment_notice(dep)
+    refused = gate.notice(dep)  # exposed without sign-in: keyed deployments are refused (README, "Exposing the app")
 
     for m in st.session_state["history"]:
         render_message(m)
@@ -424,6 +426,10 @@ def demo() -> None:
     resume_from = continue_button(st.session_state["history"])
     prompt = st.chat_input("Ask something…", key="prompt", submit_mode="disable")
     if not prompt and resume_from is None:
+        return
+    limited = None if refused else gate.take_turn()
+    if refused or limited:
+        st.error(limited or f"The request was not sent: `{dep.name}` is refused here (see above); pick a built-in deployment or sign in.")
         return
     if prompt:
         st.session_state["history"].append({"role": "user", "content": prompt})
@@ -456,6 +462,8 @@ def demo() -> None:
 # -- navigation ------------------------------------------------------------------------
 
 st.session_state["selected_deployment"] = sidebar_deployment()
+gate.sidebar_panel()
 pages = [st.Page(demo, title="Live demo", icon=":material/bolt:", default=True, url_path="demo")]
 pages += [st.Page(path, title=title, icon=icon) for path, title, icon in OTHER_PAGES if (HERE / path).is_file()]
 st.navigation(pages).run()
+st.session_state.pop(gate.SHOWN, None)  # the Live demo (a function here) does not take it

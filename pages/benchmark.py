@@ -9,9 +9,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+import gate
 from streaming import store
 from streaming.analysis.failures import error_summary
 from streaming.analysis.tables import format_summary, summarize
+from streaming.bench.guard import needs_confirmation
 from streaming.bench.job import BenchJob
 from streaming.bench.matrix import BenchConfig, parse_temperatures
 from streaming.bench.progress import BenchPoint
@@ -21,6 +23,7 @@ from streaming.errors import ConfigError, StreamingError
 ROOT = Path(__file__).resolve().parent.parent
 METRICS_PAGE = "pages/metrics.py"
 JOB = "bench_job"
+PENDING = "bench_pending"  # (config, estimate) waiting for the cost guard's confirmation
 
 
 def deployments() -> tuple[list, str | None]:
@@ -52,6 +55,7 @@ def metrics_link() -> None:
             st.caption("See its charts on the Metrics page.")
 
 
+gate.page_panel()
 st.title(":material/speed: Benchmark")
 st.caption("Runs deployments × temperatures × streaming/non-streaming × prompts × repeats, in a shuffled, interleaved order. "
            "Every request is saved as it finishes.")  # fmt: skip
@@ -86,10 +90,23 @@ if start and not running:
                           rate=float(rate) or None, max_tokens=int(max_tokens), warmup=int(warmup),
                           deployments_file=os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page")  # fmt: skip
         cfg.validate()
-        job = st.session_state[JOB] = BenchJob(cfg, db_path).start()
-        running = True
+        refused = gate.bench_refusal(chosen, deps)
+        if refused:
+            st.error(refused)
+        else:  # the cost guard estimates before anything is sent
+            st.session_state[PENDING] = (cfg, needs_confirmation(cfg, gate.budget_tokens()))
     except StreamingError as e:
         st.error(str(e).splitlines()[0])
+if st.session_state.get(PENDING) and not running:
+    cfg, est = st.session_state[PENDING]
+    confirmed = True if est is None else gate.confirm_cost(est, gate.budget_tokens())
+    if confirmed is not None:
+        st.session_state.pop(PENDING)
+    if confirmed:
+        job = st.session_state[JOB] = BenchJob(cfg, db_path).start()
+        running = True
+    elif confirmed is False:
+        st.rerun()  # cancelled: the estimate goes away
 
 if running and st.button("Stop", key="stop", disabled=job is None or job.stopping):
     job.stop()  # type: ignore[union-attr]

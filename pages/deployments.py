@@ -7,6 +7,7 @@ import os
 import pandas as pd
 import streamlit as st
 
+import gate
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
 from streaming.core.config import load_deployments
@@ -15,6 +16,7 @@ from streaming.demo.format import failure_sentence, metrics_line
 from streaming.errors import ConfigError, EndpointError
 from streaming.server.launcher import ensure_server
 
+gate.page_panel()
 st.title("Deployments")
 path = os.environ.get("STREAMING_DEPLOYMENTS") or "deployments.toml"
 st.caption(f"Built-ins, plus `{path}` when it exists (set `STREAMING_DEPLOYMENTS` to use another file). Keys come from the environment or `.streamlit/secrets.toml` and are never shown.")
@@ -46,7 +48,10 @@ names = [d.name for d in deps]
 name = st.selectbox("Deployment to check", names, index=names.index("sim-fast"), key="check_deployment")
 if st.button("Send one short request", key="check"):
     dep = next(d for d in deps if d.name == name)
+    refused = gate.refusal(dep)
     try:
+        if refused:
+            raise ConfigError(refused)
         url = ensure_server().url if dep.builtin else None
         with Client(deps, server_url=url, credentials=creds, timeouts=Timeouts(connect_s=5, stall_s=30), retry=RetryPolicy(max_retries=0)) as c:
             with st.spinner(f"Asking {dep.name}…"):

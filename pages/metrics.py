@@ -7,6 +7,7 @@ import orjson
 import pandas as pd
 import streamlit as st
 
+import gate
 from streaming import store
 from streaming.analysis import charts, reasoning
 from streaming.analysis.compare import (
@@ -75,6 +76,7 @@ def fmt_s(v: float) -> str:
     return "n/a" if v is None or np.isnan(v) else (f"{v * 1000:.0f} ms" if abs(v) < 1 else f"{v:.2f} s")
 
 
+gate.page_panel()
 st.title(":material/monitoring: Metrics")
 db = store.default_db_path()
 try:

@@ -73,13 +73,14 @@ def browser() -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def streamlit_app(script: str, env: dict[str, str], log_path: str, timeout: float = 60.0) -> Iterator[str]:
-    """``streamlit run script`` on a free port; yields its URL once healthy, stops it after."""
+def streamlit_app(script: str, env: dict[str, str], log_path: str, timeout: float = 60.0, address: str = "127.0.0.1",
+                  extra_args: tuple[str, ...] = ()) -> Iterator[str]:  # fmt: skip
+    """``streamlit run script`` on a free port (bound to ``address``); yields its loopback URL once healthy, stops it after."""
     import httpx2
 
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", address,
+           "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *extra_args]  # fmt: skip
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"

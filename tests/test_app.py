@@ -149,7 +149,7 @@ def test_deployments_page_lists_and_checks_without_showing_keys(app: AppTest, mo
     page.selectbox(key="check_deployment").set_value("sim-test")
     page.button(key="check").click().run()
     assert not page.exception and [s.value for s in page.success] == ["It answered."]
-    assert page.caption[-1].value.startswith("done · TTFT")
+    assert page.main.caption[-1].value.startswith("done · TTFT")
 
 
 def test_reasoning_deployment_effort_select_and_thinking(app: AppTest) -> None:

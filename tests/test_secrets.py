@@ -164,3 +164,45 @@ def test_the_key_is_found_nowhere(server: Any, setup: dict[str, Any], tmp_path: 
     (tmp_path / "control.txt").unlink()
     assert files_with_key(*searched) == []
     assert [i for i, o in enumerate(outputs) if contains_key(o)] == []
+
+
+def test_the_passcode_and_the_key_are_found_nowhere_when_exposed(server: Any, setup: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exposed with a passcode: wrong and right sign-ins, a keyed turn, the cost guard's refusal; neither secret anywhere."""
+    from streamlit import config as st_config
+
+    from streaming.access import PasscodeCheck
+
+    passcode = "pc-LABSECRET-" + uuid.uuid4().hex
+    deps, env = setup["deps"], setup["env"]
+    monkeypatch.setenv("STREAMING_APP_PASSCODE", passcode)
+    monkeypatch.setenv("STREAMING_DEPLOYMENTS", str(deps))
+    monkeypatch.setenv("STREAMING_DB", str(tmp_path / "demo.db"))
+    monkeypatch.setenv("STREAMING_DEMO_LOG", str(tmp_path / "demo.jsonl"))
+    outputs: list[bytes] = [repr(PasscodeCheck(passcode)).encode()]
+    old = st_config.get_option("server.address")
+    st_config.set_option("server.address", "0.0.0.0")
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+        at.sidebar.selectbox(key="deployment").set_value("az-secret").run()
+        for attempt in ("nope", passcode):
+            at.sidebar.text_input(key="_access_passcode").input(attempt)
+            at.sidebar.button(key="passcode_sign_in").click().run()
+            outputs.append(element_texts(at).encode())
+        assert any(c.value == "Signed in with the passcode." for c in at.sidebar.caption)
+        at.sidebar.number_input(key="max_tokens").set_value(4).run()
+        at.chat_input(key="prompt").set_value("hello").run()
+        assert [m.get("status") for m in at.session_state["history"] if m["role"] == "assistant"] == ["ok"]
+        outputs.append(element_texts(at).encode())
+        for p in ("deployments.py", "benchmark.py"):
+            pg = AppTest.from_file(str(ROOT / "pages" / p), default_timeout=30).run()
+            assert not pg.exception
+            outputs.append(element_texts(pg).encode())
+    finally:
+        st_config.set_option("server.address", old)
+    refused = cli(dict(env, STREAMING_APP_PASSCODE=passcode), "--deployments", str(deps), "bench", "-d", "az-secret", "-n", "5000", "--db", str(tmp_path / "r.db"))
+    assert refused.returncode == 2 and b"Not started:" in refused.stderr
+    outputs.append(refused.stdout + refused.stderr)
+    leaked = [i for i, o in enumerate(outputs) if contains_key(o) or passcode.encode() in o]
+    assert leaked == []
+    assert files_with_key(tmp_path) == [] and not any(passcode.encode() in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert (tmp_path / "demo.db").exists()

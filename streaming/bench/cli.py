@@ -13,6 +13,7 @@ import orjson
 import pandas as pd
 
 from streaming.analysis.tables import format_summary
+from streaming.core.cost import DEFAULT_BUDGET_TOKENS
 from streaming.errors import ConfigError
 
 
@@ -50,6 +51,9 @@ def register(sub: Any) -> None:
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     b.add_argument("--workers", type=int, metavar="N", help="run the load on N worker processes through Ray (default 1: this process)")
     b.add_argument("--ray-address", metavar="ADDRESS", help="with --workers: join this Ray cluster (default: $RAY_ADDRESS, else a local one)")
+    b.add_argument("--budget-tokens", type=int, default=DEFAULT_BUDGET_TOKENS, metavar="N",
+                   help="cost guard: a run estimated above N tokens on non-built-in deployments needs confirmation (default 200,000)")  # fmt: skip
+    b.add_argument("--yes", "-y", action="store_true", help="cost guard: run even above --budget-tokens, without asking")
     b.set_defaults(func=cmd_bench)
 
     r = sub.add_parser("report", help="report or export a run (the latest by default)")
@@ -151,6 +155,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     cfg = build_config(args)
     for c in args.fail_if:
         parse_condition(c)  # a typo fails now, not after the run
+    refused = cost_guard(cfg, args.budget_tokens, args.yes)
+    if refused is not None:
+        return refused
     db_path = args.db or default_db_path()
     store = Store(db_path)
     stop = threading.Event()
@@ -200,6 +207,30 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"fail-if: {f}", file=sys.stderr)
         print(f"run {info.get('status')}: {run_id} (database {db_path})")
     return 1 if failed else 0
+
+
+def cost_guard(cfg: Any, budget_tokens: int, yes: bool, stdin: Any = None) -> int | None:
+    """Before any request: above the budget, ask on a terminal, else refuse (exit code 2) unless --yes. None: go ahead."""
+    from streaming.bench.guard import needs_confirmation
+
+    if budget_tokens < 0:
+        raise ConfigError("--budget-tokens must be 0 or more (e.g. --budget-tokens 500000)")
+    est = needs_confirmation(cfg, budget_tokens)
+    if est is None:
+        return None
+    if yes:
+        print(f"cost guard: {est.sentence()} (above {budget_tokens:,} tokens; going ahead: --yes)", file=sys.stderr)
+        return None
+    stdin = stdin or sys.stdin
+    if stdin.isatty() and sys.stderr.isatty():
+        print(f"cost guard: {est.sentence()}, above the budget of {budget_tokens:,} tokens.", file=sys.stderr)
+        print("Send these requests? [y/N] ", end="", file=sys.stderr, flush=True)
+        if stdin.readline().strip().lower() in ("y", "yes"):
+            return None
+        print("Not started: nothing was sent.", file=sys.stderr)
+        return 2
+    print(est.refusal(budget_tokens), file=sys.stderr)
+    return 2
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -54,6 +54,7 @@ def _http_url(v: str) -> str:
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Text = Annotated[str, Field(min_length=1)]
+Price = Annotated[float, Field(ge=0, strict=False)]  # 2.5 or 10 (a TOML integer is fine)
 
 
 class Fault(BaseModel):
@@ -108,6 +109,8 @@ class _Entry(BaseModel):
     reasoning: bool = False
     reasoning_effort: Literal[REASONING_EFFORTS] | None = None  # type: ignore[valid-type]
     reasoning_summary: Literal[REASONING_SUMMARIES] | None = None  # type: ignore[valid-type]
+    price_in_per_1m: Price | None = None  # USD per million input tokens: the cost guard's estimate (core.cost)
+    price_out_per_1m: Price | None = None
 
 
 class AzureEntry(_Entry):
@@ -173,6 +176,8 @@ class Deployment:
     reasoning: bool = False  # a reasoning model: max_completion_tokens / max_output_tokens, reasoning effort, no temperature
     reasoning_effort: str | None = None  # minimal | low | medium | high
     reasoning_summary: str | None = None  # auto | none (Responses API; default auto for reasoning deployments)
+    price_in_per_1m: float | None = None
+    price_out_per_1m: float | None = None
 
     @property
     def builtin(self) -> bool:
