@@ -79,6 +79,8 @@ class SimProfile(BaseModel):
     jitter: Annotated[float, Field(ge=0)] = 0.0
     output_tokens: Annotated[int, Field(ge=1)] = 120
     faults: Annotated[tuple[Fault, ...], Field(strict=False)] = ()  # a TOML list is fine; each fault is strict
+    capacity: Annotated[int, Field(ge=0)] = 0  # streams served at full speed at once; the rest queue (0: no limit)
+    queue_timeout_s: Annotated[float, Field(gt=0)] = 30.0  # a request queued longer than this gets a 429
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -213,6 +215,13 @@ BUILTINS: tuple[Deployment, ...] = (
         model="sim-turbo",
         sim=SimProfile(ttft_ms=150, tokens_per_s=200, jitter=0.05, output_tokens=200),
         description="Simulated: about 150 ms TTFT, 200 tokens/s.",
+    ),
+    Deployment(
+        name="sim-ptu",
+        provider="simulated",
+        model="sim-ptu",
+        sim=SimProfile(ttft_ms=250, tokens_per_s=50, jitter=0.05, output_tokens=60, capacity=4, queue_timeout_s=5.0),
+        description="Simulated: about 250 ms TTFT, 50 tokens/s, serves 4 streams at once (the rest queue; a 429 after 5 s).",
     ),
 )
 

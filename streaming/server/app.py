@@ -23,7 +23,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from streaming.version import __version__
 from streaming.core.config import BUILTINS, LOCAL_MODEL, Deployment, Fault, SimProfile
 from streaming.server.asgi import (
     AfterReset,
@@ -32,6 +31,7 @@ from streaming.server.asgi import (
     StampReceived,
     TimedStream,
 )
+from streaming.server.capacity import CapacityPool, Slot
 from streaming.server.chunks import DONE, ChunkWriter, full_response
 from streaming.server.errors import error_response, validation_error_response
 from streaming.server.local_model import (
@@ -44,6 +44,7 @@ from streaming.server.local_model import (
 from streaming.server.models import ChatRequest, CommonRequest, CompletionRequest
 from streaming.server.sim import SimSource
 from streaming.server.truth import Truth, TruthStore
+from streaming.version import __version__
 
 log = logging.getLogger("streaming.server")
 SERVICE = "streaming-llm-lab"
@@ -63,6 +64,7 @@ class ServerState:
         self.counts: dict[str, int] = {}
         self.rng = random.Random(0)
         self.local = LocalWorker()
+        self.capacity = CapacityPool(clock)
 
 
 def _pick_fault(state: ServerState, model: str, profile: SimProfile, header: str | None) -> Fault | None:
@@ -150,6 +152,8 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         rid = prefix + uuid.uuid4().hex[:24]
         header_profile = request.headers.get("x-sim-profile")
         fault: Fault | None = None
+        profile: SimProfile | None = None
+        slot: Slot | None = None
         if header_profile or model in state.sims:
             try:
                 profile = SimProfile.from_dict(orjson.loads(header_profile), "x-sim-profile header") if header_profile else state.sims[model]
@@ -194,17 +198,30 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 return error_response(int(fault.kind), "The simulated deployment failed (injected fault).", "server_error", headers={"x-request-id": rid})
             if fault.kind == "slow_headers":
                 await asyncio.sleep(fault.seconds)
+        start = received
+        if profile is not None and profile.capacity:
+            slot = await state.capacity.acquire(f"{model}|{header_profile or ''}", profile)
+            if slot is None:
+                tr.finished_at = clock()
+                wait = profile.queue_timeout_s
+                return error_response(429, f"The simulated deployment is at capacity ({profile.capacity} streams); the request waited "
+                                      f"{wait:g} s in the queue. Retry after the time given.", "rate_limit_error",
+                                      headers={"retry-after-ms": str(int(wait * 1000)), "retry-after": str(max(1, round(wait))), "x-request-id": rid})  # fmt: skip
+            start = slot.acquired_at  # the profile's schedule starts when a slot is free: queueing adds to TTFT
 
         if not body.stream:
             parts = []
             try:
-                async for p in source.tokens(received):
+                async for p in source.tokens(start):
                     parts.append(p)
                     tr.tokens_generated = source.generated  # visible while it runs (the fault and crash tests watch it)
             except (ModelCrashed, ModelUnavailable) as e:
                 tr.finished_at = clock()
                 code = "model_crashed" if isinstance(e, ModelCrashed) else "model_unavailable"
                 return error_response(500 if code == "model_crashed" else 503, str(e), "server_error", code=code, headers={**NO_RETRY, "x-request-id": rid})
+            finally:
+                if slot is not None:
+                    slot.release()
             text = "".join(parts)
             tr.tokens_generated = source.generated
             tr.finished_at = clock()
@@ -225,7 +242,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             shown = 0
             finish = None
             try:
-                async for piece in source.tokens(received):
+                async for piece in source.tokens(start):
                     n += 1
                     shown += len(piece)
                     yield writer.content(piece), piece
@@ -260,6 +277,8 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
 
         def stop() -> None:
             source.cancel()
+            if slot is not None:
+                slot.release()
 
         async def counted() -> AsyncIterator[tuple[bytes, str | None]]:
             try:
@@ -269,6 +288,8 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 quiet.debug("dropping %s after %d tokens (injected)", rid, source.generated)
                 raise ConnectionAbortedError("injected drop") from None
             finally:
+                if slot is not None:
+                    slot.release()
                 tr.tokens_generated = source.generated
                 if hasattr(source, "after_cancel"):
                     tr.tokens_after_cancel = source.after_cancel
