@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from streaming.version import __version__
 from streaming.core.config import BUILTINS, LOCAL_MODEL, Deployment, Fault, SimProfile
 from streaming.server.asgi import (
     AfterReset,
@@ -44,7 +45,6 @@ from streaming.server.local_model import (
 from streaming.server.models import ChatRequest, CommonRequest, CompletionRequest
 from streaming.server.sim import SimSource
 from streaming.server.truth import Truth, TruthStore
-from streaming.version import __version__
 
 log = logging.getLogger("streaming.server")
 SERVICE = "streaming-llm-lab"
