@@ -44,6 +44,8 @@ def register(sub: Any) -> None:
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.add_argument("--fail-if", action="append", default=[], metavar="COND", help="e.g. 'ttft_p95 > 0.8' (seconds); exit 1 when it holds")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    b.add_argument("--slo", action="append", default=[], metavar="COND", help="e.g. 'ttft_p95 <= 0.5' (repeatable): goodput counts the requests meeting all")
+    b.add_argument("--stop-on-saturation", action="store_true", help="stop sending when latency keeps rising while throughput stays flat")
     b.set_defaults(func=cmd_bench)
 
     r = sub.add_parser("report", help="report or export a run (the latest by default)")
@@ -84,6 +86,10 @@ def build_config(args: argparse.Namespace) -> Any:
         cfg.prompts, cfg.prompts_file, cfg.prompt_set = [], None, args.prompt_set
     if args.temperature is not None:
         cfg.temperatures = parse_temperatures(args.temperature)
+    if getattr(args, "slo", None):
+        cfg.slos = list(args.slo)
+    if getattr(args, "stop_on_saturation", False):
+        cfg.stop_on_saturation = True
     for h in args.header or []:
         name, sep, value = h.partition(":")
         if not sep or not name.strip():
@@ -162,7 +168,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     run_id = box["run_id"]
     info = store.run_info(run_id) or {}
     store.close()
-    summary = summarize(load_requests(db_path, [run_id], timelines=False))
+    from streaming.analysis.capacity import parse_slos
+
+    summary = summarize(load_requests(db_path, [run_id], timelines=False), parse_slos(cfg.slos))
     failed = failed_conditions(summary, args.fail_if)
     warnings = info.get("warnings") or []
     from streaming.analysis.failures import error_summary
@@ -172,7 +180,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps({"run_id": run_id, "status": info.get("status"), "db": db_path, "warnings": warnings,
                             "loop_lag_p99_ms": info.get("loop_lag_p99_ms"), "failed_conditions": failed, "failures": failures,
-                            "summary": _jsonable(summary)}, option=orjson.OPT_INDENT_2).decode())  # fmt: skip
+                            "summary": _jsonable(summary), "slos": cfg.slos,
+                            "saturated": any(w.startswith("saturated") for w in warnings)}, option=orjson.OPT_INDENT_2).decode())  # fmt: skip
     else:
         print(format_summary(summary))
         for w in warnings:
@@ -198,7 +207,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise ConfigError(f"no run '{run_id}' in {db_path}; see: python -m streaming runs")
     df = load_requests(db_path, [run_id], include_warmup=args.include_warmup)
     if args.format == "table":
-        text = f"run {run_id}\n" + format_summary(summarize(df)) + "\n"
+        from streaming.analysis.capacity import parse_slos
+
+        with Store(db_path) as st:
+            slos = parse_slos(((st.run_info(run_id) or {}).get("config") or {}).get("slos") or [])
+        text = f"run {run_id}\n" + format_summary(summarize(df, slos)) + "\n"
         return _write_text(text, args.out)
     if args.format == "json":
         return _write_text(orjson.dumps(_jsonable(df)).decode() + "\n", args.out)

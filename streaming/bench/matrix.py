@@ -50,6 +50,17 @@ def _unique_deployments(deps: list[Any]) -> list[Any]:
     return deps
 
 
+def _valid_slos(slos: list[str]) -> list[str]:
+    from streaming.analysis.capacity import parse_slo
+
+    for text in slos:
+        try:
+            parse_slo(text)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+    return slos
+
+
 Count = Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)]
 Seconds = Annotated[float, Field(gt=0)]
 
@@ -91,6 +102,10 @@ class BenchConfig:
     headers: dict[str, str] = field(default_factory=dict)  # added to every request (e.g. x-sim-fault)
     deployments_file: str | None = None
     notes: str = ""
+    slos: Annotated[list[str], AfterValidator(_valid_slos)] = field(default_factory=list)  # "ttft_p95 <= 0.5": goodput counts the requests that meet them all
+    stop_on_saturation: bool = False  # stop sending when the run is flagged saturated (a queue building)
+    sweep_id: str | None = None  # set by `sweep`: the steps of one sweep share it
+    sweep_load: float | None = None  # the step's load (concurrency or rate)
 
     def validate(self) -> None:
         """A ConfigError naming the first field that does not fit its annotation."""

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from streaming.analysis.capacity import detect_saturation
 from streaming.bench.matrix import (
     BenchConfig,
     WorkItem,
@@ -90,6 +91,8 @@ class _Runner:
         self._writes: queue.SimpleQueue[tuple[StreamRecord, dict[str, Any]] | None] = queue.SimpleQueue()
         self._write_error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, name="bench-writer", daemon=True)
+        self.saturated = False
+        self._next_saturation_check = 0
 
     def _write_loop(self) -> None:
         while (job := self._writes.get()) is not None:
@@ -140,6 +143,7 @@ class _Runner:
             if self._write_error is not None:
                 status = "failed"
                 self.warnings.append(f"requests could not be saved: {self._write_error}")
+            self._check_saturation(final=True)
             lag_p99 = self._lag_report()
             self._send_lag_report()
             if self.cancelled_in_flight:
@@ -285,7 +289,24 @@ class _Runner:
             self.errors += 1
         self.points.append(BenchPoint(item.seq, self.clock() - self.start, sent, item.scheduled_s, label, item.deployment, item.mode, rec.status,
                                       wait if rec.ok else None))  # fmt: skip
+        self._check_saturation()
         self._emit()
+
+    def _check_saturation(self, final: bool = False) -> None:
+        """Flag a queue building (see ``analysis.capacity``); with ``stop_on_saturation``, stop sending."""
+        n = len(self.points)
+        if self.saturated or (not final and n < self._next_saturation_check):
+            return
+        self._next_saturation_check = max(n + 10, int(n * 1.1))  # geometric: cheap on long runs
+        pts = self.points
+        s = detect_saturation([p.sent_s if p.sent_s is not None else float("nan") for p in pts],
+                              [p.perceived_wait_s if p.perceived_wait_s is not None else float("nan") for p in pts], [p.t_s for p in pts])  # fmt: skip
+        if s.flagged:
+            self.saturated = True
+            self.warnings.append(s.sentence)
+            if self.cfg.stop_on_saturation and not final:
+                self.warnings.append(f"stopped on saturation after {n} requests (--stop-on-saturation)")
+                self.stop.set()
 
     def _emit(self, force: bool = False) -> None:
         if self.progress_cb is None:
