@@ -135,11 +135,17 @@ def with_throughput(summary: pd.DataFrame, df: pd.DataFrame, keys: Sequence[str]
     cols = [*THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
     if summary.empty or df.empty:
         return summary.reindex(columns=[*summary.columns, *cols])
-    rows = {(k if isinstance(k, tuple) else (k,)): throughput_row(g, slos) for k, g in df.groupby(list(keys), dropna=False, sort=True)}
+    rows = {_key(k): throughput_row(g, slos) for k, g in df.groupby(list(keys), dropna=False, sort=True)}
     out = summary.copy()
     for c in cols:
-        out[c] = [rows.get(tuple(r), {}).get(c, float("nan")) for r in summary[list(keys)].itertuples(index=False, name=None)]
+        out[c] = [rows.get(_key(r), {}).get(c, float("nan")) for r in summary[list(keys)].itertuples(index=False, name=None)]
     return out
+
+
+def _key(k: object) -> tuple[object, ...]:
+    """A group key usable in a dict: NaN (the server's default temperature) never equals itself."""
+    t = k if isinstance(k, tuple) else (k,)
+    return tuple(None if isinstance(x, float) and math.isnan(x) else x for x in t)
 
 
 # -- saturation ---------------------------------------------------------------------------------------
