@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from streaming.analysis.capacity import detect_saturation
 from streaming.bench.matrix import (
     BenchConfig,
     WorkItem,
@@ -32,6 +31,7 @@ from streaming.bench.matrix import (
     resolve_prompts,
 )
 from streaming.bench.progress import BenchPoint, CellProgress, Progress
+from streaming.bench.saturation import SaturationWatch
 from streaming.core.auth import Credentials
 from streaming.core.client import AsyncClient
 from streaming.core.config import Deployment
@@ -91,8 +91,7 @@ class _Runner:
         self._writes: queue.SimpleQueue[tuple[StreamRecord, dict[str, Any]] | None] = queue.SimpleQueue()
         self._write_error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, name="bench-writer", daemon=True)
-        self.saturated = False
-        self._next_saturation_check = 0
+        self.saturation = SaturationWatch()
 
     def _write_loop(self) -> None:
         while (job := self._writes.get()) is not None:
@@ -293,19 +292,11 @@ class _Runner:
         self._emit()
 
     def _check_saturation(self, final: bool = False) -> None:
-        """Flag a queue building (see ``analysis.capacity``); with ``stop_on_saturation``, stop sending."""
-        n = len(self.points)
-        if self.saturated or (not final and n < self._next_saturation_check):
-            return
-        self._next_saturation_check = max(n + 10, int(n * 1.1))  # geometric: cheap on long runs
-        pts = self.points
-        s = detect_saturation([p.sent_s if p.sent_s is not None else float("nan") for p in pts],
-                              [p.perceived_wait_s if p.perceived_wait_s is not None else float("nan") for p in pts], [p.t_s for p in pts])  # fmt: skip
-        if s.flagged:
-            self.saturated = True
+        """Flag a queue building (``bench/saturation``); with ``stop_on_saturation``, stop sending."""
+        if (s := self.saturation.check(self.points, final)) is not None:
             self.warnings.append(s.sentence)
             if self.cfg.stop_on_saturation and not final:
-                self.warnings.append(f"stopped on saturation after {n} requests (--stop-on-saturation)")
+                self.warnings.append(f"stopped on saturation after {s.n} requests (--stop-on-saturation)")
                 self.stop.set()
 
     def _emit(self, force: bool = False) -> None:

@@ -110,6 +110,15 @@ def run_sweep(base: BenchConfig, db: Store, slos_text: list[str], by: str = "con
     return result
 
 
+def load_sweep(db_path: str | None, sweep_id: str) -> SweepResult:
+    """A stored sweep rebuilt from its runs' requests (steps, edge, saturation): for the report and the Metrics page."""
+    from streaming.analysis.sweep import sweep_from_runs
+    from streaming.store.sweeps import sweep_runs
+
+    runs, configs = sweep_runs(db_path, sweep_id)
+    return sweep_from_runs(load_requests(db_path, list(runs["run_id"]), timelines=False), runs, configs)
+
+
 def register(sub: Any) -> None:
 
     w = sub.add_parser("sweep", help="capacity under an SLO: a rising load until the SLO breaks or throughput stops rising, then bisection")

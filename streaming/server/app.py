@@ -32,7 +32,7 @@ from streaming.server.asgi import (
     StampReceived,
     TimedStream,
 )
-from streaming.server.capacity import CapacityPool, Slot
+from streaming.server.capacity import NO_SLOT, CapacityPool, at_capacity
 from streaming.server.chunks import DONE, ChunkWriter, full_response
 from streaming.server.errors import error_response, validation_error_response
 from streaming.server.local_model import (
@@ -152,8 +152,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         rid = prefix + uuid.uuid4().hex[:24]
         header_profile = request.headers.get("x-sim-profile")
         fault: Fault | None = None
-        profile: SimProfile | None = None
-        slot: Slot | None = None
+        profile, slot = None, NO_SLOT
         if header_profile or model in state.sims:
             try:
                 profile = SimProfile.from_dict(orjson.loads(header_profile), "x-sim-profile header") if header_profile else state.sims[model]
@@ -198,16 +197,9 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 return error_response(int(fault.kind), "The simulated deployment failed (injected fault).", "server_error", headers={"x-request-id": rid})
             if fault.kind == "slow_headers":
                 await asyncio.sleep(fault.seconds)
-        start = received
-        if profile is not None and profile.capacity:
-            slot = await state.capacity.acquire(f"{model}|{header_profile or ''}", profile)
-            if slot is None:
-                tr.finished_at = clock()
-                wait = profile.queue_timeout_s
-                return error_response(429, f"The simulated deployment is at capacity ({profile.capacity} streams); the request waited "
-                                      f"{wait:g} s in the queue. Retry after the time given.", "rate_limit_error",
-                                      headers={"retry-after-ms": str(int(wait * 1000)), "retry-after": str(max(1, round(wait))), "x-request-id": rid})  # fmt: skip
-            start = slot.acquired_at  # the profile's schedule starts when a slot is free: queueing adds to TTFT
+        if profile is not None and profile.capacity and (slot := await state.capacity.acquire(f"{model}|{header_profile or ''}", profile)) is None:
+            return at_capacity(profile, rid, tr, clock)
+        start = slot.acquired_at or received  # with a capacity, the profile's schedule starts when a slot is free: queueing adds to TTFT
 
         if not body.stream:
             parts = []
@@ -220,8 +212,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 code = "model_crashed" if isinstance(e, ModelCrashed) else "model_unavailable"
                 return error_response(500 if code == "model_crashed" else 503, str(e), "server_error", code=code, headers={**NO_RETRY, "x-request-id": rid})
             finally:
-                if slot is not None:
-                    slot.release()
+                slot.release()
             text = "".join(parts)
             tr.tokens_generated = source.generated
             tr.finished_at = clock()
@@ -277,8 +268,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
 
         def stop() -> None:
             source.cancel()
-            if slot is not None:
-                slot.release()
+            slot.release()
 
         async def counted() -> AsyncIterator[tuple[bytes, str | None]]:
             try:
@@ -288,8 +278,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 quiet.debug("dropping %s after %d tokens (injected)", rid, source.generated)
                 raise ConnectionAbortedError("injected drop") from None
             finally:
-                if slot is not None:
-                    slot.release()
+                slot.release()
                 tr.tokens_generated = source.generated
                 if hasattr(source, "after_cancel"):
                     tr.tokens_after_cancel = source.after_cancel

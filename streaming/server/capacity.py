@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from streaming.core.config import SimProfile
+from streaming.server.errors import error_response
+from streaming.server.truth import Truth
 
 
 class Slot:
     """One held slot; ``release`` is idempotent (the stream's end and a disconnect may both call it)."""
 
-    def __init__(self, sem: asyncio.Semaphore, acquired_at: float, waited_s: float) -> None:
+    def __init__(self, sem: asyncio.Semaphore | None, acquired_at: float | None, waited_s: float) -> None:
         self._sem: asyncio.Semaphore | None = sem
         self.acquired_at = acquired_at
         self.waited_s = waited_s
@@ -24,6 +27,18 @@ class Slot:
         if self._sem is not None:
             sem, self._sem = self._sem, None
             sem.release()
+
+
+NO_SLOT = Slot(None, None, 0.0)  # a deployment without a capacity: nothing to release
+
+
+def at_capacity(profile: SimProfile, rid: str, truth: Truth, clock: Callable[[], float]) -> Any:
+    """The 429 a request gets after ``queue_timeout_s`` in the queue, with retry-after."""
+    truth.finished_at = clock()
+    wait = profile.queue_timeout_s
+    return error_response(429, f"The simulated deployment is at capacity ({profile.capacity} streams); the request waited {wait:g} s "
+                          "in the queue. Retry after the time given.", "rate_limit_error",
+                          headers={"retry-after-ms": str(int(wait * 1000)), "retry-after": str(max(1, round(wait))), "x-request-id": rid})  # fmt: skip
 
 
 class CapacityPool:

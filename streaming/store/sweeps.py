@@ -49,3 +49,16 @@ def sweep_of_run(db_path: str | os.PathLike[str] | None, run_id: str) -> str | N
     finally:
         db.close()
     return row[0] if row and row[0] else None
+
+
+def run_configs(db_path: str | os.PathLike[str] | None, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each run's stored config (no secrets), by run id."""
+    if not run_ids:
+        return {}
+    db = _read_conn(db_path)
+    try:
+        rows = db.execute(f"SELECT id, config FROM runs WHERE id IN ({','.join('?' * len(run_ids))})", run_ids).fetchall()
+    finally:
+        db.close()
+    return {r[0]: orjson.loads(r[1]) if r[1] else {} for r in rows}
+
