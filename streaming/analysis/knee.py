@@ -46,5 +46,5 @@ def knee_chart(result: SweepResult, x: str = "output_tokens_per_s") -> go.Figure
         sure = "" if result.verdict["certain"] else " (uncertain)"
         fig.add_trace(go.Scatter(x=[edge.throughput.get(x, math.nan)], y=[y], mode="markers", name=f"edge: {edge.load:g} {unit}{sure}",
                                  marker={"symbol": "star", "size": 18, "color": "#d62728", "line": {"width": 1, "color": "black"}}))  # fmt: skip
-        fig.add_annotation(x=edge.throughput.get(x, math.nan), y=y, text=f"edge {edge.load:g} {unit}{sure}", showarrow=True, arrowhead=2, ay=-40)
+        fig.add_annotation(x=edge.throughput.get(x, math.nan), y=y, text=f"edge {edge.load:g} {unit}{sure}", showarrow=True, arrowhead=2, ax=-70, ay=-45)
     return fig

@@ -219,8 +219,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         from streaming.analysis.report import html_report
         from streaming.store import list_runs
 
+        from streaming.analysis.capacity import parse_slos
+        from streaming.bench.sweep import load_sweep
+        from streaming.store.sweeps import run_configs, sweep_of_run
+
         runs = list_runs(db_path)
-        return _write_text(html_report(df, runs[runs["run_id"] == run_id], f"Streaming LLM Lab: run {run_id}"), args.out)
+        slos = parse_slos(run_configs(db_path, [run_id]).get(run_id, {}).get("slos") or [])
+        sweep_id = sweep_of_run(db_path, run_id)  # a step of a sweep: the report shows the whole sweep's knee
+        sweep = load_sweep(db_path, sweep_id) if sweep_id else None
+        return _write_text(html_report(df, runs[runs["run_id"] == run_id], f"Streaming LLM Lab: run {run_id}", slos=slos, sweep=sweep), args.out)
     flat = df.copy()
     for c in ("chunk_times_s", "chunk_chars", "itl_s"):
         flat[c] = [np.asarray(v).tolist() for v in flat[c]]
