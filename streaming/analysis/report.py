@@ -78,7 +78,7 @@ def _capacity_parts(df: pd.DataFrame, slos: Sequence[Any], sweep: Any) -> list[s
         v = sweep.verdict
         out += ["<h2>Capacity</h2><div class=cards><div class=card id=capacity><h3>capacity</h3>",
                 f"<div class=big>{html.escape(sweep.headline())}</div><div class=ci>{html.escape(v['sentence'])}; saturated at "
-                f"{sweep.saturated_at if sweep.saturated_at is not None else '—'}; client-limited: {'yes' if sweep.client_limited else 'no'}</div></div></div>"]  # fmt: skip
+                f"{'—' if sweep.saturated_at is None else f'{sweep.saturated_at:g}'}; client-limited: {'yes' if sweep.client_limited else 'no'}</div></div></div>"]  # fmt: skip
     s = summarize(df, slos)
     cols = ["deployment", "temperature", "mode", "n", *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
     t = s[[c for c in cols if c in s.columns]].round(3)
