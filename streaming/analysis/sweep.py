@@ -24,8 +24,8 @@ from streaming.analysis.capacity import (
 from streaming.analysis.estimators import Estimate, bootstrap_quantiles
 
 LOOP_LAG_LIMIT_MS = 5.0  # the runner's own warning threshold
-SATURATION_GAIN = 0.05  # throughput rising less than this (relative) from one load to the next has stopped rising
-SATURATION_LATENCY = 0.10  # ...while mean e2e rose more than this (closed loop: mean e2e = load / throughput)
+SATURATION_GAIN = 0.5  # throughput rose by less than half of the load's relative rise: it has stopped rising
+SATURATION_LATENCY = 0.05  # ...while mean e2e rose more than this (closed loop: mean e2e = load / throughput)
 
 
 @dataclass(frozen=True)
@@ -122,13 +122,14 @@ class SweepResult:
 
     @property
     def saturated_at(self) -> float | None:
-        """The load where throughput stopped rising (< 5 % more at the next load) while mean e2e kept rising (> 10 %)."""
+        """The load after which throughput stopped rising (from it to the next load tried, requests/s rose by less than half
+        the load's relative rise) while mean e2e kept rising (> 5 %)."""
         steps = sorted(self.steps, key=lambda s: s.load)
         for a, b in zip(steps, steps[1:]):
             ta, tb = a.throughput.get("requests_per_s", math.nan), b.throughput.get("requests_per_s", math.nan)
             if any(math.isnan(x) for x in (ta, tb, a.e2e_mean, b.e2e_mean)):
                 continue
-            if tb < ta * (1 + SATURATION_GAIN) and b.e2e_mean > a.e2e_mean * (1 + SATURATION_LATENCY):
+            if ta > 0 and tb / ta - 1 < SATURATION_GAIN * (b.load / a.load - 1) and b.e2e_mean > a.e2e_mean * (1 + SATURATION_LATENCY):
                 return a.load
         return None
 
