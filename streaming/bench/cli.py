@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
     b.add_argument("--deployment", "-d", action="append", metavar="NAME", help="repeatable (default: sim-fast)")
     b.add_argument("--temperature", "-t", metavar="LIST", help="comma-separated, e.g. 0,0.7,1.0; 'default' sends none")
     b.add_argument("--mode", choices=("stream", "non-stream", "both"), help="default: both (paired on the same prompts)")
-    b.add_argument("--prompt-set", choices=("short", "medium", "long", "mixed"), help="built-in prompts (default: short)")
+    b.add_argument("--prompt-set", choices=("short", "medium", "long", "mixed", "conversations"), help="built-in prompts (default: short)")
     b.add_argument("--prompts", metavar="FILE", help="prompts file: one per line, or JSONL with \"text\" (and \"id\", \"size\")")
     b.add_argument("--repeats", type=int, help="times each prompt is asked per cell (default 1)")
     b.add_argument("--requests", "-n", type=int, help="total measured requests, cycling through the prompts")
@@ -46,6 +46,7 @@ def register(sub: Any) -> None:
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     b.add_argument("--slo", action="append", default=[], metavar="COND", help="e.g. 'ttft_p95 <= 0.5' (repeatable): goodput counts the requests meeting all")
     b.add_argument("--stop-on-saturation", action="store_true", help="stop sending when latency keeps rising while throughput stays flat")
+    b.add_argument("--no-cache-reuse", action="store_true", help="a unique prefix on every request, to measure without prompt caching")
     b.set_defaults(func=cmd_bench)
 
     r = sub.add_parser("report", help="report or export a run (the latest by default)")
@@ -90,6 +91,8 @@ def build_config(args: argparse.Namespace) -> Any:
         cfg.slos = list(args.slo)
     if getattr(args, "stop_on_saturation", False):
         cfg.stop_on_saturation = True
+    if getattr(args, "no_cache_reuse", False):
+        cfg.cache_reuse = False
     for h in args.header or []:
         name, sep, value = h.partition(":")
         if not sep or not name.strip():

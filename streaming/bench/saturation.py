@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from streaming.analysis.capacity import Saturation, detect_saturation
@@ -28,3 +29,11 @@ class SaturationWatch:
             self.flagged = s
             return s
         return None
+
+    def update(self, points: Sequence[BenchPoint], warnings: list[str], stop: threading.Event | None, final: bool = False) -> None:
+        """Check; when first flagged, add the sentence to ``warnings`` and (given ``stop``, before the end) stop sending."""
+        if (s := self.check(points, final)) is not None:
+            warnings.append(s.sentence)
+            if stop is not None and not final:
+                warnings.append(f"stopped on saturation after {s.n} requests (--stop-on-saturation)")
+                stop.set()

@@ -129,7 +129,7 @@ def register(sub: Any) -> None:
     w.add_argument("--max-rate", type=float, metavar="R", help="highest rate tried, requests/s (default 64)")
     w.add_argument("--start", type=float, metavar="LOAD", help="first load (default 1)")
     w.add_argument("--requests-per-step", type=int, metavar="N", help="default: enough for the SLO's percentile, 20 / (1 − q)")
-    w.add_argument("--prompt-set", choices=("short", "medium", "long", "mixed"), default="short")
+    w.add_argument("--prompt-set", choices=("short", "medium", "long", "mixed", "conversations"), default="short")
     w.add_argument("--prompts", metavar="FILE")
     w.add_argument("--max-tokens", type=int, default=None, help="default 128")
     w.add_argument("--warmup", type=int, default=1, help="warmup requests before the first step (default 1)")

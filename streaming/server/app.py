@@ -44,7 +44,7 @@ from streaming.server.local_model import (
 )
 from streaming.server.models import ChatRequest, CommonRequest, CompletionRequest
 from streaming.server.sim import SimSource
-from streaming.server.truth import Truth, TruthStore
+from streaming.server.truth import Truth, TruthStore, prompt_digest
 
 log = logging.getLogger("streaming.server")
 SERVICE = "streaming-llm-lab"
@@ -173,7 +173,8 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             prompt_tokens = 0
         else:
             raise HTTPException(status_code=404, detail=f"The model {model!r} does not exist; see GET /v1/models")
-        tr = state.truth.add(Truth(response_id=rid, model=model, received_at=received, stream=body.stream, fault=fault.kind if fault else None))
+        tr = state.truth.add(Truth(response_id=rid, model=model, received_at=received, stream=body.stream, fault=fault.kind if fault else None,
+                                   prompt_digest=prompt_digest(body)))
         if hasattr(source, "on_done"):
 
             def _generation_done(src: Any) -> None:

@@ -30,11 +30,23 @@ class Truth:
     tokens_after_cancel: int = 0
     generation_stopped_at: float | None = None
     fault: str | None = None
+    prompt_digest: str | None = None  # sha256 of the request's [[role, content], …] (or its prompt): tests check what was sent
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["ttft"] = (self.chunk_times[0] - self.received_at) if self.chunk_times else None
         return d
+
+
+def prompt_digest(body: Any) -> str:
+    """sha256 of a request's messages as ``[[role, content], …]`` (chat) or of its prompt (completions), in hex."""
+    import hashlib
+
+    import orjson
+
+    msgs = getattr(body, "messages", None)
+    data = [[m.role, m.content] for m in msgs] if msgs is not None else getattr(body, "prompt", None)
+    return hashlib.sha256(orjson.dumps(data, default=str)).hexdigest()
 
 
 class TruthStore:
