@@ -177,6 +177,12 @@ if sweep_ids:
         st.caption(f"{sweep.headline()} · {sweep.verdict['sentence']} · saturated at {'—' if sweep.saturated_at is None else f'{sweep.saturated_at:g}'}"
                    f" · client-limited: {'yes' if sweep.client_limited else 'no'}")  # fmt: skip
     st.plotly_chart(knee_chart(sweep), key="c_knee")
+selected = raw_requests(db, key)[mask]
+if "turn_index" in selected.columns and selected["turn_index"].notna().any():  # multi-turn conversations in the selection
+    from streaming.analysis.context import ttft_vs_input_tokens
+
+    st.subheader("Conversations")
+    st.plotly_chart(ttft_vs_input_tokens(selected), key="c_context")
 
 # -- charts -----------------------------------------------------------------------------------------
 st.subheader("Charts")

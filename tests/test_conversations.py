@@ -106,3 +106,18 @@ def test_no_cache_reuse_makes_every_prefix_unique(server: ServerHandle, tmp_path
             ids = load_requests(tmp_path / "n.db", [run])["response_id"]
             digests[reuse] = {httpx2.get(f"{server.url}/debug/truth/{rid}").json()["prompt_digest"] for rid in ids}
     assert len(digests[True]) == 1 and len(digests[False]) == 3
+
+
+def test_metrics_page_charts_ttft_against_context_length(server: ServerHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from streaming.analysis.context import ttft_vs_input_tokens
+
+    with Store(tmp_path / "m.db") as st:
+        run = run_benchmark(BenchConfig(deployments=[sim()], mode="stream", requests=4, concurrency=4, warmup=0, prompt_set="conversations"), st)
+    df = load_requests(tmp_path / "m.db", [run])
+    fig = ttft_vs_input_tokens(df)
+    assert [t.name for t in fig.data] == ["turn 1", "turn 2", "turn 3", "turn 4"] and sum(len(t.x) for t in fig.data) == len(df) == 3 + 3 + 4 + 3
+    monkeypatch.setenv("STREAMING_DB", str(tmp_path / "m.db"))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "metrics.py"), default_timeout=60).run()
+    assert not at.exception and "Conversations" in [h.value for h in at.subheader]
