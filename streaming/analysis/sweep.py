@@ -212,10 +212,12 @@ def sweep_from_runs(df: pd.DataFrame, runs: pd.DataFrame, configs: dict[str, dic
     by = "rate" if first.get("rate") is not None else "concurrency"
     res = SweepResult(by, parse_slos(first.get("slos") or []), sweep_id=str(first.get("sweep_id") or ""))
     for _, r in runs.iterrows():
+        if r["status"] == "stopped":  # cut short by Ctrl-C: as in the sweep's own answer, not a step
+            res.stopped = True
+            continue
         cfg = configs.get(r["run_id"], {})
         g = df[df["run_id"] == r["run_id"]]
         lag = r.get("loop_lag_p99_ms")
         res.steps.append(step_from_run(g, float(cfg.get("sweep_load") or 0), r["run_id"], res.slos,
                                        None if lag is None or pd.isna(lag) else float(lag), str(r["status"])))  # fmt: skip
-    res.stopped = any(s.status == "stopped" for s in res.steps)
     return res

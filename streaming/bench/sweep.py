@@ -61,7 +61,7 @@ def run_sweep(base: BenchConfig, db: Store, slos_text: list[str], by: str = "con
         if by == "concurrency":
             cfg.concurrency, cfg.rate = int(load), None
         else:
-            cfg.rate, cfg.max_in_flight = load, max(cfg.max_in_flight, 1)
+            cfg.rate = load
         run_id = run_benchmark(cfg, db, None, stop)
         info = db.run_info(run_id) or {}
         df = load_requests(db.path, [run_id], timelines=False)
