@@ -77,6 +77,7 @@ def test_multi_turn_feeds_back_the_real_answer(server: ServerHandle, tmp_path: P
         run = run_benchmark(BenchConfig(deployments=[dep], mode="stream", requests=2, concurrency=2, warmup=0, prompts_file=str(f)), st)
     df = load_requests(tmp_path / "c.db", [run]).sort_values(["conversation_id", "turn_index"])
     assert len(df) == 2 * 3 and (df["status"] == "ok").all() and df["conversation_id"].nunique() == 2
+    assert df["pair_id"].nunique() == len(df)  # one pair id per turn: stream / non-stream replays pair turn by turn
     for _, conv in df.groupby("conversation_id"):
         assert list(conv["turn_index"]) == [0, 1, 2]
         sent = [{"role": "system", "content": "You answer briefly."}]

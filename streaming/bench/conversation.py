@@ -1,7 +1,8 @@
 """Multi-turn conversations in a run, and the opt-out of prompt caching.
 
 A conversation prompt with ``turns`` is replayed one user turn at a time; each turn is a request (and a
-stored record, with ``conversation_id`` and ``turn_index``; its ``input_tokens`` grow with the history) whose
+stored record, with ``conversation_id``, ``turn_index`` and a per-turn ``pair_id``, so streaming and non-streaming
+replays pair turn by turn; its ``input_tokens`` grow with the history) whose
 history holds the model's real answers to the earlier turns in place of any recorded assistant messages.
 A failed turn ends its conversation: the next turn would have no real answer to build on.
 """
@@ -59,7 +60,7 @@ async def run_conversation(runner: _Runner, client: AsyncClient, item: WorkItem)
             history = list(before)
         user = p.messages[idx]
         req = runner._request(item, messages=[*history, user])
-        rec = await runner._one(client, item, request=req, extra={"conversation_id": cid, "turn_index": turn})
+        rec = await runner._one(client, item, request=req, extra={"conversation_id": cid, "turn_index": turn, "pair_id": f"{item.pair_id}|turn-{turn}"})
         if not rec.ok or not rec.text:
             break
         history += [user, {"role": "assistant", "content": rec.text}]

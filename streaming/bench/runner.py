@@ -279,7 +279,7 @@ class _Runner:
                 await s.abort(type(e).__name__, f"the request failed unexpectedly: {e}")
         rec = s.record
         self._writes.put((rec, dict(seq=item.seq, warmup=warmup, prompt_id=item.prompt.id, prompt_size=item.prompt.size,
-                                    mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent, **(extra or {}))))  # fmt: skip
+                                    mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent) | (extra or {})))  # fmt: skip
         if not warmup:
             self._count(item, rec, sent)
         return rec
@@ -299,7 +299,6 @@ class _Runner:
                                       wait if rec.ok else None))  # fmt: skip
         self.saturation.update(self.points, self.warnings, self.stop if self.cfg.stop_on_saturation else None)
         self._emit()
-
 
     def _emit(self, force: bool = False) -> None:
         if self.progress_cb is None:
