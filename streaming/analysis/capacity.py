@@ -86,7 +86,7 @@ def parse_slos(texts: Sequence[str], flag: str = "--slo") -> list[Slo]:
 # -- throughput and goodput ----------------------------------------------------------------------
 def window_s(df: pd.DataFrame) -> float:
     """Seconds from the first send to the last end over the rows given (NaN when none is timed)."""
-    if df.empty:
+    if df.empty or "t0_monotonic" not in df.columns or "e2e_s" not in df.columns:  # a frame without timings (e.g. a summary's test frame)
         return float("nan")
     t0 = df["t0_monotonic"].to_numpy(dtype=float)
     e2e = df["e2e_s"].to_numpy(dtype=float)
@@ -119,13 +119,15 @@ def throughput_row(g: pd.DataFrame, slos: Sequence[Slo] = ()) -> dict[str, float
     def rate(x: float) -> float:
         return x / w if w and not math.isnan(w) else float("nan")
 
-    out = {"duration_s": w, "requests_per_s": rate(len(ok)),
-           "output_tokens_per_s": rate(float(ok["output_tokens"].astype(float).fillna(0).sum())),
-           "input_tokens_per_s": rate(float(ok["input_tokens"].astype(float).fillna(0).sum()))}  # fmt: skip
+    def tokens(d: pd.DataFrame, col: str) -> float:
+        return float(d[col].astype(float).fillna(0).sum()) if col in d.columns else float("nan")
+
+    out = {"duration_s": w, "requests_per_s": rate(len(ok)), "output_tokens_per_s": rate(tokens(ok, "output_tokens")),
+           "input_tokens_per_s": rate(tokens(ok, "input_tokens"))}  # fmt: skip
     if slos:
         met = meets_slos(g, slos)
         good = g[met]
-        out.update(goodput_requests_per_s=rate(len(good)), goodput_tokens_per_s=rate(float(good["output_tokens"].astype(float).fillna(0).sum())),
+        out.update(goodput_requests_per_s=rate(len(good)), goodput_tokens_per_s=rate(tokens(good, "output_tokens")),
                    slo_met=float(met.mean()) if len(g) else float("nan"))  # fmt: skip
     return out
 

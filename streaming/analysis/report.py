@@ -70,8 +70,8 @@ def _table(df: pd.DataFrame) -> str:
 
 def _capacity_parts(df: pd.DataFrame, slos: Sequence[Any], sweep: Any) -> list[str]:
     """The capacity card (a sweep), and the throughput table (requests/s, output and input tokens/s; goodput given SLOs)."""
-    from streaming.analysis.capacity import GOODPUT_COLUMNS, THROUGHPUT_COLUMNS
-    from streaming.analysis.tables import summarize
+    from streaming.analysis.capacity import GOODPUT_COLUMNS, THROUGHPUT_COLUMNS, with_throughput
+    from streaming.analysis.tables import KEYS
 
     out = []
     if sweep is not None and sweep.steps:
@@ -79,8 +79,9 @@ def _capacity_parts(df: pd.DataFrame, slos: Sequence[Any], sweep: Any) -> list[s
         out += ["<h2>Capacity</h2><div class=cards><div class=card id=capacity><h3>capacity</h3>",
                 f"<div class=big>{html.escape(sweep.headline())}</div><div class=ci>{html.escape(v['sentence'])}; saturated at "
                 f"{'—' if sweep.saturated_at is None else f'{sweep.saturated_at:g}'}; client-limited: {'yes' if sweep.client_limited else 'no'}</div></div></div>"]  # fmt: skip
-    s = summarize(df, slos)
-    cols = ["deployment", "temperature", "mode", "n", *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
+    keys = [k for k in KEYS if k in df.columns]
+    s = with_throughput(df.groupby(keys, dropna=False, sort=True).size().reset_index(name="n"), df, keys, slos)
+    cols = [*keys, "n", *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
     t = s[[c for c in cols if c in s.columns]].round(3)
     note = ("Throughput: successful requests (and their output / input tokens) per second of the window from the first send to the "
             "last end. Goodput: the same over the requests that met every SLO (" + ", ".join(x.text for x in slos) + ")." if slos else
