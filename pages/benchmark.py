@@ -73,7 +73,7 @@ with st.form("matrix"):
     c1, c2, c3 = st.columns(3)
     temps = c1.text_input("Temperatures", "default", help="comma-separated, e.g. 0, 0.7, 1.0; 'default' sends none", key="temperatures")
     mode = c2.radio("Mode", ["both", "stream", "non-stream"], horizontal=True, key="mode", help="both: the same prompts streamed and not")
-    prompt_set = c3.selectbox("Prompts (built-in)", ["short", "medium", "long", "mixed"], key="prompt_set")
+    prompt_set = c3.selectbox("Prompts (built-in)", ["short", "medium", "long", "mixed", "conversations"], key="prompt_set")
     c4, c5, c6, c7, c8 = st.columns(5)
     repeats = c4.number_input("Repeats", 1, 100, 1, key="repeats")
     requests = c5.number_input("Total requests (0: all prompts × repeats)", 0, 100_000, 0, key="requests")

@@ -29,6 +29,10 @@ from streaming.analysis.wording import (
     why_no_values,
 )
 from streaming.errors import StreamingError
+from streaming.analysis.capacity import GOODPUT_COLUMNS, THROUGHPUT_COLUMNS, parse_slos
+from streaming.analysis.knee import knee_chart
+from streaming.analysis.tables import KEYS, summarize
+from streaming.store.sweeps import run_configs
 
 QUICK_DEPLOYMENTS = ["sim-fast", "sim-slow", "sim-turbo"]
 QUICK_PROMPTS = ["Say hello in one sentence.", "Name three colours."]
@@ -59,6 +63,13 @@ def csv_bytes(_df: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str)
         if c in flat.columns:
             flat[c] = [orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() if v is not None else "" for v in flat[c]]
     return flat.to_csv(index=False).encode()
+
+
+@st.cache_data(show_spinner="Loading the sweep…", max_entries=4, ttl=10)
+def sweep_result(db: str, sweep_id: str) -> object:
+    from streaming.bench.sweep import load_sweep
+
+    return load_sweep(db, sweep_id)
 
 
 def quick_benchmark(db: str) -> str:
@@ -169,6 +180,32 @@ for h in heads:
         c.caption(("needs both modes on the same prompts" if not r else f"no CI: n={r.n} prompts (needs {MIN_PAIRS_FOR_CI})" if np.isnan(r.lo)
                    else f"95 % CI {r.lo:.1f}–{r.hi:.1f}× · n={r.n} prompts"))  # fmt: skip
 st.markdown(paired_sentence(paired_compare(paired_frame(view)), modes))
+
+# -- throughput, goodput and capacity (README: "Capacity") ------------------------------------------
+configs = run_configs(db, sorted(picked))
+slos = parse_slos(sorted({t for c in configs.values() for t in (c.get("slos") or [])}))
+st.subheader("Throughput")
+st.caption("Successful requests, output and input tokens per second of the window from the first send to the last end"
+           + (f"; goodput: the same over the requests meeting every SLO ({', '.join(x.text for x in slos)})." if slos else "."))  # fmt: skip
+tput = summarize(raw_requests(db, key)[mask], slos)  # the prepared frame keeps only the chart columns
+st.dataframe(tput[[*KEYS, "n", *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]].round(3), hide_index=True, key="throughput")
+sweep_ids = sorted({str(c["sweep_id"]) for c in configs.values() if c.get("sweep_id")})
+if sweep_ids:
+    sweep = sweep_result(db, st.selectbox("Sweep", sweep_ids, key="sweep") if len(sweep_ids) > 1 else sweep_ids[0])
+    st.subheader("Capacity")
+    with st.container(border=True, key="capacity_card"):
+        edge = sweep.edge
+        unit = "concurrent streams" if sweep.by == "concurrency" else "requests/s"
+        st.metric("capacity", f"{edge.load:g} {unit}" if edge else "none within the SLO")
+        st.caption(f"{sweep.headline()} · {sweep.verdict['sentence']} · saturated at {'—' if sweep.saturated_at is None else f'{sweep.saturated_at:g}'}"
+                   f" · client-limited: {'yes' if sweep.client_limited else 'no'}")  # fmt: skip
+    st.plotly_chart(knee_chart(sweep), key="c_knee")
+selected = raw_requests(db, key)[mask]
+if "turn_index" in selected.columns and selected["turn_index"].notna().any():  # multi-turn conversations in the selection
+    from streaming.analysis.context import ttft_vs_input_tokens
+
+    st.subheader("Conversations")
+    st.plotly_chart(ttft_vs_input_tokens(selected), key="c_context")
 
 # -- charts -----------------------------------------------------------------------------------------
 st.subheader("Charts")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -76,9 +78,31 @@ def _table(df: pd.DataFrame) -> str:
     return df.to_html(index=False, escape=True, border=0, na_rep="—")
 
 
+def _capacity_parts(df: pd.DataFrame, slos: Sequence[Any], sweep: Any) -> list[str]:
+    """The capacity card (a sweep), and the throughput table (requests/s, output and input tokens/s; goodput given SLOs)."""
+    from streaming.analysis.capacity import GOODPUT_COLUMNS, THROUGHPUT_COLUMNS, with_throughput
+    from streaming.analysis.tables import KEYS
+
+    out = []
+    if sweep is not None and sweep.steps:
+        v = sweep.verdict
+        out += ["<h2>Capacity</h2><div class=cards><div class=card id=capacity><h3>capacity</h3>",
+                f"<div class=big>{html.escape(sweep.headline())}</div><div class=ci>{html.escape(v['sentence'])}; saturated at "
+                f"{'—' if sweep.saturated_at is None else f'{sweep.saturated_at:g}'}; client-limited: {'yes' if sweep.client_limited else 'no'}</div></div></div>"]  # fmt: skip
+    keys = [k for k in KEYS if k in df.columns]
+    s = with_throughput(df.groupby(keys, dropna=False, sort=True).size().reset_index(name="n"), df, keys, slos)
+    cols = [*keys, "n", *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
+    t = s[[c for c in cols if c in s.columns]].round(3)
+    note = ("Throughput: successful requests (and their output / input tokens) per second of the window from the first send to the "
+            "last end. Goodput: the same over the requests that met every SLO (" + ", ".join(x.text for x in slos) + ")." if slos else
+            "Throughput: successful requests (and their output / input tokens) per second of the window from the first send to the last end.")  # fmt: skip
+    return [*out, "<h2>Throughput</h2>", f"<p class=ci>{html.escape(note)}</p>", _table(t)]
+
+
 def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: str = "Streaming LLM Lab report",
-                figures: dict[str, go.Figure] | None = None) -> str:  # fmt: skip
-    """A complete HTML document with the headline, the comparison sentences, the percentile table and every chart."""
+                figures: dict[str, go.Figure] | None = None, slos: Sequence[Any] = (), sweep: Any = None) -> str:  # fmt: skip
+    """A complete HTML document with the headline, the comparison sentences, the percentile table and every chart;
+    throughput (and goodput, given ``slos``); for a sweep (``analysis.sweep.SweepResult``) the capacity card and the knee chart."""
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p class=sub>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC} · {len(df):,} requests</p>"]  # fmt: skip
     if runs_df is not None and len(runs_df):
@@ -93,6 +117,7 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
     else:
         labels = dict(zip(df["deployment"], C.dep_labels(df)))
         parts += ["<h2>Headline</h2><div class=cards>", *(_card(h, labels.get(h.deployment, h.deployment)) for h in headlines(df)), "</div>"]
+        parts += _capacity_parts(df, slos, sweep)
         sentences = [paired_sentence(paired_compare(paired_frame(df)))]
         stream = df[df["mode"] == "stream"] if "mode" in df.columns else df
         deps = sorted(stream["deployment"].dropna().unique())
@@ -114,6 +139,10 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
             parts += [f"<h2>Stalled streams ({len(st)})</h2>", _table(st.head(50))]
     figs = figures if figures is not None else (C.default_figures(df) if len(df) else {})
     figs = {**figs, **reasoning_figs}
+    if sweep is not None and sweep.steps:
+        from streaming.analysis.knee import knee_chart
+
+        figs = {"knee": knee_chart(sweep), **figs}
     if figs:
         parts.append("<h2>Charts</h2>")
         for name, fig in figs.items():

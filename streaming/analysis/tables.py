@@ -71,6 +71,13 @@ def format_summary(summary: pd.DataFrame) -> str:
     t["retry wait s"] = [f"{v:.2f}" for v in summary["retry_wait_s"]]
     if rate_mode:  # rate mode: how late the sends were (coordinated omission)
         t["send lag p99 ms"] = [("-" if pd.isna(v) else f"{v * 1000:.1f}") for v in summary["schedule_lag_p99"]]
+    t["req/s"] = [("-" if pd.isna(v) else f"{v:.2f}") for v in summary.get("requests_per_s", pd.Series([np.nan] * len(t)))]
+    t["out tok/s"] = [("-" if pd.isna(v) else f"{v:.1f}") for v in summary.get("output_tokens_per_s", pd.Series([np.nan] * len(t)))]
+    t["in tok/s"] = [("-" if pd.isna(v) else f"{v:.1f}") for v in summary.get("input_tokens_per_s", pd.Series([np.nan] * len(t)))]
+    if "goodput_requests_per_s" in summary.columns:  # only when --slo was given
+        t["goodput req/s"] = [("-" if pd.isna(v) else f"{v:.2f}") for v in summary["goodput_requests_per_s"]]
+        t["goodput tok/s"] = [("-" if pd.isna(v) else f"{v:.1f}") for v in summary["goodput_tokens_per_s"]]
+        t["SLO met"] = [("-" if pd.isna(v) else f"{v:.0%}") for v in summary["slo_met"]]
     table = t.to_string(index=False)
     if flagged:
         table += "\n* too few requests behind this percentile (p90 needs 10, p95 20, p99 100): it is the sample's extreme, not an estimate"
@@ -91,11 +98,14 @@ EXTRA_PERCENTILE_METRICS = {"ttft_incl_retries": "ttft_incl_retries_s", "e2e_inc
 KEYS = ["deployment", "temperature", "mode"]
 
 
-def summarize(df: pd.DataFrame) -> pd.DataFrame:
+def summarize(df: pd.DataFrame, slos: Sequence[Any] = ()) -> pd.DataFrame:
     """One row per (deployment, temperature, mode): n, ok, errors, error_rate, retries, retry_wait_s,
     {ttft,e2e,tpot,tokens_per_s,wait,ttft_incl_retries,e2e_incl_retries,ttft_from_schedule,e2e_from_schedule}_p{50,90,95,99}
     (seconds; tokens/s), each over the statuses that count for it (``core.record.METRIC_STATUSES``), and n_<metric>:
-    how many requests each rests on."""
+    how many requests each rests on; then the throughput columns, and with ``slos`` (``analysis.capacity.Slo``) the goodput
+    ones (``analysis/capacity``)."""
+    from streaming.analysis.capacity import with_throughput
+
     rows = []
     if not len(df):
         return pd.DataFrame(columns=[*KEYS, "n", "ok", "errors", "error_rate", "retries", "retry_wait_s"])
@@ -115,7 +125,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         row["schedule_lag_p99"] = float(np.percentile(lag, 99)) if len(lag) else float("nan")
         row.update({f"n_{name}": n for name, n in counted.items()})
         rows.append(row)
-    return pd.DataFrame(rows)
+    return with_throughput(pd.DataFrame(rows), df, KEYS, slos)
 
 
 SUMMARY_METRICS = ("n", "ok", "errors", "error_rate", "retries", "retry_wait_s",

@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
     b.add_argument("--mode", choices=("stream", "non-stream", "both"), help="default: both (paired on the same prompts)")
     b.add_argument("--api", metavar="LIST", help="comma-separated chat,responses,completions: a matrix dimension (default: each deployment's api)")
     b.add_argument("--reasoning-effort", metavar="LIST", help="comma-separated minimal,low,medium,high ('default': the deployment's): a matrix dimension")
-    b.add_argument("--prompt-set", choices=("short", "medium", "long", "mixed"), help="built-in prompts (default: short)")
+    b.add_argument("--prompt-set", choices=("short", "medium", "long", "mixed", "conversations"), help="built-in prompts (default: short)")
     b.add_argument("--prompts", metavar="FILE", help="prompts file: one per line, or JSONL with \"text\" (and \"id\", \"size\")")
     b.add_argument("--repeats", type=int, help="times each prompt is asked per cell (default 1)")
     b.add_argument("--requests", "-n", type=int, help="total measured requests, cycling through the prompts")
@@ -54,6 +54,9 @@ def register(sub: Any) -> None:
     b.add_argument("--budget-tokens", type=int, default=DEFAULT_BUDGET_TOKENS, metavar="N",
                    help="cost guard: a run estimated above N tokens on non-built-in deployments needs confirmation (default 200,000)")  # fmt: skip
     b.add_argument("--yes", "-y", action="store_true", help="cost guard: run even above --budget-tokens, without asking")
+    b.add_argument("--slo", action="append", default=[], metavar="COND", help="e.g. 'ttft_p95 <= 0.5' (repeatable): goodput counts the requests meeting all")
+    b.add_argument("--stop-on-saturation", action="store_true", help="stop sending when latency keeps rising while throughput stays flat")
+    b.add_argument("--no-cache-reuse", action="store_true", help="a unique prefix on every request, to measure without prompt caching")
     b.set_defaults(func=cmd_bench)
 
     r = sub.add_parser("report", help="report or export a run (the latest by default)")
@@ -105,6 +108,12 @@ def build_config(args: argparse.Namespace) -> Any:
         cfg.apis = parse_choices(args.api, "--api", APIS)
     if args.reasoning_effort is not None:
         cfg.reasoning_efforts = parse_choices(args.reasoning_effort, "--reasoning-effort", REASONING_EFFORTS, default_word=True)
+    if getattr(args, "slo", None):
+        cfg.slos = list(args.slo)
+    if getattr(args, "stop_on_saturation", False):
+        cfg.stop_on_saturation = True
+    if getattr(args, "no_cache_reuse", False):
+        cfg.cache_reuse = False
     for h in args.header or []:
         name, sep, value = h.partition(":")
         if not sep or not name.strip():
@@ -186,7 +195,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     run_id = box["run_id"]
     info = store.run_info(run_id) or {}
     store.close()
-    summary = summarize(load_requests(db_path, [run_id], timelines=False))
+    from streaming.analysis.capacity import parse_slos
+
+    summary = summarize(load_requests(db_path, [run_id], timelines=False), parse_slos(cfg.slos))
     failed = failed_conditions(summary, args.fail_if)
     warnings = info.get("warnings") or []
     from streaming.analysis.failures import error_summary
@@ -196,7 +207,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps({"run_id": run_id, "status": info.get("status"), "db": db_path, "warnings": warnings,
                             "loop_lag_p99_ms": info.get("loop_lag_p99_ms"), "failed_conditions": failed, "failures": failures,
-                            "summary": _jsonable(summary)}, option=orjson.OPT_INDENT_2).decode())  # fmt: skip
+                            "summary": _jsonable(summary), "slos": cfg.slos,
+                            "saturated": any(w.startswith("saturated") for w in warnings)}, option=orjson.OPT_INDENT_2).decode())  # fmt: skip
     else:
         print(format_summary(summary))
         for w in warnings:
@@ -246,7 +258,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise ConfigError(f"no run '{run_id}' in {db_path}; see: python -m streaming runs")
     df = load_requests(db_path, [run_id], include_warmup=args.include_warmup)
     if args.format == "table":
-        text = f"run {run_id}\n" + format_summary(summarize(df)) + "\n"
+        from streaming.analysis.capacity import parse_slos
+
+        with Store(db_path) as st:
+            slos = parse_slos(((st.run_info(run_id) or {}).get("config") or {}).get("slos") or [])
+        text = f"run {run_id}\n" + format_summary(summarize(df, slos)) + "\n"
         return _write_text(text, args.out)
     if args.format == "json":
         return _write_text(orjson.dumps(_jsonable(df)).decode() + "\n", args.out)
@@ -254,8 +270,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         from streaming.analysis.report import html_report
         from streaming.store import list_runs
 
+        from streaming.analysis.capacity import parse_slos
+        from streaming.bench.sweep import load_sweep
+        from streaming.store.sweeps import run_configs, sweep_of_run
+
         runs = list_runs(db_path)
-        return _write_text(html_report(df, runs[runs["run_id"] == run_id], f"Streaming LLM Lab: run {run_id}"), args.out)
+        slos = parse_slos(run_configs(db_path, [run_id]).get(run_id, {}).get("slos") or [])
+        sweep_id = sweep_of_run(db_path, run_id)  # a step of a sweep: the report shows the whole sweep's knee
+        sweep = load_sweep(db_path, sweep_id) if sweep_id else None
+        return _write_text(html_report(df, runs[runs["run_id"] == run_id], f"Streaming LLM Lab: run {run_id}", slos=slos, sweep=sweep), args.out)
     flat = df.copy()
     for c in ("chunk_times_s", "chunk_chars", "itl_s"):
         flat[c] = [np.asarray(v).tolist() for v in flat[c]]

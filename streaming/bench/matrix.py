@@ -50,6 +50,17 @@ def _unique_deployments(deps: list[Any]) -> list[Any]:
     return deps
 
 
+def _valid_slos(slos: list[str]) -> list[str]:
+    from streaming.analysis.capacity import parse_slo
+
+    for text in slos:
+        try:
+            parse_slo(text)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+    return slos
+
+
 Count = Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)]
 Seconds = Annotated[float, Field(gt=0)]
 
@@ -67,7 +78,7 @@ class BenchConfig:
     deployments: Annotated[list[Any], Field(min_length=1), AfterValidator(_unique_deployments)] = field(default_factory=lambda: ["sim-fast"])
     temperatures: Annotated[list[Annotated[float, Field(ge=0, le=2)] | None], Field(min_length=1)] = field(default_factory=lambda: [None])  # None: the server's default
     mode: Literal["stream", "non-stream", "both"] = "both"
-    prompt_set: Literal["short", "medium", "long", "mixed"] = "short"  # used when no prompts / prompts_file
+    prompt_set: Literal["short", "medium", "long", "mixed", "conversations"] = "short"  # used when no prompts / prompts_file
     prompts: list[Any] = field(default_factory=list)  # Prompt or str
     prompts_file: str | None = None
     repeats: Annotated[int, Field(ge=1)] = 1
@@ -103,6 +114,11 @@ class BenchConfig:
         if self.apis:
             return list(self.apis)
         return [self.api] if self.api != "chat" else [None]
+    slos: Annotated[list[str], AfterValidator(_valid_slos)] = field(default_factory=list)  # "ttft_p95 <= 0.5": goodput counts the requests that meet them all
+    stop_on_saturation: bool = False  # stop sending when the run is flagged saturated (a queue building)
+    sweep_id: str | None = None  # set by `sweep`: the steps of one sweep share it
+    sweep_load: float | None = None  # the step's load (concurrency or rate)
+    cache_reuse: bool = True  # False: a unique prefix on every request, so no prompt cache can serve it
 
     def validate(self) -> None:
         """A ConfigError naming the first field that does not fit its annotation."""
@@ -168,6 +184,13 @@ def resolve_deployments(config: BenchConfig) -> list[Deployment]:
 
 
 def resolve_prompts(config: BenchConfig) -> list[P.Prompt]:
+    out = _resolve_prompts(config)
+    if config.api != "chat" and any(p.messages for p in out):
+        raise ConfigError(f"bench: field 'api': conversations (prompts with \"messages\") need the chat API, not '{config.api}'")
+    return out
+
+
+def _resolve_prompts(config: BenchConfig) -> list[P.Prompt]:
     if config.prompts:
         return [p if isinstance(p, P.Prompt) else P.from_value(p, f"bench: prompts[{i}]", f"prompt-{i + 1}") for i, p in enumerate(config.prompts)]
     if config.prompts_file:

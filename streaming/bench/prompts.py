@@ -1,4 +1,9 @@
-"""Benchmark prompts: built-in short / medium / long sets, or a file (one per line, or JSONL).
+"""Benchmark prompts: built-in short / medium / long / conversations sets, or a file (one per line, or JSONL).
+
+A JSONL line may be a conversation: ``"messages"`` (chat messages) and an optional ``"turns"``. Without
+``"turns"`` the messages are sent as one request. With ``"turns": N`` (or ``true``: every user message)
+the first N user messages are replayed one turn at a time, each with the model's real answers to the
+earlier turns in place of any recorded assistant messages (``bench/conversation``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ class Prompt:
     id: str
     text: str
     size: str = "custom"
+    messages: tuple[dict[str, str], ...] | None = None  # a conversation: chat messages (see the module doc)
+    turns: int = 0  # replay this many user turns one at a time with real answers fed back (0: send the messages as one request)
 
 
 _SHORT = (
@@ -63,8 +70,20 @@ _LONG_QUESTIONS = (
 )
 
 
+_CONVERSATIONS = (
+    ("You are a concise assistant.", ("What is a message queue?", "Give one example of when to use it.", "And one case where it is the wrong tool?")),
+    ("You are a helpful tutor.", ("Explain latency in one sentence.", "How is that different from throughput?", "Which one matters more for a chat app?")),
+    ("You answer briefly.", ("What does HTTP 429 mean?", "What should a client do when it gets one?", "How long should it wait?", "Summarise our talk.")),
+    ("You are a patient teacher.", ("What is a token in a language model?", "Why do answers stream token by token?", "What is time to first token?")),
+)
+
+
 def builtin(size: str) -> list[Prompt]:
-    """The built-in prompts of one size ("short", "medium", "long") or "mixed" (all of them)."""
+    """The built-in prompts of one size ("short", "medium", "long"), "mixed" (those three), or "conversations" (multi-turn)."""
+    if size == "conversations":
+        return [Prompt(f"conversation-{i + 1}", users[0], "conversation",
+                       ({"role": "system", "content": system}, *({"role": "user", "content": u} for u in users)), len(users))
+                for i, (system, users) in enumerate(_CONVERSATIONS)]  # fmt: skip
     if size == "mixed":
         return [p for s in SIZES for p in builtin(s)]
     if size == "short":
@@ -76,7 +95,7 @@ def builtin(size: str) -> list[Prompt]:
         ]
     if size == "long":
         return [Prompt(f"long-{i + 1}", (_LONG_BASE * 4) + "\n\n" + q, "long") for i, q in enumerate(_LONG_QUESTIONS)]
-    raise ConfigError(f"prompt set must be one of {[*SIZES, 'mixed']}, got {size!r}")
+    raise ConfigError(f"prompt set must be one of {[*SIZES, 'mixed', 'conversations']}, got {size!r}")
 
 
 def from_file(path: str | Path) -> list[Prompt]:
@@ -107,6 +126,8 @@ def from_value(value: object, where: str, default_id: str) -> Prompt:
         if not value.strip():
             raise ConfigError(f"{where}: the prompt is empty")
         return Prompt(default_id, value)
+    if isinstance(value, dict) and "messages" in value:
+        return _conversation(value, where, default_id)
     if isinstance(value, dict):
         text = value.get("text", value.get("prompt"))
         if not isinstance(text, str) or not text.strip():
@@ -114,3 +135,27 @@ def from_value(value: object, where: str, default_id: str) -> Prompt:
         size = str(value.get("size", "custom"))
         return Prompt(str(value.get("id", default_id)), text, size)
     raise ConfigError(f"{where}: a prompt must be a string or a table with \"text\", got {type(value).__name__}")
+
+
+def _conversation(value: dict, where: str, default_id: str) -> Prompt:
+    """A conversation line: {"messages": [{"role", "content"}, …], "turns": N | true, "id", "size"}."""
+    msgs = value["messages"]
+    if not isinstance(msgs, list) or not msgs:
+        raise ConfigError(f"{where}: field 'messages' must be a non-empty list of {{\"role\", \"content\"}} objects")
+    for j, m in enumerate(msgs):
+        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant") or not isinstance(m.get("content"), str):
+            raise ConfigError(f"{where}: field 'messages[{j}]' must be {{\"role\": \"system\"|\"user\"|\"assistant\", \"content\": \"…\"}}")
+    users = [m["content"] for m in msgs if m["role"] == "user"]
+    if not users:
+        raise ConfigError(f"{where}: field 'messages' has no \"user\" message to send")
+    turns = value.get("turns", 0)
+    if turns is True:
+        turns = len(users)
+    if turns is False or turns is None:
+        turns = 0
+    if not isinstance(turns, int) or not 0 <= turns <= len(users):
+        raise ConfigError(f"{where}: field 'turns' must be true or a whole number from 1 to {len(users)} (the user messages), got {turns!r}")
+    if not turns and msgs[-1]["role"] != "user":
+        raise ConfigError(f"{where}: the last message must be from \"user\" (or give \"turns\" to replay the conversation)")
+    return Prompt(str(value.get("id", default_id)), users[0], str(value.get("size", "conversation")),
+                  tuple({"role": m["role"], "content": m["content"]} for m in msgs), turns)  # fmt: skip

@@ -31,12 +31,14 @@ from streaming.bench.matrix import (
     resolve_deployments,
     resolve_prompts,
 )
+from streaming.bench.conversation import run_conversation, unique_prefix
 from streaming.bench.progress import BenchPoint, CellProgress, Progress
 from streaming.bench.selfcheck import (  # noqa: F401 - public here too
     LOOP_LAG_MIN_SAMPLES,
     LOOP_LAG_WARN_MS,
     loop_lag_warning,
 )
+from streaming.bench.saturation import SaturationWatch
 from streaming.core.auth import Credentials
 from streaming.core.client import AsyncClient
 from streaming.core.config import Deployment
@@ -103,6 +105,7 @@ class _Runner:
         self.warm_prompt = warm_prompt
         self.progress_cb, self.stop, self.clock = progress, stop, clock
         self.run_id = ""
+        self.total = sum(max(1, it.prompt.turns) for it in items)  # a conversation is one request per turn
         self.phase = "warmup"
         self.done = self.errors = 0
         self.cells: dict[str, list[float]] = {}
@@ -120,6 +123,7 @@ class _Runner:
         self._write_error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, name="bench-writer", daemon=True)
         self.share: WorkerShare | None = None
+        self.saturation = SaturationWatch()
 
     def _write_loop(self) -> None:
         while (job := self._writes.get()) is not None:
@@ -178,6 +182,7 @@ class _Runner:
             if self._write_error is not None:
                 status = "failed"
                 self.warnings.append(f"requests could not be saved: {self._write_error}")
+            self.saturation.update(self.points, self.warnings, None, final=True)
             lag_p99 = self._lag_report()
             self._send_lag_report()
             if self.cancelled_in_flight:
@@ -281,19 +286,25 @@ class _Runner:
                                  "each request's intended and actual send times are stored (scheduled_s, sent_s)")  # fmt: skip
 
     # -- one request ------------------------------------------------------------------------------
-    def _request(self, item: WorkItem) -> LLMRequest:
+    def _request(self, item: WorkItem, messages: list[dict[str, Any]] | None = None) -> LLMRequest:
         api = item.api if item.api is not None else (self.cfg.api if self.cfg.api != "chat" else None)
         kw: dict[str, Any] = dict(api=api, stream=item.mode == "stream", temperature=item.temperature,
                                   max_tokens=self.cfg.max_tokens, headers=dict(self.cfg.headers),
                                   reasoning_effort=item.reasoning_effort)  # fmt: skip
+        if messages is not None or item.prompt.messages:  # a conversation (bench/conversation)
+            return LLMRequest(messages=messages if messages is not None else list(item.prompt.messages or ()), **kw)
         if api == "completions":
             text = f"{self.cfg.system}\n\n{item.prompt.text}" if self.cfg.system else item.prompt.text
             return LLMRequest(prompt=text, **kw)
         return LLMRequest.chat(item.prompt.text, system=self.cfg.system, **kw)
 
-    async def _one(self, client: AsyncClient, item: WorkItem, warmup: bool = False) -> None:
+    async def _one(self, client: AsyncClient, item: WorkItem, warmup: bool = False, request: LLMRequest | None = None,
+                   extra: dict[str, Any] | None = None) -> StreamRecord | None:  # fmt: skip
+        if request is None and item.prompt.turns and not warmup:
+            return await run_conversation(self, client, item)
         sent = self.clock() - self.start if not warmup else None
-        s = client.stream(item.deployment, self._request(item))
+        req = request or self._request(item)
+        s = client.stream(item.deployment, req if self.cfg.cache_reuse else unique_prefix(req))
         try:
             async with asyncio.timeout(self.cfg.timeout_s):
                 await s.run()
@@ -308,9 +319,10 @@ class _Runner:
                 await s.abort(type(e).__name__, f"the request failed unexpectedly: {e}")
         rec = s.record
         self._writes.put((rec, dict(seq=item.seq, warmup=warmup, prompt_id=item.prompt.id, prompt_size=item.prompt.size,
-                                    mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent)))  # fmt: skip
+                                    mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent) | (extra or {})))  # fmt: skip
         if not warmup:
             self._count(item, rec, sent)
+        return rec
 
     def _count(self, item: WorkItem, rec: StreamRecord, sent: float | None) -> None:
         label = cell_label(*item.cell)
@@ -325,19 +337,20 @@ class _Runner:
             self.errors += 1
         self.points.append(BenchPoint(item.seq, self.clock() - self.start, sent, item.scheduled_s, label, item.deployment, item.mode, rec.status,
                                       wait if rec.ok else None))  # fmt: skip
+        self.saturation.update(self.points, self.warnings, self.stop if self.cfg.stop_on_saturation else None)
         self._emit()
 
     def _emit(self, force: bool = False) -> None:
         if self.progress_cb is None:
             return
         now = self.clock()
-        if not force and now - self._last_emit < PROGRESS_EVERY_S and self.done < len(self.items):
+        if not force and now - self._last_emit < PROGRESS_EVERY_S and self.done < self.total:
             return
         self._last_emit = now
         for label, c in self.cell_counts.items():
             waits = self.cells.get(label)
             c.p50_wait_s = float(np.median(waits)) if waits else None
-        snap = Progress(self.run_id, self.phase, self.done, len(self.items), self.errors, (now - self.start) if self.start else 0.0,
+        snap = Progress(self.run_id, self.phase, self.done, self.total, self.errors, (now - self.start) if self.start else 0.0,
                         {k: CellProgress(v.done, v.errors, v.p50_wait_s) for k, v in self.cell_counts.items()}, self.points,
                         list(self.warnings))  # fmt: skip
         try:

@@ -90,6 +90,8 @@ class SimProfile(BaseModel):
     reasoning_tokens: Annotated[int, Field(ge=0)] = 0
     reasoning_tokens_per_s: Annotated[float, Field(gt=0)] = 300.0
     reasoning_content: bool = False  # also stream the thinking as chat ``delta.reasoning_content`` (as vLLM/DeepSeek do)
+    capacity: Annotated[int, Field(ge=0)] = 0  # streams served at full speed at once; the rest queue (0: no limit)
+    queue_timeout_s: Annotated[float, Field(gt=0)] = 30.0  # a request queued longer than this gets a 429
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -262,6 +264,13 @@ BUILTINS: tuple[Deployment, ...] = (
         api="responses",
         reasoning=True,
         reasoning_effort="medium",
+    ),
+    Deployment(
+        name="sim-ptu",
+        provider="simulated",
+        model="sim-ptu",
+        sim=SimProfile(ttft_ms=250, tokens_per_s=50, jitter=0.05, output_tokens=60, capacity=4, queue_timeout_s=5.0),
+        description="Simulated: about 250 ms TTFT, 50 tokens/s, serves 4 streams at once (the rest queue; a 429 after 5 s).",
     ),
 )
 

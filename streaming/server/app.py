@@ -31,6 +31,7 @@ from streaming.server.asgi import (
     StampReceived,
     TimedStream,
 )
+from streaming.server.capacity import NO_SLOT, CapacityPool, at_capacity
 from streaming.server.chunks import DONE, ChunkWriter, full_response
 from streaming.server.errors import error_response, validation_error_response
 from streaming.server.local_model import (
@@ -48,7 +49,7 @@ from streaming.server.models import (
 )
 from streaming.server.responses_events import ResponsesWriter
 from streaming.server.sim import SimSource
-from streaming.server.truth import Truth, TruthStore
+from streaming.server.truth import Truth, TruthStore, prompt_digest
 from streaming.version import __version__
 
 log = logging.getLogger("streaming.server")
@@ -69,6 +70,7 @@ class ServerState:
         self.counts: dict[str, int] = {}
         self.rng = random.Random(0)
         self.local = LocalWorker()
+        self.capacity = CapacityPool(clock)
 
 
 def _pick_fault(state: ServerState, model: str, profile: SimProfile, header: str | None) -> Fault | None:
@@ -162,6 +164,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         tool_call = bool(extra.get("tools")) and (choice == "required" or isinstance(choice, dict))
         header_profile = request.headers.get("x-sim-profile")
         fault: Fault | None = None
+        profile, slot = None, NO_SLOT
         if header_profile or model in state.sims:
             try:
                 profile = SimProfile.from_dict(orjson.loads(header_profile), "x-sim-profile header") if header_profile else state.sims[model]
@@ -189,7 +192,8 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             prompt_tokens = 0
         else:
             raise HTTPException(status_code=404, detail=f"The model {model!r} does not exist; see GET /v1/models")
-        tr = state.truth.add(Truth(response_id=rid, model=model, received_at=received, stream=body.stream, fault=fault.kind if fault else None))
+        tr = state.truth.add(Truth(response_id=rid, model=model, received_at=received, stream=body.stream, fault=fault.kind if fault else None,
+                                   prompt_digest=prompt_digest(body)))
         if hasattr(source, "on_done"):
 
             def _generation_done(src: Any) -> None:
@@ -213,17 +217,22 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 return error_response(int(fault.kind), "The simulated deployment failed (injected fault).", "server_error", headers={"x-request-id": rid})
             if fault.kind == "slow_headers":
                 await asyncio.sleep(fault.seconds)
+        if profile is not None and profile.capacity and (slot := await state.capacity.acquire(f"{model}|{header_profile or ''}", profile)) is None:
+            return at_capacity(profile, rid, tr, clock)
+        start = slot.acquired_at or received  # with a capacity, the profile's schedule starts when a slot is free: queueing adds to TTFT
 
         if not body.stream:
             parts = []
             try:
-                async for p in source.tokens(received):
+                async for p in source.tokens(start):
                     parts.append(p)
                     tr.tokens_generated = source.generated  # visible while it runs (the fault and crash tests watch it)
             except (ModelCrashed, ModelUnavailable) as e:
                 tr.finished_at = clock()
                 code = "model_crashed" if isinstance(e, ModelCrashed) else "model_unavailable"
                 return error_response(500 if code == "model_crashed" else 503, str(e), "server_error", code=code, headers={**NO_RETRY, "x-request-id": rid})
+            finally:
+                slot.release()
             text = "".join(parts)
             tr.tokens_generated = source.generated
             tr.finished_at = clock()
@@ -256,7 +265,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             finish = None
             tool_open = False
             try:
-                async for what, piece in _events(source, received):
+                async for what, piece in _events(source, start):
                     if what == "reasoning":
                         out = writer.reasoning(piece) if show_reasoning or api == "responses" else b""
                         if out:
@@ -310,6 +319,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
 
         def stop() -> None:
             source.cancel()
+            slot.release()
 
         async def counted() -> AsyncIterator[tuple[bytes, str | None]]:
             try:
@@ -319,6 +329,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 quiet.debug("dropping %s after %d tokens (injected)", rid, source.generated)
                 raise ConnectionAbortedError("injected drop") from None
             finally:
+                slot.release()
                 tr.tokens_generated = source.generated
                 if hasattr(source, "after_cancel"):
                     tr.tokens_after_cancel = source.after_cancel

@@ -34,6 +34,7 @@ class Truth:
     reasoning_tokens: int | None = None  # a reasoning model's thinking phase: how many tokens
     thinking_started_at: float | None = None  # its first reasoning token
     thinking_ended_at: float | None = None  # its last reasoning token
+    prompt_digest: str | None = None  # sha256 of the request's [[role, content], …] (or its prompt): tests check what was sent
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -41,6 +42,17 @@ class Truth:
         d["t_first_reasoning"] = (self.reasoning_times[0] - self.received_at) if self.reasoning_times else None
         d["thinking"] = (self.thinking_ended_at - self.thinking_started_at) if self.thinking_started_at is not None and self.thinking_ended_at is not None else None
         return d
+
+
+def prompt_digest(body: Any) -> str:
+    """sha256 of a request's messages as ``[[role, content], …]`` (chat) or of its prompt (completions), in hex."""
+    import hashlib
+
+    import orjson
+
+    msgs = getattr(body, "messages", None)
+    data = [[m.role, m.content] for m in msgs] if msgs is not None else getattr(body, "prompt", None)
+    return hashlib.sha256(orjson.dumps(data, default=str)).hexdigest()
 
 
 class TruthStore:

@@ -1,0 +1,249 @@
+"""Capacity figures: SLOs, aggregate throughput, goodput, saturation, and a sweep's steps and edge.
+
+Definitions (the README repeats them):
+
+- *window*: from the first request's send (``t0``) to the last request's end (``t0 + e2e``), over
+  every request of the group, failures included;
+- *requests/s*: successful requests / window; *output tokens/s* and *input tokens/s*: their
+  ``output_tokens`` and ``input_tokens`` summed / window;
+- *goodput*: the same two rates (requests/s, output tokens/s) over the successful requests that
+  meet every SLO given; a percentile SLO (``ttft_p95 <= 0.5``) is applied to each request's own
+  value (its TTFT ≤ 0.5 s), a request whose value is undefined (TTFT of a non-streaming call) does
+  not meet it, and aggregate SLOs (``error_rate``, ``retries``, …) only ask that the request succeeded;
+- *saturation*: a queue building during a run — the median perceived wait of the last quarter of
+  requests (by send time) is at least 1.5× and 50 ms above the first quarter's, wait rises with send
+  time (Spearman ρ ≥ 0.5), and the completion rate of the run's second half is no more than 15 % above
+  its first half's.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from streaming.analysis.estimators import Estimate, bootstrap_quantiles
+from streaming.errors import ConfigError
+
+_SLO = re.compile(r"^\s*([a-z_0-9]+)\s*(>=|<=|==|!=|>|<)\s*([-+0-9.eE]+)\s*$")
+_OPS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne}
+_PCT = re.compile(r"^(ttft|e2e|tpot|tokens_per_s|wait)_p(\d+)$")
+PER_REQUEST = {"ttft": "ttft_s", "e2e": "e2e_s", "tpot": "tpot_s", "tokens_per_s": "tokens_per_s", "wait": "perceived_wait_s"}
+THROUGHPUT_COLUMNS = ("duration_s", "requests_per_s", "output_tokens_per_s", "input_tokens_per_s")
+GOODPUT_COLUMNS = ("goodput_requests_per_s", "goodput_tokens_per_s", "slo_met")
+SATURATION_MIN_N = 24
+
+
+@dataclass(frozen=True)
+class Slo:
+    """One service-level objective, ``METRIC OP NUMBER`` as in ``--fail-if`` (but it must hold)."""
+
+    metric: str
+    op: str
+    value: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+    def holds(self, v: float) -> bool:
+        return not math.isnan(v) and bool(_OPS[self.op](v, self.value))
+
+    @property
+    def quantile(self) -> float | None:
+        m = _PCT.match(self.metric)
+        return int(m.group(2)) / 100 if m else None
+
+    @property
+    def column(self) -> str | None:
+        """The record column a percentile SLO is about (``ttft_p95`` → ``ttft_s``), else None."""
+        m = _PCT.match(self.metric)
+        return PER_REQUEST[m.group(1)] if m else None
+
+
+def parse_slo(text: str, flag: str = "--slo") -> Slo:
+    """ "ttft_p95 <= 0.5" → Slo; a ConfigError naming the flag when it does not parse or names no metric."""
+    from streaming.analysis.tables import SUMMARY_METRICS
+
+    m = _SLO.match(text)
+    if not m:
+        raise ConfigError(f"{flag} {text!r}: write it as METRIC OP NUMBER, e.g. \"ttft_p95 <= 0.5\" (seconds) or \"error_rate <= 0.01\"")
+    if m.group(1) not in SUMMARY_METRICS:
+        raise ConfigError(f"{flag} {text!r}: unknown metric '{m.group(1)}'; one of {list(SUMMARY_METRICS)}")
+    return Slo(m.group(1), m.group(2), float(m.group(3)))
+
+
+def parse_slos(texts: Sequence[str], flag: str = "--slo") -> list[Slo]:
+    return [parse_slo(t, flag) for t in texts]
+
+
+# -- throughput and goodput ----------------------------------------------------------------------
+def window_s(df: pd.DataFrame) -> float:
+    """Seconds from the first send to the last end over the rows given (NaN when none is timed)."""
+    if df.empty or "t0_monotonic" not in df.columns or "e2e_s" not in df.columns:  # a frame without timings (e.g. a summary's test frame)
+        return float("nan")
+    t0 = df["t0_monotonic"].to_numpy(dtype=float)
+    e2e = df["e2e_s"].to_numpy(dtype=float)
+    ok = np.isfinite(t0)
+    if not ok.any():
+        return float("nan")
+    end = np.where(np.isfinite(e2e), t0 + e2e, t0)
+    span = float(np.nanmax(end[ok]) - np.nanmin(t0[ok]))
+    return span if span > 0 else float("nan")
+
+
+def meets_slos(df: pd.DataFrame, slos: Sequence[Slo]) -> np.ndarray:
+    """Per request: succeeded and each percentile SLO holds on its own value (see the module doc)."""
+    met = (df["status"] == "ok").to_numpy(dtype=bool).copy()
+    for s in slos:
+        col = s.column
+        if col is None or col not in df.columns:
+            continue
+        v = df[col].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            met &= np.isfinite(v) & _OPS[s.op](v, s.value)
+    return met
+
+
+def throughput_row(g: pd.DataFrame, slos: Sequence[Slo] = ()) -> dict[str, float]:
+    """duration_s, requests_per_s, output/input tokens per s; with SLOs also goodput and the share of requests meeting them."""
+    w = window_s(g)
+    ok = g[g["status"] == "ok"]
+
+    def rate(x: float) -> float:
+        return x / w if w and not math.isnan(w) else float("nan")
+
+    def tokens(d: pd.DataFrame, col: str) -> float:
+        return float(d[col].astype(float).fillna(0).sum()) if col in d.columns else float("nan")
+
+    out = {"duration_s": w, "requests_per_s": rate(len(ok)), "output_tokens_per_s": rate(tokens(ok, "output_tokens")),
+           "input_tokens_per_s": rate(tokens(ok, "input_tokens"))}  # fmt: skip
+    if slos:
+        met = meets_slos(g, slos)
+        good = g[met]
+        out.update(goodput_requests_per_s=rate(len(good)), goodput_tokens_per_s=rate(tokens(good, "output_tokens")),
+                   slo_met=float(met.mean()) if len(g) else float("nan"))  # fmt: skip
+    return out
+
+
+def with_throughput(summary: pd.DataFrame, df: pd.DataFrame, keys: Sequence[str], slos: Sequence[Slo] = ()) -> pd.DataFrame:
+    """The summary with the throughput (and, given SLOs, goodput) columns appended, per group."""
+    cols = [*THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
+    if summary.empty or df.empty:
+        return summary.reindex(columns=[*summary.columns, *cols])
+    rows = {_key(k): throughput_row(g, slos) for k, g in df.groupby(list(keys), dropna=False, sort=True)}
+    out = summary.copy()
+    for c in cols:
+        out[c] = [rows.get(_key(r), {}).get(c, float("nan")) for r in summary[list(keys)].itertuples(index=False, name=None)]
+    return out
+
+
+def _key(k: object) -> tuple[object, ...]:
+    """A group key usable in a dict: NaN (the server's default temperature) never equals itself."""
+    t = k if isinstance(k, tuple) else (k,)
+    return tuple(None if isinstance(x, float) and math.isnan(x) else x for x in t)
+
+
+# -- saturation ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Saturation:
+    """Whether a queue built up during a run: latency rose by send time while throughput stayed flat."""
+
+    flagged: bool
+    n: int
+    wait_first_s: float
+    wait_last_s: float
+    rho: float
+    rate_first: float
+    rate_second: float
+
+    @property
+    def sentence(self) -> str:
+        if self.n < SATURATION_MIN_N:
+            return f"saturation: not judged (only {self.n} finished requests; needs {SATURATION_MIN_N})"
+        figures = (f"median wait {self.wait_first_s * 1000:.0f} ms in the first quarter → {self.wait_last_s * 1000:.0f} ms in the last "
+                   f"(ρ = {self.rho:.2f}), completions {self.rate_first:.1f}/s → {self.rate_second:.1f}/s")  # fmt: skip
+        if self.flagged:
+            return f"saturated: latency kept rising while throughput stayed flat, a queue was building ({figures}); lower the load"
+        return f"not saturated ({figures})"
+
+
+def detect_saturation(sent_s: Sequence[float] | np.ndarray, wait_s: Sequence[float] | np.ndarray, done_s: Sequence[float] | np.ndarray) -> Saturation:
+    """Saturation from each finished request's send time, perceived wait (NaN for a failure) and finish time (run-relative)."""
+    sent, wait, done = (np.asarray(a, dtype=float) for a in (sent_s, wait_s, done_s))
+    nan = float("nan")
+    keep = np.isfinite(sent) & np.isfinite(done)
+    sent, wait, done = sent[keep], wait[keep], done[keep]
+    n = int(len(sent))
+    if n < SATURATION_MIN_N:
+        return Saturation(False, n, nan, nan, nan, nan, nan)
+    order = np.argsort(sent, kind="stable")
+    w = wait[order]
+    q = n // 4
+    first, last = w[:q], w[-q:]
+    wf = float(np.nanmedian(first)) if np.isfinite(first).any() else nan
+    wl = float(np.nanmedian(last)) if np.isfinite(last).any() else nan
+    ok = np.isfinite(w)
+    rho = float(sps.spearmanr(sent[order][ok], w[ok]).statistic) if ok.sum() >= 3 and np.ptp(w[ok]) > 0 else 0.0
+    lo, hi = float(done.min()), float(done.max())
+    mid = (lo + hi) / 2
+    half = (hi - lo) / 2
+    rate_first = float((done <= mid).sum() / half) if half > 0 else nan
+    rate_second = float((done > mid).sum() / half) if half > 0 else nan
+    rising = not math.isnan(wf) and not math.isnan(wl) and wl >= 1.5 * wf and wl - wf >= 0.05 and rho >= 0.5
+    flat = not math.isnan(rate_first) and rate_second <= 1.15 * rate_first
+    return Saturation(bool(rising and flat), n, wf, wl, rho, rate_first, rate_second)
+
+
+def run_saturation(df: pd.DataFrame) -> Saturation:
+    """``detect_saturation`` over one run's stored requests (send time, perceived wait of the successes, end time)."""
+    if df.empty:
+        return detect_saturation([], [], [])
+    sent = df["sent_s"].to_numpy(dtype=float)
+    wait = np.where((df["status"] == "ok").to_numpy(dtype=bool), df["perceived_wait_s"].to_numpy(dtype=float), np.nan)
+    e2e = df["e2e_incl_retries_s"].to_numpy(dtype=float) if "e2e_incl_retries_s" in df.columns else np.full(len(df), np.nan)
+    e2e = np.where(np.isfinite(e2e), e2e, df["e2e_s"].to_numpy(dtype=float))
+    return detect_saturation(sent, wait, sent + np.nan_to_num(e2e, nan=0.0))
+
+
+# -- SLO estimates with CIs -------------------------------------------------------------------------
+def error_rate_ci(errors: int, n: int, confidence: float = 0.95) -> Estimate:
+    """Error rate with a Wilson score interval."""
+    if n == 0:
+        nan = float("nan")
+        return Estimate(nan, nan, nan, 0)
+    z = float(sps.norm.ppf(0.5 + confidence / 2))
+    p = errors / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return Estimate(p, max(0.0, c - h), min(1.0, c + h), n, q=p, confidence=confidence)
+
+
+def slo_estimate(df: pd.DataFrame, slo: Slo) -> Estimate:
+    """The SLO's metric over ``df`` with a 95 % CI (bootstrap for percentiles, Wilson for error_rate; else exact)."""
+    ok = df[df["status"] == "ok"]
+    q, col = slo.quantile, slo.column
+    if q is not None and col is not None:
+        return bootstrap_quantiles(ok[col].to_numpy(dtype=float, na_value=np.nan), [q])[0]
+    if slo.metric == "error_rate":
+        return error_rate_ci(int(len(df) - len(ok)), int(len(df)))
+    from streaming.analysis.tables import summarize
+
+    s = summarize(df)
+    v = float(s[slo.metric].max()) if len(s) and slo.metric in s.columns else float("nan")  # the worst cell, as --fail-if
+    return Estimate(v, v, v, int(len(df)))
+
+
+def verdict(slo: Slo, e: Estimate) -> tuple[bool, bool]:
+    """(holds on the point estimate, certain: the whole CI is on the same side of the limit)."""
+    holds = slo.holds(e.value)
+    if math.isnan(e.lo) or math.isnan(e.hi):
+        return holds, False
+    return holds, slo.holds(e.lo) == holds and slo.holds(e.hi) == holds
