@@ -23,7 +23,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from streaming.version import __version__
 from streaming.core.config import BUILTINS, LOCAL_MODEL, Deployment, Fault, SimProfile
 from streaming.server.asgi import (
     AfterReset,
@@ -42,8 +41,9 @@ from streaming.server.local_model import (
     chat_prompt,
 )
 from streaming.server.models import ChatRequest, CommonRequest, CompletionRequest
-from streaming.server.sim import SimSource
+from streaming.server.sim import SimSource, sim_prompt
 from streaming.server.truth import Truth, TruthStore
+from streaming.version import __version__
 
 log = logging.getLogger("streaming.server")
 SERVICE = "streaming-llm-lab"
@@ -157,7 +157,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 raise HTTPException(status_code=400, detail=f"header 'x-sim-profile': {e}") from None
             fault = _pick_fault(state, model, profile, request.headers.get("x-sim-fault"))
             seed = body.seed if body.seed is not None else state.rng.randrange(2**31)
-            source: Any = SimSource(profile, max_tokens, seed, clock)
+            source: Any = SimSource(profile, max_tokens, seed, clock, prompt=sim_prompt(body, api))
             prompt_tokens = _approx_tokens(body, api)
         elif model in state.local_names:
             if state.local.disabled:
