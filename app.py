@@ -21,10 +21,12 @@ from streaming.core.request import (
     LLMRequest,
     RetryPolicy,
     Timeouts,
-    can_resume,
     resume_request,
 )
+from streaming.demo.answers import api_label, can_continue, continued_caption
 from streaming.demo.format import failure_sentence, metrics_line
+from streaming.demo.inputs import fold, max_tokens_problem, prompt_problem
+from streaming.demo.liveline import LiveLine, waiting_for_whole_answer
 from streaming.demo.pacing import Batcher, Smoother
 from streaming.demo.race import Race, RaceResult
 from streaming.demo.reader import ThreadedReader, frames
@@ -161,7 +163,7 @@ def render_message(m: dict[str, Any]) -> None:
         final.wait(FINALIZE_WAIT_S)
     with st.chat_message(m["role"]):
         if m["role"] == "user":
-            st.markdown(m["content"])
+            show_user_text(m["content"])
             return
         if m.get("kind") == "race":
             render_race(m)
@@ -172,14 +174,27 @@ def render_message(m: dict[str, Any]) -> None:
         if rec is None:
             st.caption("stopped")
             return
-        if rec.resume_of:
-            st.caption(f"Continued from the interrupted answer above (linked attempt; resumes {rec.resume_of}).")
+        for note in (continued_caption(rec), api_label(rec)):
+            if note:
+                st.caption(note)
         sentence = failure_sentence(rec)
         if sentence:
             (st.warning if rec.status == "cancelled" else st.error)(sentence)
         if m.get("server_notice"):
             st.error(m["server_notice"])
         st.caption(metrics_line(rec, m.get("temperature")))
+
+
+def show_user_text(text: str) -> None:
+    """A user message; a long one is folded (its head, its size in tokens, the rest in an expander)."""
+    f = fold(text)
+    if not f.folded:
+        st.markdown(text)
+        return
+    st.markdown(f.head)
+    st.caption(f.summary)
+    with st.expander("Show the whole prompt"):
+        st.text(text)
 
 
 def render_race(m: dict[str, Any]) -> None:
@@ -214,14 +229,13 @@ def paint(reader: ThreadedReader, msg: dict[str, Any], field: str, info: Any, se
     """Text batches for st.write_stream; keeps ``msg`` up to date and the live line fresh (each update is a stop point)."""
     pacer = Smoother() if settings["smooth"] else Batcher()
     shown: list[str] = []
-    last_info = -1.0
+    live = LiveLine()
     for fr in frames(reader, interval_s=settings["interval_ms"] / 1000.0, tick_s=0.1, pacer=pacer):
         if fr.text:
             shown.append(fr.text)
             msg[field] = "".join(shown)
-        if not fr.text or fr.stats.elapsed_s - last_info >= 0.25 or fr.final:
-            info.caption(fr.stats.line())
-            last_info = fr.stats.elapsed_s
+        if live.due(fr.stats, bool(shown), ticked=not fr.text) or fr.final:
+            info.caption(LiveLine.text(fr.stats))
             if on_tick is not None:
                 on_tick()
         if fr.text:
@@ -276,6 +290,9 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
         show_text(body, rec.text)
         sentence = failure_sentence(rec)
         with info.container():
+            for note in (continued_caption(rec), api_label(rec)):
+                if note:
+                    st.caption(note)
             if sentence:
                 st.error(sentence)
             if msg["server_notice"]:
@@ -306,7 +323,7 @@ def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
 
         def plain_tick() -> None:
             if not race.plain.finished:
-                plain_info.caption(f"⏳ waiting for the whole answer… {race.plain.stats().elapsed_s:.1f} s")
+                plain_info.caption(waiting_for_whole_answer(race.plain.stats().elapsed_s))
 
         gen = paint(race.streamed, msg, "content", info, settings, on_tick=plain_tick)
         try:
@@ -336,7 +353,7 @@ def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
 def continue_button(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A "Continue" button under an answer that broke off mid-stream; the message to resume when clicked."""
     last = history[-1] if history else None
-    if not last or last.get("kind") != "chat" or not last.get("record") or not can_resume(StreamRecord.from_dict(last["record"])):
+    if not last or last.get("kind") != "chat" or not last.get("record") or not can_continue(StreamRecord.from_dict(last["record"])):
         return None
     clicked = st.button("Continue", key=f"continue-{len(history)}", icon=":material/play_arrow:",
                         help="Ask again with the partial answer and an instruction to continue; recorded as a linked second attempt")  # fmt: skip
@@ -349,7 +366,10 @@ def demo() -> None:
     with st.sidebar:
         st.markdown("### Live demo")
         temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature")
-        max_tokens = int(st.number_input("Max tokens", 1, 4096, 256, 16, key="max_tokens"))
+        # no min/max on the widget: out of range, it would keep the last valid value silently; checked before sending
+        max_tokens_raw = st.number_input("Max tokens", value=256, step=16, key="max_tokens", help="1 to 4096")
+        if max_tokens_problem(max_tokens_raw):
+            st.error(max_tokens_problem(max_tokens_raw))
         system = st.text_area("System prompt", "You are a helpful assistant. Answer briefly.", key="system", height=80)
         api = st.radio("API", ["chat", "completions"], key="api", horizontal=True,
                        format_func=lambda a: "Chat" if a == "chat" else "Completions (legacy)")  # fmt: skip
@@ -370,14 +390,22 @@ def demo() -> None:
     if st.session_state.get("save_error"):
         st.caption(st.session_state.pop("save_error"))
 
-    resume_from = continue_button(st.session_state["history"])
+    continue_slot = st.empty()  # emptied when a turn starts: one Continue button at a time
+    with continue_slot:
+        resume_from = continue_button(st.session_state["history"])
     prompt = st.chat_input("Ask something…", key="prompt", submit_mode="disable")
-    if not prompt and resume_from is None:
+    if prompt is None and resume_from is None:
         return
+    problem = (prompt_problem(prompt) if prompt is not None else None) or max_tokens_problem(max_tokens_raw)
+    if problem:
+        st.error(problem, icon=":material/error:")
+        return
+    max_tokens = int(max_tokens_raw)
+    continue_slot.empty()
     if prompt:
         st.session_state["history"].append({"role": "user", "content": prompt})
         with st.chat_message("user"):
-            st.markdown(prompt)
+            show_user_text(prompt)
 
     url = server_url() if dep.builtin else None
     if dep.builtin and url is None:
