@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from streaming import store
 from streaming.analysis.failures import error_summary
@@ -17,6 +18,12 @@ from streaming.bench.matrix import BenchConfig, parse_temperatures
 from streaming.bench.progress import BenchPoint
 from streaming.core.config import BUILTINS, load_deployments
 from streaming.errors import ConfigError, StreamingError
+
+# Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
+# no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS_PAGE = "pages/metrics.py"

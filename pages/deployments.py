@@ -6,6 +6,7 @@ import os
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
@@ -14,6 +15,12 @@ from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.demo.format import failure_sentence, metrics_line
 from streaming.errors import ConfigError, EndpointError
 from streaming.server.launcher import ensure_server
+
+# Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
+# no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 st.title("Deployments")
 path = os.environ.get("STREAMING_DEPLOYMENTS") or "deployments.toml"

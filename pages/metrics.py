@@ -6,6 +6,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from streaming import store
 from streaming.analysis import charts
@@ -17,6 +18,12 @@ from streaming.analysis.tables import (
 )
 from streaming.analysis.wording import comparison_sentence, paired_sentence
 from streaming.errors import StreamingError
+
+# Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
+# no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 QUICK_DEPLOYMENTS = ["sim-fast", "sim-slow", "sim-turbo"]
 QUICK_PROMPTS = ["Say hello in one sentence.", "Name three colours."]
