@@ -21,7 +21,9 @@ from streaming.errors import StreamingError
 
 # Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
 # no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.
-if PagesManager.uses_pages_directory:
+# (Once per session: AppTest resets Streamlit's flag on every run.)
+if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover"):
+    st.session_state["_nav_handover"] = True
     PagesManager.uses_pages_directory = False
     st.rerun()
 
