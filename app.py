@@ -134,7 +134,7 @@ def deployment_notice(dep: Deployment) -> None:
     elif dep.provider == "simulated":
         p = dep.sim
         prof = f" (about {p.ttft_ms:.0f} ms to the first token, {p.tokens_per_s:.0f} tokens/s)" if p else ""
-        st.info(f"`{dep.name}` is **simulated**: filler text on a declared latency profile{prof}, served over real HTTP.", icon=":material/tune:")
+        st.info(f"`{dep.name}` is **simulated**: canned answers (whole sentences picked from your prompt) on a declared latency profile{prof}, served over real HTTP.", icon=":material/tune:")
 
 
 # -- the demo page -------------------------------------------------------------------
