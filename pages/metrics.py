@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from streaming import store
-from streaming.analysis import charts
+from streaming.analysis import charts, over_run
 from streaming.analysis.compare import compare, paired_compare, paired_frame
 from streaming.analysis.tables import (
     format_percentile_table,
@@ -56,6 +56,14 @@ def csv_bytes(_df: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str)
         if c in flat.columns:
             flat[c] = [orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() if v is not None else "" for v in flat[c]]
     return flat.to_csv(index=False).encode()
+
+
+@st.cache_data(show_spinner="Building the report…", max_entries=2)
+def html_bytes(_df: pd.DataFrame, _runs: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str) -> bytes:
+    """The shareable HTML report of the filtered rows (the CLI's ``report --format html``), built only when downloaded."""
+    from streaming.analysis.report import html_report
+
+    return html_report(_df, _runs, "Streaming LLM Lab report: " + ", ".join(r for r, _ in key)).encode()
 
 
 def quick_benchmark(db: str) -> str:
@@ -185,6 +193,14 @@ with tabs[5]:
 with tabs[6]:
     st.plotly_chart(figs["errors"], key="c_err")
 
+# -- over the run -----------------------------------------------------------------------------------
+st.subheader("Over the run")
+st.caption("Drift and warm-up: each successful request's TTFT (streamed) and e2e against seconds since the first request in this view. "
+           "Aggregate throughput over the span from the first request's start to the last one's end: requests/s counts every request, "
+           "output tokens/s the successful ones' output tokens.")  # fmt: skip
+st.plotly_chart(over_run.latency_over_run(view), key="c_over_run")
+st.dataframe(over_run.throughput_frame(over_run.aggregate_throughput(view)), hide_index=True, key="throughput")
+
 # -- percentile table -------------------------------------------------------------------------------
 st.subheader("Percentiles")
 st.caption("p50/p90/p95/p99 per (deployment, temperature, mode) over successful requests: value [95 % bootstrap CI] and n. "
@@ -218,4 +234,6 @@ else:
 st.subheader("Export")
 raw = raw_requests(db, key)
 st.download_button("Download the filtered rows (CSV)", csv_bytes(raw[mask], key, repr((deps, tsel, modes, sizes))), file_name="requests.csv", mime="text/csv", key="csv")
+st.download_button("Download the HTML report", lambda: html_bytes(view, runs[runs["run_id"].isin(picked)], key, repr((deps, tsel, modes, sizes))),
+                   file_name="streaming-report.html", mime="text/html", key="html", on_click="ignore", icon=":material/download:")  # fmt: skip
 st.caption("The shareable HTML report (self-contained, opens offline): `python -m streaming report RUN_ID --format html --out report.html`.")

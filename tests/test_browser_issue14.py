@@ -101,6 +101,10 @@ def test_metrics_page_with_a_failed_connection_run(env: dict[str, str], page: Pa
         expect(page.get_by_text("This app has encountered an error")).to_have_count(0)
         page.get_by_role("tab", name="Errors").scroll_into_view_if_needed()
         page.screenshot(path=str(tmp_path / "metrics-failed-connection.png"), full_page=True)
+        with page.expect_download() as dl:  # the HTML report, built when clicked
+            page.get_by_role("button", name="Download the HTML report").click()
+        html = Path(dl.value.path()).read_text()
+        assert html.startswith("<!DOCTYPE html>") and "nowhere" in html and "sim-fast" in html and "Errors, retries and 429s" in html
 
 
 def test_live_line_never_says_waiting_under_text(env: dict[str, str], page: Page, tmp_path: Path) -> None:
