@@ -33,6 +33,7 @@ from streaming.demo.reader import ThreadedReader, frames
 from streaming.demo.turns import build_request, default_store_path, save_turn
 from streaming.errors import ConfigError, EndpointError
 from streaming.server import launcher
+from streaming.server.health import server_health
 
 HERE = Path(__file__).resolve().parent
 CURSOR = "▌"
@@ -84,6 +85,23 @@ def server_url() -> str | None:
     if notice:
         st.warning(notice[0].upper() + notice[1:] + ".", icon=":material/restart_alt:")
     return url
+
+
+def health_line() -> None:
+    """The built-in server's health (up, local model, restarts) and a restart button, in the sidebar."""
+    url = server_url()
+    if url is None:
+        return
+    st.caption(f":material/dns: {server_health(url).line()}")
+    if st.button("Restart the built-in server", key="restart_server", icon=":material/restart_alt:"):
+        try:
+            with st.spinner("Restarting the built-in server…"):
+                launcher.restart_server()
+        except EndpointError as e:
+            st.error(f"Not restarted: {e}.")
+        else:
+            launcher.take_notice()
+            st.rerun()
 
 
 def server_notice(dep: Deployment, rec: StreamRecord) -> str | None:
@@ -380,6 +398,8 @@ def demo() -> None:
         st.toggle("Save demo turns", value=True, key="save_turns", help="Each turn goes to the results database (STREAMING_DB)")
         if st.button("Clear chat", key="clear"):
             st.session_state["history"] = []
+        if dep.builtin:
+            health_line()
 
     st.title("⚡ Live demo")
     st.caption("Type a prompt and watch the answer stream in, with time to first token (TTFT) and tokens/s measured by the client as bytes arrive.")
