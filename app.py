@@ -24,6 +24,14 @@ from streaming.core.request import (
     resume_request,
 )
 from streaming.demo.answers import api_label, can_continue, continued_caption
+from streaming.demo.chats import (
+    EXAMPLE_PROMPTS,
+    drop_last_answer,
+    drop_last_prompt,
+    load_chat,
+    new_chat_id,
+    save_chat,
+)
 from streaming.demo.format import failure_sentence, metrics_line
 from streaming.demo.inputs import fold, max_tokens_problem, prompt_problem
 from streaming.demo.liveline import LiveLine, waiting_for_whole_answer
@@ -171,6 +179,66 @@ def save(records: list[StreamRecord], kind: str) -> None:
     problem = save_turn(records, kind, db)
     if problem:
         st.session_state["save_error"] = problem
+    if db is not None:
+        persist_chat()
+
+
+def persist_chat() -> None:
+    """Keep the chat in the results database under ``?chat=ID``, so a browser reload brings it back."""
+    cid = st.session_state.setdefault("chat_id", new_chat_id())
+    try:
+        save_chat(default_store_path(), cid, st.session_state.get("history", []))
+        st.query_params["chat"] = cid
+    except Exception as e:  # the chat matters more than its copy
+        st.session_state["save_error"] = f"The chat was not kept for a reload ({type(e).__name__})."
+
+
+def restore_chat() -> None:
+    """A reload starts a new session: bring the chat back from the database by the URL's ``?chat=ID``."""
+    if "chat_id" in st.session_state:
+        return
+    cid = st.query_params.get("chat")
+    st.session_state["chat_id"] = cid or new_chat_id()
+    if cid and not st.session_state.get("history"):
+        try:
+            msgs = load_chat(default_store_path(), cid)
+        except Exception:
+            msgs = None
+        if msgs:
+            st.session_state["history"] = msgs
+
+
+def example_prompts() -> None:
+    """On an empty chat: a few prompts to start with (each is sent as typed)."""
+    cols = st.columns(len(EXAMPLE_PROMPTS))
+    for i, (col, text) in enumerate(zip(cols, EXAMPLE_PROMPTS)):
+        if col.button(text, key=f"example-{i}", use_container_width=True):
+            st.session_state["pending"] = ("example", text)
+            st.rerun()
+
+
+def answer_actions(history: list[dict[str, Any]]) -> None:
+    """Regenerate, Edit (the last prompt, then resend) and Copy under the last finished answer."""
+    last = history[-1] if history else None
+    if not last or last["role"] != "assistant" or last.get("status") == "streaming" or not any(m["role"] == "user" for m in history):
+        return
+    n = len(history)
+    c1, c2, c3, _ = st.columns([1, 1, 1, 3])
+    if c1.button("Regenerate", key=f"regen-{n}", icon=":material/refresh:", help="Ask the same again; the new answer replaces this one"):
+        st.session_state["pending"] = ("regenerate", None)
+        st.rerun()
+    last_user = next(m["content"] for m in reversed(history) if m["role"] == "user")
+    with c2.popover("Edit", icon=":material/edit:", help="Change your last message and send it again"):
+        text = st.text_area("Your last message", last_user, key=f"edit-text-{n}")
+        if st.button("Send", key=f"edit-send-{n}", type="primary"):
+            problem = prompt_problem(text)
+            if problem:
+                st.error(problem)
+            else:
+                st.session_state["pending"] = ("edit", text)
+                st.rerun()
+    with c3.popover("Copy", icon=":material/content_copy:", help="The answer as plain text, with a copy button"):
+        st.code(last.get("content") or "", language=None, wrap_lines=True)
 
 
 def render_message(m: dict[str, Any]) -> None:
@@ -381,6 +449,20 @@ def continue_button(history: list[dict[str, Any]]) -> dict[str, Any] | None:
 def demo() -> None:
     dep: Deployment = st.session_state["selected_deployment"]
     st.session_state.setdefault("history", [])
+    restore_chat()
+    # an example, Regenerate or Edit (set on the previous run): applied before the chat is drawn
+    pending = st.session_state.pop("pending", None)
+    queued: str | None = None
+    regenerate = False
+    if pending is not None:
+        kind, text = pending
+        if kind == "regenerate":
+            st.session_state["history"] = drop_last_answer(st.session_state["history"])
+            regenerate = True
+        else:
+            if kind == "edit":
+                st.session_state["history"] = drop_last_prompt(st.session_state["history"])
+            queued = text
     with st.sidebar:
         st.markdown("### Live demo")
         temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature")
@@ -398,6 +480,8 @@ def demo() -> None:
         st.toggle("Save demo turns", value=True, key="save_turns", help="Each turn goes to the results database (STREAMING_DB)")
         if st.button("Clear chat", key="clear"):
             st.session_state["history"] = []
+            st.session_state["chat_id"] = new_chat_id()
+            st.query_params.pop("chat", None)
         if dep.builtin:
             health_line()
 
@@ -410,11 +494,16 @@ def demo() -> None:
     if st.session_state.get("save_error"):
         st.caption(st.session_state.pop("save_error"))
 
-    continue_slot = st.empty()  # emptied when a turn starts: one Continue button at a time
-    with continue_slot:
+    continue_slot = st.empty()  # emptied when a turn starts: one Continue button (and one row of actions) at a time
+    with continue_slot.container():
         resume_from = continue_button(st.session_state["history"])
+        answer_actions(st.session_state["history"])
+        if not st.session_state["history"] and queued is None:
+            example_prompts()
     prompt = st.chat_input("Ask something…", key="prompt", submit_mode="disable")
-    if prompt is None and resume_from is None:
+    if prompt is None:
+        prompt = queued
+    if prompt is None and resume_from is None and not regenerate:
         return
     problem = (prompt_problem(prompt) if prompt is not None else None) or max_tokens_problem(max_tokens_raw)
     if problem:
@@ -445,9 +534,11 @@ def demo() -> None:
         req = resume_request(req, StreamRecord.from_dict(resume_from["record"]))
         run_chat_turn(client, dep, req, settings)
         continue_button(history)  # a resumed answer can break off too
+        answer_actions(history)
         return
     (run_race_turn if race else run_chat_turn)(client, dep, req, settings)
     continue_button(history)  # right under an answer that just broke off (same key as on the next run)
+    answer_actions(history)  # the same keys as on the next run
 
 
 # -- navigation ------------------------------------------------------------------------
