@@ -52,6 +52,7 @@ OTHER_PAGES = (
     ("pages/benchmark.py", "Benchmark", ":material/speed:"),
     ("pages/metrics.py", "Metrics", ":material/monitoring:"),
     ("pages/deployments.py", "Deployments", ":material/hub:"),
+    ("pages/arena.py", "Arena", ":material/sports_score:"),
 )
 
 st.set_page_config(page_title="Streaming LLM Lab", page_icon="⚡", layout="wide")
