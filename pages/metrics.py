@@ -10,6 +10,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from streaming import store
 from streaming.analysis import charts, over_run
+from streaming.analysis.arena_stats import compare_deployments, pairs_sentence
 from streaming.analysis.compare import compare, paired_compare, paired_frame
 from streaming.analysis.tables import (
     format_percentile_table,
@@ -229,6 +230,11 @@ else:
     ok = (view["status"] == "ok").to_numpy()
     cmp = compare(view.loc[ok & (group == a).to_numpy(), metric], view.loc[ok & (group == b).to_numpy(), metric], a, b)
     st.markdown(comparison_sentence(cmp, f"median {metric_name}", seconds=metric != "tokens_per_s"))
+    if by == "deployments" and metric != "tokens_per_s":  # the arena asked both the same prompts: pair them
+        name_of = {v: k for k, v in labels.items()}
+        paired = pairs_sentence(compare_deployments(view, name_of.get(a, a), name_of.get(b, b), metric), metric_name)
+        if paired:
+            st.markdown(paired)
 
 # -- export -----------------------------------------------------------------------------------------
 st.subheader("Export")

@@ -98,3 +98,16 @@ def test_cancel_stops_every_lane(env: Path, server: Any) -> None:
     assert recs["lane-quick"].status in ("ok", "cancelled")
     long_row = next(r for r in arena.standings() if r.deployment == "lane-long")
     assert long_row.finish_place is None and "cancelled" in place_line(long_row)  # a stopped lane never "finishes"
+
+
+def test_metrics_page_pairs_deployments_from_arena_turns(env: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.multiselect(key="arena_deps").set_value(["lane-quick", "lane-slow"]).run()
+    for i in range(2):
+        at.chat_input(key="arena_prompt").set_value(f"What is a token? ({i})").run()
+    m = AppTest.from_file(str(Path(PAGE).parent / "metrics.py"), default_timeout=60).run()
+    assert not m.exception
+    m.radio(key="cmp_by").set_value("deployments").run()
+    m.selectbox(key="cmp_a").set_value("lane-quick (simulated)").run()
+    m.selectbox(key="cmp_b").set_value("lane-slow (simulated)").run()
+    assert any(x.value.startswith("On the same 2 arena prompts, median TTFT lane-quick") for x in m.markdown)

@@ -57,7 +57,7 @@ def dep_labels(df: pd.DataFrame) -> pd.Series:
 
 USED_COLUMNS = ("run_id", "tag", "deployment", "provider", "temperature", "mode", "status", "prompt_id", "prompt_size", "seq", "request_key",
                 "response_id", "request_id", "started_at", "http_status", "retries", "attempts", "ttft_s", "e2e_s", "tpot_s", "tokens_per_s",
-                "perceived_wait_s", "output_tokens", "chunks", "chunk_times_s", "chunk_chars", "itl_s")  # fmt: skip
+                "perceived_wait_s", "output_tokens", "chunks", "chunk_times_s", "chunk_chars", "itl_s", "pair_id")  # fmt: skip
 
 
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
