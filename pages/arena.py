@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -29,6 +30,7 @@ if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover
 
 CURSOR = "▌"
 REPAINT_S = 0.1
+FINALIZE_WAIT_S = 15.0
 
 
 def deployments() -> list[Any]:
@@ -58,8 +60,10 @@ def render_result(last: dict[str, Any]) -> None:
             st.markdown(lane["text"] or "*(no text)*")
             rec = StreamRecord.from_dict(lane["record"])
             sentence = failure_sentence(rec)
-            if sentence:
-                st.warning(sentence) if rec.status == "cancelled" else st.error(sentence)
+            if sentence and rec.status == "cancelled":
+                st.warning(sentence)
+            elif sentence:
+                st.error(sentence)
             st.caption(place_line(row))
 
 
@@ -69,7 +73,8 @@ st.caption("One prompt, 2–4 deployments at once, streamed side by side through
            "so the Metrics page can compare deployments on the same prompts (paired statistics).")  # fmt: skip
 deps = deployments()
 by_name = {d.name: d for d in deps}
-default = [n for n in st.session_state.get("_arena_keep", ["sim-fast", "sim-slow"]) if n in by_name]
+linked = [n for n in str(st.query_params.get("lanes", "")).split(",") if n in by_name]  # ?lanes=a,b opens the arena on those
+default = linked or [n for n in st.session_state.get("_arena_keep", ["sim-fast", "sim-slow"]) if n in by_name]
 chosen = st.multiselect("Deployments (2–4)", list(by_name), default=default, max_selections=4, format_func=lambda n: by_name[n].label, key="arena_deps")
 st.session_state["_arena_keep"] = list(chosen)
 max_tokens = int(st.number_input("Max tokens", 1, 4096, 96, 16, key="arena_max_tokens"))
@@ -78,9 +83,15 @@ if problem:
     st.info(problem)
 prompt = st.chat_input("The same prompt to every lane…", key="arena_prompt", disabled=problem is not None)
 
+running = st.session_state.get("arena_running")
+if running is not None:  # fast reruns: a Stop starts this run while the stopped one is still closing its lanes
+    running.wait(FINALIZE_WAIT_S)
 if prompt is None or problem:
-    if st.session_state.get("arena_last"):
-        render_result(st.session_state["arena_last"])
+    prev = st.session_state.get("arena_last")
+    if prev and prev.get("lanes"):
+        render_result(prev)
+        if prev.get("save_error"):
+            st.caption(prev["save_error"])
     st.stop()
 bad = prompt_problem(prompt)
 if bad:
@@ -106,6 +117,11 @@ for col, d in zip(st.columns(len(lanes)), lanes):
         bodies.append(st.empty())
         infos.append(st.empty())
 st.button("■ Stop all", key="arena_stop", help="Stop every lane; the partial answers are kept")
+done = st.session_state["arena_running"] = threading.Event()
+# Filled in `finally` without calling Streamlit: during a Stop, even st.session_state raises StopException there.
+last: dict[str, Any] = {}
+st.session_state["arena_last"] = last
+save_turns = st.session_state.get("save_turns", True)
 arena.start()
 try:
     last_paint = 0.0
@@ -118,17 +134,18 @@ try:
                 body.markdown(c.text + CURSOR if c.text else "")
                 info.caption(place_line(row))
 finally:
-    arena.cancel()  # a Stop (or any rerun) lands here: every lane stops
-    records = arena.join()
-    client.close()
-    from streaming.store import Store
+    try:
+        arena.cancel()  # a Stop (or any rerun) lands here: every lane stops
+        records = arena.join()
+        client.close()
+        rows = arena.standings(final=True)
+        last.update(prompt=prompt, standings=[r.__dict__ for r in rows],
+                    lanes=[{"label": c.deployment.label, "text": r.text, "record": r.to_dict()} for c, r in zip(arena.columns, records)])  # fmt: skip
+        if save_turns:
+            from streaming.store import Store
 
-    if st.session_state.get("save_turns", True):
-        with Store(default_store_path()) as db:
-            problem_saving = save_arena(records, db)
-        if problem_saving:
-            st.session_state["arena_save_error"] = problem_saving
-    rows = arena.standings()
-    st.session_state["arena_last"] = {"prompt": prompt, "standings": [r.__dict__ for r in rows],
-                                      "lanes": [{"label": c.deployment.label, "text": r.text, "record": r.to_dict()} for c, r in zip(arena.columns, records)]}  # fmt: skip
+            with Store(default_store_path()) as db:
+                last["save_error"] = save_arena(records, db)
+    finally:
+        done.set()
 st.rerun()  # draw the finished turn once, from the session (the same view as after a Stop)

@@ -96,8 +96,8 @@ def test_cancel_stops_every_lane(env: Path, server: Any) -> None:
         recs = {r.deployment: r for r in arena.join()}
     assert recs["lane-long"].status == "cancelled" and 5 <= (recs["lane-long"].output_tokens or 0) < 400
     assert recs["lane-quick"].status in ("ok", "cancelled")
-    long_row = next(r for r in arena.standings() if r.deployment == "lane-long")
-    assert long_row.finish_place is None and "cancelled" in place_line(long_row)  # a stopped lane never "finishes"
+    long_row = next(r for r in arena.standings(final=True) if r.deployment == "lane-long")
+    assert long_row.finish_place is None and "· stopped ·" in place_line(long_row)  # a stopped lane never "finishes"
 
 
 def test_metrics_page_pairs_deployments_from_arena_turns(env: Path) -> None:

@@ -124,3 +124,45 @@ def test_live_line_never_says_waiting_under_text(env: dict[str, str], page: Page
         assert with_text and any("waiting for first token" in p["line"] for p in pairs)
         assert not [p for p in with_text if "waiting for first token" in p["line"]], with_text[:3]
         assert "⏳" not in page.content()
+
+
+ARENA_LANES = """
+[[deployments]]
+name = "lane-a"
+provider = "simulated"
+ttft_ms = 100
+tokens_per_s = 12
+output_tokens = 300
+
+[[deployments]]
+name = "lane-b"
+provider = "simulated"
+ttft_ms = 600
+tokens_per_s = 6
+output_tokens = 300
+"""
+
+
+def test_arena_mid_stream_and_stop_all(server: Any, page: Page, tmp_path: Path) -> None:
+    (tmp_path / "deployments.toml").write_text(ARENA_LANES)
+    env = dict(os.environ, STREAMING_DEPLOYMENTS=str(tmp_path / "deployments.toml"), STREAMING_DB=str(tmp_path / "a.db"), STREAMING_SERVER_URL=server.url)
+    with streamlit_app("app.py", env, str(tmp_path / "streamlit.log")) as url:
+        page.goto(f"{url}/arena?lanes=lane-a,lane-b")
+        expect(page.get_by_role("heading", name="Arena")).to_be_visible()
+        expect(page.locator('[data-testid="stMultiSelect"]')).to_contain_text("lane-a (simulated)")
+        expect(page.locator('[data-testid="stMultiSelect"]')).to_contain_text("lane-b (simulated)")
+        box = page.locator('[data-testid="stChatInputTextArea"]')
+        expect(box).to_be_enabled()
+        box.fill("How do cloud regions change latency?")
+        box.press("Enter")
+        line = page.locator('[data-testid="stMarkdownContainer"]', has_text="First token:")
+        expect(line).to_contain_text("lane-a", timeout=15_000)
+        expect(line).to_contain_text("lane-b", timeout=15_000)  # both lanes have text: mid-stream
+        expect(page.get_by_text(" · streaming…").first).to_be_visible()
+        page.screenshot(path=str(tmp_path / "arena-mid-stream.png"), full_page=True)
+        page.get_by_role("button", name="■ Stop all").click()
+        expect(page.get_by_text("Stopped: the partial answer is kept.")).to_have_count(2, timeout=15_000)  # every lane stopped
+        expect(page.get_by_text("Finished: nobody yet")).to_be_visible()
+        expect(page.locator('[data-testid="stCaptionContainer"]', has_text="· stopped ·")).to_have_count(2)
+        expect(page.get_by_text("Display a Mermaid diagram.")).to_have_count(0)  # no stray st.write of an element (magic)
+        page.screenshot(path=str(tmp_path / "arena-stopped.png"), full_page=True)

@@ -16,6 +16,7 @@ from streaming.core.client import Client
 from streaming.core.config import Deployment
 from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest
+from streaming.demo.format import status_word
 from streaming.demo.reader import ThreadedReader
 
 MIN_COLUMNS, MAX_COLUMNS = 2, 4
@@ -81,11 +82,11 @@ class Arena:
     def join(self, timeout: float = 10.0) -> list[StreamRecord]:
         return [c.reader.join(timeout) for c in self.columns]
 
-    def standings(self) -> list[Standing]:
-        """The finish line now: live TTFT from the reader until a lane ends, then the record's figures."""
+    def standings(self, final: bool = False) -> list[Standing]:
+        """The finish line now: live TTFT from the reader until a lane ends, then the record's figures (all of them when ``final``)."""
         rows = []
         for c in self.columns:
-            if c.reader.finished:
+            if final or c.reader.finished:
                 rec = c.reader.record
                 rows.append((c.deployment.name, rec.ttft_s, rec.tokens_per_s, rec.e2e_s if rec.ok else None, rec.status))
             else:
@@ -102,7 +103,7 @@ def place_line(s: Standing) -> str:
     """The line under a lane: its places and figures."""
     ordinal = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th"}
     parts = [f"first token {ordinal.get(s.first_token_place, '—')}" if s.first_token_place else "no token yet",
-             f"finished {ordinal[s.finish_place]}" if s.finish_place else ("streaming…" if s.status == "streaming" else s.status)]  # fmt: skip
+             f"finished {ordinal[s.finish_place]}" if s.finish_place else ("streaming…" if s.status == "streaming" else status_word(s.status))]  # fmt: skip
     parts.append(f"TTFT {s.ttft_s * 1000:.0f} ms" if s.ttft_s is not None else "TTFT —")
     parts.append(f"{s.tokens_per_s:.0f} tok/s" if s.tokens_per_s else "tok/s —")
     parts.append(f"e2e {s.e2e_s * 1000:.0f} ms" if s.e2e_s is not None else "e2e —")
