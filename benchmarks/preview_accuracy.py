@@ -10,6 +10,7 @@ Runs real benchmarks on the built-in server (simulated deployments) and times th
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -17,9 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streaming import Store, ensure_server, run_benchmark  # noqa: E402
+from streaming import Store, run_benchmark  # noqa: E402
 from streaming.bench.matrix import BenchConfig  # noqa: E402
 from streaming.bench.preview import preview  # noqa: E402
+from streaming.server.launcher import free_port, start_server  # noqa: E402
 
 
 def main() -> None:
@@ -28,7 +30,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--deployment", action="append", default=None)
     args = ap.parse_args()
-    server = ensure_server()
+    server = start_server(port=free_port())  # our own server (not one another process runs on 8765)
+    os.environ["STREAMING_SERVER_URL"] = server.url
     print(f"server {server.url}")
     print(f"{'deployment':<12} {'requests':>8} {'estimate s':>11} {'actual s':>9} {'actual/estimate':>16}")
     for dep in args.deployment or ["sim-fast", "sim-slow"]:
