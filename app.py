@@ -30,16 +30,27 @@ from streaming.core.request import (
     LLMRequest,
     RetryPolicy,
     Timeouts,
-    can_resume,
     resume_request,
 )
+from streaming.demo.answers import api_label, can_continue, continued_caption
+from streaming.demo.chats import (
+    EXAMPLE_PROMPTS,
+    drop_last_answer,
+    drop_last_prompt,
+    load_chat,
+    new_chat_id,
+    save_chat,
+)
 from streaming.demo.format import failure_sentence, metrics_line
+from streaming.demo.inputs import fold, max_tokens_problem, prompt_problem
+from streaming.demo.liveline import LiveLine, waiting_for_whole_answer
 from streaming.demo.pacing import Batcher, Smoother
 from streaming.demo.race import Race, RaceResult
 from streaming.demo.reader import ThreadedReader, frames
 from streaming.demo.turns import build_request, default_store_path, save_turn
 from streaming.errors import ConfigError, EndpointError
 from streaming.server import launcher
+from streaming.server.health import server_health
 
 HERE = Path(__file__).resolve().parent
 CURSOR = "▌"
@@ -50,6 +61,7 @@ OTHER_PAGES = (
     ("pages/benchmark.py", "Benchmark", ":material/speed:"),
     ("pages/metrics.py", "Metrics", ":material/monitoring:"),
     ("pages/deployments.py", "Deployments", ":material/hub:"),
+    ("pages/arena.py", "Arena", ":material/sports_score:"),
 )
 
 st.set_page_config(page_title="Streaming LLM Lab", page_icon="⚡", layout="wide")
@@ -91,6 +103,23 @@ def server_url() -> str | None:
     if notice:
         st.warning(notice[0].upper() + notice[1:] + ".", icon=":material/restart_alt:")
     return url
+
+
+def health_line() -> None:
+    """The built-in server's health (up, local model, restarts) and a restart button, in the sidebar."""
+    url = server_url()
+    if url is None:
+        return
+    st.caption(f":material/dns: {server_health(url).line()}")
+    if st.button("Restart the built-in server", key="restart_server", icon=":material/restart_alt:"):
+        try:
+            with st.spinner("Restarting the built-in server…"):
+                launcher.restart_server()
+        except EndpointError as e:
+            st.error(f"Not restarted: {e}.")
+        else:
+            launcher.take_notice()
+            st.rerun()
 
 
 def server_notice(dep: Deployment, rec: StreamRecord) -> str | None:
@@ -144,7 +173,7 @@ def deployment_notice(dep: Deployment) -> None:
         if p and p.reasoning_tokens:
             prof = (f" (about {p.ttft_ms:.0f} ms to start, then {p.reasoning_tokens} reasoning tokens at {p.reasoning_tokens_per_s:.0f}/s at medium effort "
                     f"before the first visible token, then {p.tokens_per_s:.0f} tokens/s)")  # fmt: skip
-        st.info(f"`{dep.name}` is **simulated**: filler text on a declared latency profile{prof}, served over real HTTP.", icon=":material/tune:")
+        st.info(f"`{dep.name}` is **simulated**: canned answers (whole sentences picked from your prompt) on a declared latency profile{prof}, served over real HTTP.", icon=":material/tune:")
 
 
 # -- the demo page -------------------------------------------------------------------
@@ -169,6 +198,67 @@ def save(records: list[StreamRecord], kind: str, db: Any) -> None:
     if problem:
         with contextlib.suppress(ScriptControlException):  # a stopped run cannot show it; the turn is what matters
             st.session_state["save_error"] = problem
+    if db is not None:
+        with contextlib.suppress(ScriptControlException):  # after a Stop the chat's copy waits for the next run
+            persist_chat()
+
+
+def persist_chat() -> None:
+    """Keep the chat in the results database under ``?chat=ID``, so a browser reload brings it back."""
+    cid = st.session_state.setdefault("chat_id", new_chat_id())
+    try:
+        save_chat(default_store_path(), cid, st.session_state.get("history", []))
+        st.query_params["chat"] = cid
+    except Exception as e:  # the chat matters more than its copy
+        st.session_state["save_error"] = f"The chat was not kept for a reload ({type(e).__name__})."
+
+
+def restore_chat() -> None:
+    """A reload starts a new session: bring the chat back from the database by the URL's ``?chat=ID``."""
+    if "chat_id" in st.session_state:
+        return
+    cid = st.query_params.get("chat")
+    st.session_state["chat_id"] = cid or new_chat_id()
+    if cid and not st.session_state.get("history"):
+        try:
+            msgs = load_chat(default_store_path(), cid)
+        except Exception:
+            msgs = None
+        if msgs:
+            st.session_state["history"] = msgs
+
+
+def example_prompts() -> None:
+    """On an empty chat: a few prompts to start with (each is sent as typed)."""
+    cols = st.columns(len(EXAMPLE_PROMPTS))
+    for i, (col, text) in enumerate(zip(cols, EXAMPLE_PROMPTS)):
+        if col.button(text, key=f"example-{i}", use_container_width=True):
+            st.session_state["pending"] = ("example", text)
+            st.rerun()
+
+
+def answer_actions(history: list[dict[str, Any]]) -> None:
+    """Regenerate, Edit (the last prompt, then resend) and Copy under the last finished answer."""
+    last = history[-1] if history else None
+    if not last or last["role"] != "assistant" or last.get("status") == "streaming" or not any(m["role"] == "user" for m in history):
+        return
+    n = len(history)
+    c1, c2, c3, _ = st.columns([1, 1, 1, 3])
+    if c1.button("Regenerate", key=f"regen-{n}", icon=":material/refresh:", help="Ask the same again; the new answer replaces this one"):
+        st.session_state["pending"] = ("regenerate", None)
+        st.rerun()
+    last_user = next(m["content"] for m in reversed(history) if m["role"] == "user")
+    with c2.popover("Edit", icon=":material/edit:", help="Change your last message and send it again"):
+        text = st.text_area("Your last message", last_user, key=f"edit-text-{n}")
+        if st.button("Send", key=f"edit-send-{n}", type="primary"):
+            problem = prompt_problem(text)
+            if problem:
+                st.error(problem)
+            else:
+                st.session_state["pending"] = ("edit", text)
+                st.rerun()
+    with c3.popover("Copy", icon=":material/content_copy:", help="The answer as plain text, with a copy button"):
+        st.code(last.get("content") or "", language=None, wrap_lines=True)
 
 
 def render_message(m: dict[str, Any]) -> None:
@@ -179,7 +269,7 @@ def render_message(m: dict[str, Any]) -> None:
         final.wait(FINALIZE_WAIT_S)
     with st.chat_message(m["role"]):
         if m["role"] == "user":
-            st.markdown(m["content"])
+            show_user_text(m["content"])
             return
         if m.get("kind") == "race":
             render_race(m)
@@ -192,14 +282,27 @@ def render_message(m: dict[str, Any]) -> None:
         if rec is None:
             st.caption("stopped")
             return
-        if rec.resume_of:
-            st.caption(f"Continued from the interrupted answer above (linked attempt; resumes {rec.resume_of}).")
+        for note in (continued_caption(rec), api_label(rec)):
+            if note:
+                st.caption(note)
         sentence = failure_sentence(rec)
         if sentence:
             (st.warning if rec.status == "cancelled" else st.error)(sentence)
         if m.get("server_notice"):
             st.error(m["server_notice"])
         st.caption(metrics_line(rec, m.get("temperature")))
+
+
+def show_user_text(text: str) -> None:
+    """A user message; a long one is folded (its head, its size in tokens, the rest in an expander)."""
+    f = fold(text)
+    if not f.folded:
+        st.markdown(text)
+        return
+    st.markdown(f.head)
+    st.caption(f.summary)
+    with st.expander("Show the whole prompt"):
+        st.text(text)
 
 
 def render_race(m: dict[str, Any]) -> None:
@@ -246,7 +349,7 @@ def paint(reader: ThreadedReader, msg: dict[str, Any], field: str, info: Any, se
     ``think``: a slot for the reasoning summary, open while the model thinks and collapsed when the answer starts."""
     pacer = Smoother() if settings["smooth"] else Batcher()
     shown: list[str] = []
-    last_info = -1.0
+    live = LiveLine()
     thinking_open = False
     for fr in frames(reader, interval_s=settings["interval_ms"] / 1000.0, tick_s=0.1, pacer=pacer):
         if think is not None and fr.stats.thinking_s is not None:
@@ -259,9 +362,8 @@ def paint(reader: ThreadedReader, msg: dict[str, Any], field: str, info: Any, se
         if fr.text:
             shown.append(fr.text)
             msg[field] = "".join(shown)
-        if not fr.text or fr.stats.elapsed_s - last_info >= 0.25 or fr.final:
-            info.caption(fr.stats.line())
-            last_info = fr.stats.elapsed_s
+        if live.due(fr.stats, bool(shown), ticked=not fr.text) or fr.final:
+            info.caption(LiveLine.text(fr.stats))
             if on_tick is not None:
                 on_tick()
         if fr.text:
@@ -320,6 +422,9 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
         show_text(body, rec.text)
         sentence = failure_sentence(rec)
         with info.container():
+            for note in (continued_caption(rec), api_label(rec)):
+                if note:
+                    st.caption(note)
             if sentence:
                 st.error(sentence)
             if msg["server_notice"]:
@@ -351,7 +456,7 @@ def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
 
         def plain_tick() -> None:
             if not race.plain.finished:
-                plain_info.caption(f"⏳ waiting for the whole answer… {race.plain.stats().elapsed_s:.1f} s")
+                plain_info.caption(waiting_for_whole_answer(race.plain.stats().elapsed_s))
 
         gen = paint(race.streamed, msg, "content", info, settings, on_tick=plain_tick)
         try:
@@ -381,7 +486,7 @@ def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
 def continue_button(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A "Continue" button under an answer that broke off mid-stream; the message to resume when clicked."""
     last = history[-1] if history else None
-    if not last or last.get("kind") != "chat" or not last.get("record") or not can_resume(StreamRecord.from_dict(last["record"])):
+    if not last or last.get("kind") != "chat" or not last.get("record") or not can_continue(StreamRecord.from_dict(last["record"])):
         return None
     clicked = st.button("Continue", key=f"continue-{len(history)}", icon=":material/play_arrow:",
                         help="Ask again with the partial answer and an instruction to continue; recorded as a linked second attempt")  # fmt: skip
@@ -391,6 +496,20 @@ def continue_button(history: list[dict[str, Any]]) -> dict[str, Any] | None:
 def demo() -> None:
     dep: Deployment = st.session_state["selected_deployment"]
     st.session_state.setdefault("history", [])
+    restore_chat()
+    # an example, Regenerate or Edit (set on the previous run): applied before the chat is drawn
+    pending = st.session_state.pop("pending", None)
+    queued: str | None = None
+    regenerate = False
+    if pending is not None:
+        kind, text = pending
+        if kind == "regenerate":
+            st.session_state["history"] = drop_last_answer(st.session_state["history"])
+            regenerate = True
+        else:
+            if kind == "edit":
+                st.session_state["history"] = drop_last_prompt(st.session_state["history"])
+            queued = text
     with st.sidebar:
         st.markdown("### Live demo")
         effort: str | None = None
@@ -400,8 +519,11 @@ def demo() -> None:
                                   key="reasoning_effort", help="How much the model thinks before answering")  # fmt: skip
         else:
             temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature")
-        max_tokens = int(st.number_input("Max tokens", 1, 4096, 1024 if dep.reasoning else 256, 16, key="max_tokens",
-                                         help="Reasoning models count their reasoning tokens in this budget" if dep.reasoning else None))  # fmt: skip
+        # no min/max on the widget: out of range, it would keep the last valid value silently; checked before sending
+        max_tokens_raw = st.number_input("Max tokens", value=1024 if dep.reasoning else 256, step=16, key="max_tokens",
+                                         help="1 to 4096" + ("; reasoning models count their reasoning tokens in this budget" if dep.reasoning else ""))  # fmt: skip
+        if max_tokens_problem(max_tokens_raw):
+            st.error(max_tokens_problem(max_tokens_raw))
         system = st.text_area("System prompt", "You are a helpful assistant. Answer briefly.", key="system", height=80)
         api = st.radio("API", list(APIS), index=list(APIS).index(dep.api), key="api", horizontal=True,
                        format_func=lambda a: {"chat": "Chat", "responses": "Responses"}.get(a, "Completions (legacy)"))  # fmt: skip
@@ -412,6 +534,10 @@ def demo() -> None:
         st.toggle("Save demo turns", value=True, key="save_turns", help="Each turn goes to the results database (STREAMING_DB)")
         if st.button("Clear chat", key="clear"):
             st.session_state["history"] = []
+            st.session_state["chat_id"] = new_chat_id()
+            st.query_params.pop("chat", None)
+        if dep.builtin:
+            health_line()
 
     st.title("⚡ Live demo")
     st.caption("Type a prompt and watch the answer stream in, with time to first token (TTFT) and tokens/s measured by the client as bytes arrive.")
@@ -423,18 +549,31 @@ def demo() -> None:
     if st.session_state.get("save_error"):
         st.caption(st.session_state.pop("save_error"))
 
-    resume_from = continue_button(st.session_state["history"])
+    continue_slot = st.empty()  # emptied when a turn starts: one Continue button (and one row of actions) at a time
+    with continue_slot.container():
+        resume_from = continue_button(st.session_state["history"])
+        answer_actions(st.session_state["history"])
+        if not st.session_state["history"] and queued is None:
+            example_prompts()
     prompt = st.chat_input("Ask something…", key="prompt", submit_mode="disable")
-    if not prompt and resume_from is None:
+    if prompt is None:
+        prompt = queued
+    if prompt is None and resume_from is None and not regenerate:
+        return
+    problem = (prompt_problem(prompt) if prompt is not None else None) or max_tokens_problem(max_tokens_raw)
+    if problem:
+        st.error(problem, icon=":material/error:")
         return
     limited = None if refused else gate.take_turn()
     if refused or limited:
         st.error(limited or f"The request was not sent: `{dep.name}` is refused here (see above); pick a built-in deployment or sign in.")
         return
+    max_tokens = int(max_tokens_raw)
+    continue_slot.empty()
     if prompt:
         st.session_state["history"].append({"role": "user", "content": prompt})
         with st.chat_message("user"):
-            st.markdown(prompt)
+            show_user_text(prompt)
 
     url = server_url() if dep.builtin else None
     if dep.builtin and url is None:
@@ -454,9 +593,11 @@ def demo() -> None:
         req = resume_request(req, StreamRecord.from_dict(resume_from["record"]))
         run_chat_turn(client, dep, req, settings)
         continue_button(history)  # a resumed answer can break off too
+        answer_actions(history)
         return
     (run_race_turn if race else run_chat_turn)(client, dep, req, settings)
     continue_button(history)  # right under an answer that just broke off (same key as on the next run)
+    answer_actions(history)  # the same keys as on the next run
 
 
 # -- navigation ------------------------------------------------------------------------

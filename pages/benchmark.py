@@ -8,22 +8,39 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 import gate
 from streaming import store
 from streaming.analysis.failures import error_summary
-from streaming.analysis.tables import format_summary, summarize
+from streaming.analysis.summary_view import summary_table
+from streaming.analysis.tables import summarize
 from streaming.bench.guard import needs_confirmation
 from streaming.bench.job import BenchJob
 from streaming.bench.matrix import BenchConfig, parse_temperatures
+from streaming.bench.preview import preview
 from streaming.bench.progress import BenchPoint
 from streaming.core.config import BUILTINS, load_deployments
 from streaming.errors import ConfigError, StreamingError
+
+# Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
+# no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.
+# (Once per session: AppTest resets Streamlit's flag on every run.)
+if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover"):
+    st.session_state["_nav_handover"] = True
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS_PAGE = "pages/metrics.py"
 JOB = "bench_job"
 PENDING = "bench_pending"  # (config, estimate) waiting for the cost guard's confirmation
+FORM_KEYS = ("deployments", "temperatures", "mode", "prompt_set", "repeats", "requests", "concurrency", "rate", "max_tokens", "warmup")
+
+
+def kept(key: str, default: object) -> object:
+    """A widget's value from the last visit: Streamlit forgets a widget's state when its page is left, this copy stays."""
+    return st.session_state.get(f"_bench_{key}", default)
 
 
 def deployments() -> tuple[list, str | None]:
@@ -67,36 +84,45 @@ by_name = {d.name: d for d in deps}
 job: BenchJob | None = st.session_state.get(JOB)
 running = job is not None and not job.done
 
-with st.form("matrix"):
-    chosen = st.multiselect("Deployments", list(by_name), default=["sim-fast"] if "sim-fast" in by_name else list(by_name)[:1],
-                            format_func=lambda n: by_name[n].label, key="deployments")  # fmt: skip
+modes = ["both", "stream", "non-stream"]
+prompt_sets = ["short", "medium", "long", "mixed", "conversations"]
+with st.container(border=True):  # not a form: the preview below follows every change
+    default_deps = [n for n in kept("deployments", ["sim-fast"] if "sim-fast" in by_name else list(by_name)[:1]) if n in by_name]  # type: ignore[union-attr]
+    chosen = st.multiselect("Deployments", list(by_name), default=default_deps, format_func=lambda n: by_name[n].label, key="deployments")
     c1, c2, c3 = st.columns(3)
-    temps = c1.text_input("Temperatures", "default", help="comma-separated, e.g. 0, 0.7, 1.0; 'default' sends none", key="temperatures")
-    mode = c2.radio("Mode", ["both", "stream", "non-stream"], horizontal=True, key="mode", help="both: the same prompts streamed and not")
-    prompt_set = c3.selectbox("Prompts (built-in)", ["short", "medium", "long", "mixed", "conversations"], key="prompt_set")
+    temps = c1.text_input("Temperatures", kept("temperatures", "default"), help="comma-separated, e.g. 0, 0.7, 1.0; 'default' sends none", key="temperatures")  # type: ignore[arg-type]
+    mode = c2.radio("Mode", modes, index=modes.index(kept("mode", "both")), horizontal=True, key="mode", help="both: the same prompts streamed and not")  # type: ignore[arg-type]
+    prompt_set = c3.selectbox("Prompts (built-in)", prompt_sets, index=prompt_sets.index(kept("prompt_set", "short")), key="prompt_set")  # type: ignore[arg-type]
     c4, c5, c6, c7, c8 = st.columns(5)
-    repeats = c4.number_input("Repeats", 1, 100, 1, key="repeats")
-    requests = c5.number_input("Total requests (0: all prompts × repeats)", 0, 100_000, 0, key="requests")
-    concurrency = c6.number_input("Concurrency", 1, 1000, 8, key="concurrency")
-    rate = c7.number_input("Rate, req/s (0: closed loop)", 0.0, 1000.0, 0.0, key="rate")
-    max_tokens = c8.number_input("Max tokens", 1, 4096, 128, key="max_tokens")
-    warmup = st.number_input("Warmup requests per deployment (stored apart)", 0, 20, 1, key="warmup")
-    start = st.form_submit_button("Start", type="primary", disabled=running)
-
-if start and not running:
+    repeats = c4.number_input("Repeats", 1, 100, kept("repeats", 1), key="repeats")  # type: ignore[arg-type]
+    requests = c5.number_input("Total requests (0: all prompts × repeats)", 0, 100_000, kept("requests", 0), key="requests")  # type: ignore[arg-type]
+    concurrency = c6.number_input("Concurrency", 1, 1000, kept("concurrency", 8), key="concurrency")  # type: ignore[arg-type]
+    rate = c7.number_input("Rate, req/s (0: closed loop)", 0.0, 1000.0, kept("rate", 0.0), key="rate")  # type: ignore[arg-type]
+    max_tokens = c8.number_input("Max tokens", 1, 4096, kept("max_tokens", 128), key="max_tokens")  # type: ignore[arg-type]
+    warmup = st.number_input("Warmup requests per deployment (stored apart)", 0, 20, kept("warmup", 1), key="warmup")  # type: ignore[arg-type]
+    for k in FORM_KEYS:
+        st.session_state[f"_bench_{k}"] = st.session_state[k]
+    cfg = None
     try:
         cfg = BenchConfig(deployments=list(chosen), temperatures=parse_temperatures(temps), mode=mode, prompt_set=prompt_set,
                           repeats=int(repeats), requests=int(requests) or None, concurrency=int(concurrency),
                           rate=float(rate) or None, max_tokens=int(max_tokens), warmup=int(warmup),
                           deployments_file=os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page")  # fmt: skip
         cfg.validate()
-        refused = gate.bench_refusal(chosen, deps)
-        if refused:
-            st.error(refused)
-        else:  # the cost guard estimates before anything is sent
-            st.session_state[PENDING] = (cfg, needs_confirmation(cfg, gate.budget_tokens()))
+        st.caption(f":material/schedule: {preview(cfg).sentence()}")
+        problem = None
     except StreamingError as e:
-        st.error(str(e).splitlines()[0])
+        problem = str(e).splitlines()[0]
+        st.error(problem)  # at once, not only after Start
+    with st.form("start", border=False, enter_to_submit=False):
+        start = st.form_submit_button("Start", type="primary", disabled=running)
+
+if start and not running and cfg is not None and problem is None:
+    refused = gate.bench_refusal(chosen, deps)
+    if refused:
+        st.error(refused)
+    else:  # the cost guard estimates before anything is sent
+        st.session_state[PENDING] = (cfg, needs_confirmation(cfg, gate.budget_tokens()))
 if st.session_state.get(PENDING) and not running:
     cfg, est = st.session_state[PENDING]
     confirmed = True if est is None else gate.confirm_cost(est, gate.budget_tokens())
@@ -131,18 +157,32 @@ def live() -> None:
     m1.metric("Done", f"{p.done}/{p.total}")
     m2.metric("Errors", p.errors)
     m3.metric("Elapsed", f"{p.elapsed_s:.1f} s")
-    m4.metric("Run", p.run_id)
+    with m4:
+        st.caption("Run id (copy)")
+        st.code(p.run_id, language=None)  # whole and copyable: a metric cuts it
     if p.cells:
         st.dataframe(pd.DataFrame([{"cell": k, "done": v.done, "errors": v.errors,
                                     "p50 wait (ms)": None if v.p50_wait_s is None else round(v.p50_wait_s * 1000)}
                                    for k, v in sorted(p.cells.items())]), hide_index=True)  # fmt: skip
-    st.plotly_chart(scatter(list(p.points)), key="live_scatter")
+    if any(pt.perceived_wait_s is not None for pt in p.points):
+        st.plotly_chart(scatter(list(p.points)), key="live_scatter")
+    else:
+        st.caption("No request has finished yet." if not job.done else "No request finished in this run: nothing to plot.")
     for w in p.warnings:
         st.warning(w)
     if job.done:
-        st.success(f"Run {p.run_id} {p.phase}: {p.done} requests, {p.errors} errors.")
+        ended = f"Run {p.run_id} {p.phase}: {p.done} requests, {p.errors} errors."
+        if p.phase == "finished":
+            st.success(ended)
+        elif p.phase == "stopped":
+            st.warning(ended + " Stopped before the end: the requests that finished are kept.", icon=":material/stop_circle:")
+        else:
+            st.error(ended)
         try:
-            st.code(format_summary(summarize(store.load_requests(db_path, [p.run_id], timelines=False))), language=None)
+            table = summary_table(summarize(store.load_requests(db_path, [p.run_id], timelines=False)))
+            st.dataframe(table, hide_index=True, key="summary")
+            st.caption("Sort by clicking a column. Times in ms over successful requests; "
+                       "p95 ≈ max: too few requests for a p95 (it is the sample's maximum).")  # fmt: skip
             for line in error_summary(store.load_requests(db_path, [p.run_id], timelines=False)):
                 st.error(line)  # one sentence per kind of failure, with a request id
         except Exception as e:

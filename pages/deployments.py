@@ -6,6 +6,7 @@ import os
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 import gate
 from streaming.core.auth import Credentials, SafeSecrets
@@ -15,6 +16,14 @@ from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.demo.format import failure_sentence, metrics_line
 from streaming.errors import ConfigError, EndpointError
 from streaming.server.launcher import ensure_server
+
+# Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
+# no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.
+# (Once per session: AppTest resets Streamlit's flag on every run.)
+if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover"):
+    st.session_state["_nav_handover"] = True
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 gate.page_panel()
 st.title("Deployments")

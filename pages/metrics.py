@@ -6,10 +6,12 @@ import numpy as np
 import orjson
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 import gate
 from streaming import store
-from streaming.analysis import charts, reasoning
+from streaming.analysis import charts, over_run, reasoning
+from streaming.analysis.arena_stats import compare_deployments, pairs_sentence
 from streaming.analysis.compare import (
     MIN_PAIRS_FOR_CI,
     compare,
@@ -33,6 +35,14 @@ from streaming.analysis.capacity import GOODPUT_COLUMNS, THROUGHPUT_COLUMNS, par
 from streaming.analysis.knee import knee_chart
 from streaming.analysis.tables import KEYS, summarize
 from streaming.store.sweeps import run_configs
+
+# Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
+# no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.
+# (Once per session: AppTest resets Streamlit's flag on every run.)
+if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover"):
+    st.session_state["_nav_handover"] = True
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 QUICK_DEPLOYMENTS = ["sim-fast", "sim-slow", "sim-turbo"]
 QUICK_PROMPTS = ["Say hello in one sentence.", "Name three colours."]
@@ -70,6 +80,14 @@ def sweep_result(db: str, sweep_id: str) -> object:
     from streaming.bench.sweep import load_sweep
 
     return load_sweep(db, sweep_id)
+
+
+@st.cache_data(show_spinner="Building the report…", max_entries=2)
+def html_bytes(_df: pd.DataFrame, _runs: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str) -> bytes:
+    """The shareable HTML report of the filtered rows (the CLI's ``report --format html``), built only when downloaded."""
+    from streaming.analysis.report import html_report
+
+    return html_report(_df, _runs, "Streaming LLM Lab report: " + ", ".join(r for r, _ in key)).encode()
 
 
 def quick_benchmark(db: str) -> str:
@@ -246,6 +264,14 @@ if reasoning.has_reasoning(view):
     st.plotly_chart(reasoning.effort_figure(etab, metric_pick), key="c_effort")
     st.plotly_chart(reasoning.breakdown_figure(reasoning.breakdown(view[view["status"] == "ok"])), key="c_breakdown")
 
+# -- over the run -----------------------------------------------------------------------------------
+st.subheader("Over the run")
+st.caption("Drift and warm-up: each successful request's TTFT (streamed) and e2e against seconds since the first request in this view. "
+           "Aggregate throughput over the span from the first request's start to the last one's end: requests/s counts every request, "
+           "output tokens/s the successful ones' output tokens.")  # fmt: skip
+st.plotly_chart(over_run.latency_over_run(view), key="c_over_run")
+st.dataframe(over_run.throughput_frame(over_run.aggregate_throughput(view)), hide_index=True, key="throughput")
+
 # -- percentile table -------------------------------------------------------------------------------
 st.subheader("Percentiles")
 st.caption("p50/p90/p95/p99 per (deployment, temperature, mode), times in ms: value [95 % bootstrap CI] and n per metric "
@@ -276,9 +302,16 @@ else:
     cmp = compare(metric_values(rows_a, metric), metric_values(rows_b, metric), a, b)  # each over the statuses that count for the metric
     st.markdown(comparison_sentence(cmp, f"median {metric_name}", seconds=metric != "tokens_per_s",
                                     why_a=why_no_values(rows_a, metric), why_b=why_no_values(rows_b, metric)))  # fmt: skip
+    if by == "deployments" and metric != "tokens_per_s":  # the arena asked both the same prompts: pair them
+        name_of = {v: k for k, v in labels.items()}
+        paired = pairs_sentence(compare_deployments(view, name_of.get(a, a), name_of.get(b, b), metric), metric_name)
+        if paired:
+            st.markdown(paired)
 
 # -- export -----------------------------------------------------------------------------------------
 st.subheader("Export")
 raw = raw_requests(db, key)
 st.download_button("Download the filtered rows (CSV)", csv_bytes(raw[mask], key, repr((deps, tsel, modes, sizes))), file_name="requests.csv", mime="text/csv", key="csv")
+st.download_button("Download the HTML report", lambda: html_bytes(view, runs[runs["run_id"].isin(picked)], key, repr((deps, tsel, modes, sizes))),
+                   file_name="streaming-report.html", mime="text/html", key="html", on_click="ignore", icon=":material/download:")  # fmt: skip
 st.caption("The shareable HTML report (self-contained, opens offline): `python -m streaming report RUN_ID --format html --out report.html`.")

@@ -69,7 +69,10 @@ def test_start_runs_to_the_end_and_shows_results(page_env: Path) -> None:
     assert job.error is None and job.progress.phase == "finished"
     assert any("6/6" in m.value for m in at.metric)
     assert any(s.value.startswith(f"Run {job.run_id} finished: 6 requests, 0 errors") for s in at.success)
-    assert "sim-page" in at.code[0].value and "TTFT p50 ms" in at.code[0].value
+    table = at.dataframe[-1].value  # a sortable table in ms and tok/s (issue 14), the run id whole in a code block
+    assert list(table["deployment"]) == ["sim-page", "sim-page"] and "TTFT p50 (ms)" in table.columns and "tok/s p50" in table.columns
+    assert table["TTFT p50 (ms)"].dropna().between(1, 1000).all()
+    assert any(c.value == job.run_id for c in at.code)
     assert len(at.get("plotly_chart")) == 1
     # the link to the metrics page (a caption when the page runs outside st.navigation, as here)
     assert at.get("page_link") or any("Metrics page" in c.value for c in at.caption)
@@ -93,7 +96,7 @@ def test_stop_keeps_a_partial_run(page_env: Path) -> None:
     runs = list_runs(page_env)
     assert runs.iloc[0]["run_id"] == job.run_id and runs.iloc[0]["status"] == "stopped"
     assert 2 <= runs.iloc[0]["n_requests"] < 60
-    assert any("stopped" in s.value for s in at.success)
+    assert not at.success and any("stopped" in w.value for w in at.warning)  # not a green box
 
 
 def test_bad_temperature_is_one_sentence(page_env: Path) -> None:
@@ -137,3 +140,35 @@ def test_the_load_runs_in_a_child_process_and_stop_keeps_what_finished(page_env:
     assert status == "stopped" and job.progress.phase == "stopped"
     df = load_requests(page_env, [job.run_id])
     assert 3 <= len(df) < 60 and (df["status"] == "ok").all() and len(job.progress.points) >= 3
+
+
+def test_preview_counts_requests_and_estimates_the_duration(page_env: Path) -> None:
+    """Issue 14: before Start, the request count and an estimated duration, following every change."""
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.multiselect(key="deployments").set_value(["sim-page-slow"]).run()
+    at.number_input(key="requests").set_value(40).run()
+    at.number_input(key="concurrency").set_value(4).run()
+    line = next(c.value for c in at.caption if "requests in" in c.value)
+    # 40 requests of 150 ms + 10 tokens / 200 tok/s = 0.2 s each, 4 at a time: 2 s, plus 1 warmup of 0.2 s
+    assert "40 requests in 2 cells, plus 1 warmup; about 2 s." in line, line
+    at.text_input(key="temperatures").set_value("0, 1").run()
+    assert any("40 requests in 4 cells" in c.value for c in at.caption)
+    at.text_input(key="temperatures").set_value("hot").run()
+    assert at.error[0].value == "temperature must be a number (or 'default'), got 'hot'"  # said at once, before Start
+
+
+def test_the_form_keeps_its_values_when_the_page_is_left(page_env: Path) -> None:
+    at = AppTest.from_file(str(Path(PAGE).parent.parent / "app.py"), default_timeout=30).run()
+    at.switch_page("pages/benchmark.py").run()
+    at.multiselect(key="deployments").set_value(["sim-page-slow"]).run()
+    at.number_input(key="concurrency").set_value(3).run()
+    at.text_input(key="temperatures").set_value("0, 0.7").run()
+    at.radio(key="mode").set_value("stream").run()
+    at.switch_page("app.py").run()
+    assert "concurrency" not in at.session_state  # Streamlit dropped the widget's own state
+    at.switch_page("pages/benchmark.py").run()
+    assert not at.exception
+    assert at.multiselect(key="deployments").value == ["sim-page-slow"]
+    assert at.number_input(key="concurrency").value == 3
+    assert at.text_input(key="temperatures").value == "0, 0.7"
+    assert at.radio(key="mode").value == "stream"

@@ -66,7 +66,7 @@ def test_page_shows_headline_table_compare_and_export(db: tuple[Path, str]) -> N
     table = [d.value for d in at.dataframe if "p99" in d.value.columns][0]
     assert {"p50", "p90", "p95", "p99", "n"} <= set(table.columns) and table["p99"].str.contains("≈max").all()
     assert "Mann-Whitney" in text_of(at)  # the compare sentence
-    assert len(at.get("download_button")) == 1
+    assert [b.proto.label for b in at.get("download_button")] == ["Download the filtered rows (CSV)", "Download the HTML report"]
 
     at.multiselect(key="f_dep").set_value(["sim-slow"]).run()
     assert not at.exception and "36 requests selected (0 failed" in text_of(at)

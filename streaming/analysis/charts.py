@@ -180,7 +180,7 @@ def latency_vs_temperature(df: pd.DataFrame, metric: str = "ttft_s", mode: str |
         t, med, lo, hi, n = map(np.array, zip(*rows))
         c = colors[lab]
         fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself", fillcolor=c, opacity=0.2,
-                                 line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=lab, name=f"{lab} 95% CI"))  # fmt: skip
+                                 mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=lab, name=f"{lab} 95% CI"))  # fmt: skip
         fig.add_trace(go.Scatter(x=t, y=med, mode="lines+markers", name=lab, legendgroup=lab, marker_color=c, customdata=np.column_stack([lo, hi, n]),
                                  hovertemplate=f"{lab}<br>temperature %{{x}}<br>median %{{y:.4g}} [%{{customdata[0]:.4g}}–%{{customdata[1]:.4g}}]"
                                                "<br>n=%{customdata[2]}<extra></extra>"))  # fmt: skip
@@ -260,6 +260,8 @@ def token_timeline(df: pd.DataFrame, keys: Sequence[object] | None = None, max_r
     for _, r in d.head(max_requests * 4).iterrows():
         t = np.asarray(r["chunk_times_s"], dtype=float)
         chars = np.asarray(r["chunk_chars"], dtype=float) if "chunk_chars" in r and r["chunk_chars"] is not None and len(r["chunk_chars"]) == t.size else np.ones(t.size)
+        order = np.argsort(t, kind="stable")  # a line that goes back in time reads as a zigzag: draw in arrival order
+        t, chars = t[order], chars[order]
         per_chunk = (r["output_tokens"] / t.size) if pd.notna(r.get("output_tokens")) and r.get("output_tokens") else 1.0
         cum = np.arange(1, t.size + 1) * per_chunk
         lab = r["_label"]
@@ -287,6 +289,20 @@ def _hist_bars(fig: go.Figure, values: dict[str, np.ndarray], edges: np.ndarray,
     fig.update_layout(barmode="overlay")
 
 
+def tokens_per_chunk_edges(values: np.ndarray, bins: int = 30) -> np.ndarray:
+    """Bin edges over the values' own range (padded), so 1.0–1.4 tokens/chunk is spread over bars, not one integer-wide bin."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    pad = max(0.05 * (hi - lo), 0.25)
+    return np.linspace(max(0.0, lo - pad), hi + pad, bins + 1)
+
+
+def log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """1-2-5 ticks between ``lo`` and ``hi`` with full labels ("20", "50", "100"), for a log axis."""
+    vals = [m * 10.0**e for e in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1) for m in (1, 2, 5)]
+    vals = [v for v in vals if lo <= v <= hi] or [lo, hi]
+    return vals, [f"{v:g}" for v in vals]
+
+
 def tokens_per_chunk_histogram(df: pd.DataFrame) -> go.Figure:
     """Chunk sizes: tokens per chunk (output_tokens / chunks, per request) and characters per chunk.
 
@@ -302,8 +318,11 @@ def tokens_per_chunk_histogram(df: pd.DataFrame) -> go.Figure:
     if d.empty:
         return _empty(fig, "No streamed request in this view.")
     tpc = {lab: (g["output_tokens"].to_numpy(float) / g["chunks"].to_numpy(float)) for lab, g in d.groupby("_label", observed=True)}
-    hi = max(float(np.max(v)) for v in tpc.values())
-    _hist_bars(fig, tpc, np.linspace(0.5, max(hi, 1.0) + 0.5, min(60, int(max(hi, 1.0)) + 1) + 1), "tokens/chunk", row=1, col=1)
+    _hist_bars(fig, tpc, tokens_per_chunk_edges(np.concatenate(list(tpc.values()))), "tokens/chunk", row=1, col=1)
+    allv = np.concatenate(list(tpc.values()))
+    if np.ptp(allv) < 1e-9:  # one value: a single bar is the truth, so say it in words
+        fig.add_annotation(text=f"all {allv.size} requests: {allv[0]:.3g} tokens per chunk", showarrow=False, xref="x domain", yref="y domain",
+                           x=0.5, y=1.0, yanchor="bottom", font=dict(size=11, color="#444"))  # fmt: skip
     chars = {lab: np.concatenate(a) for lab, g in d.groupby("_label", observed=True) if (a := _chunk_arrays(g, "chunk_chars"))}
     if chars:
         top = max(float(np.percentile(v, 99.5)) for v in chars.values())
@@ -328,7 +347,8 @@ def itl_distribution(df: pd.DataFrame, stall_s: float = 0.5) -> go.Figure:
     hi = max(float(allv.max()), stall_s * 1000 * 1.5, lo * 10)
     edges = np.geomspace(lo, hi, 61)
     _hist_bars(fig, {k: np.clip(v, lo, hi) for k, v in itl.items()}, edges, "ms")
-    fig.update_xaxes(type="log")
+    tv, tt = log_ticks(lo, hi)
+    fig.update_xaxes(type="log", tickvals=tv, ticktext=tt)
     fig.add_vline(x=stall_s * 1000, line_dash="dash", line_color="#d62728")
     stalls = {k: int((v > stall_s * 1000).sum()) for k, v in itl.items()}
     fig.add_annotation(text="stalls: " + ", ".join(f"{k} {v}" for k, v in sorted(stalls.items())), showarrow=False, xref="paper", yref="paper",
@@ -356,9 +376,10 @@ def errors_over_time(df: pd.DataFrame, bins: int = 40) -> go.Figure:
     d = df.assign(_t=t).dropna(subset=["_t"])
     if d.empty:
         return _empty(fig)
-    err = (d["status"] != "ok").to_numpy() if "status" in d.columns else np.zeros(len(d), bool)
-    retries = d["retries"].fillna(0).to_numpy(float) if "retries" in d.columns else np.zeros(len(d))
-    r429 = (d["http_status"] == 429).to_numpy() if "http_status" in d.columns else np.zeros(len(d), bool)
+    err = (d["status"] != "ok").fillna(True).to_numpy(dtype=bool) if "status" in d.columns else np.zeros(len(d), bool)
+    retries = pd.to_numeric(d["retries"], errors="coerce").fillna(0).to_numpy(float) if "retries" in d.columns else np.zeros(len(d))
+    # a connection error has no HTTP status (NA): it is not a 429
+    r429 = (d["http_status"] == 429).fillna(False).to_numpy(dtype=bool) if "http_status" in d.columns else np.zeros(len(d), bool)
     if "attempts" in d.columns:  # 429s that were retried live in the attempts, not in the final status
         r429 = r429.astype(float) + np.array([sum(1 for a in (v if isinstance(v, list) else []) if isinstance(a, dict) and a.get("http_status") == 429)
                                               for v in d["attempts"]], dtype=float)  # fmt: skip
@@ -372,6 +393,11 @@ def errors_over_time(df: pd.DataFrame, bins: int = 40) -> go.Figure:
         fig.add_trace(go.Bar(x=mids, y=np.bincount(which, weights=w, minlength=len(edges) - 1), name=name, marker_color=color, customdata=total,
                              hovertemplate=f"%{{x}}<br>{name}: %{{y:.0f}}<br>n=%{{customdata}} requests in bin<extra></extra>"))  # fmt: skip
     fig.update_layout(barmode="group")
+    peak = max(float(err.sum()), float(retries.sum()), float(np.asarray(r429, float).sum()))
+    fig.update_yaxes(rangemode="nonnegative", range=[0, 1] if peak == 0 else None, dtick=1 if peak <= 5 else None)
+    if peak == 0:
+        fig.add_annotation(text=f"No failed requests, retries or 429s in these {len(d)} requests.", showarrow=False, xref="paper", yref="paper",
+                           x=0.5, y=0.5, font=dict(size=13, color="#666"))  # fmt: skip
     return fig
 
 

@@ -41,7 +41,7 @@ class LiveStats:
         if self.ttft_s is None and self.thinking_s is not None:
             return f"Thinking… {self.thinking_s:.1f} s"
         if self.ttft_s is None:
-            return f"⏳ waiting for first token… {self.elapsed_s:.1f} s"
+            return f"waiting for first token… {self.elapsed_s:.1f} s"
         rate = f" · {self.tokens_per_s:.0f} tok/s" if self.tokens_per_s else ""
         return f"elapsed {self.elapsed_s:.1f} s · TTFT {self.ttft_s * 1000:.0f} ms · {self.tokens} tokens so far{rate}"
 

@@ -48,7 +48,7 @@ from streaming.server.models import (
     ResponsesRequest,
 )
 from streaming.server.responses_events import ResponsesWriter
-from streaming.server.sim import SimSource
+from streaming.server.sim import SimSource, sim_prompt
 from streaming.server.truth import Truth, TruthStore, prompt_digest
 from streaming.version import __version__
 
@@ -176,7 +176,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                     return rejected
             fault = _pick_fault(state, model, profile, request.headers.get("x-sim-fault"))
             seed = body.seed if body.seed is not None else state.rng.randrange(2**31)
-            source: Any = SimSource(profile, max_tokens, seed, clock, effort=effort)
+            source: Any = SimSource(profile, max_tokens, seed, clock, effort=effort, prompt=sim_prompt(body, api))
             prompt_tokens = _approx_tokens(body, api)
         elif model in state.local_names:
             if state.local.disabled:

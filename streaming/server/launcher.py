@@ -49,6 +49,9 @@ _current: ServerHandle | None = None  # the one server this process uses (starte
 _notice: str | None = None  # how the last server we started ended, until someone takes it
 
 
+_restarts = [0]  # how many times this process restarted its server (after a crash, or by restart_server)
+
+
 @dataclass
 class ServerHandle:
     """A running server: its URL, and the process when we started it."""
@@ -153,6 +156,7 @@ def ensure_server(deployments_file: str | None = None) -> ServerHandle:
             except EndpointError:  # someone else took the port meanwhile: a new one
                 _current = start_server(deployments_file=h.deployments_file, log_dir=log_dir)
             _notice = f"the built-in server exited ({how}); restarted at {_current.url}; log: {h.log_path}"
+            _restarts[0] += 1
             atexit.register(_current.stop)
             return _current
         default = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
@@ -204,3 +208,21 @@ def warm_local(url: str, timeout: float = 120.0) -> None:
         raise EndpointError(f"the built-in server did not load the local model: {e}") from None
     if r.status_code != 200:
         raise EndpointError(f"the built-in server could not load the local model: {r.text[:300]}", status_code=r.status_code)
+
+
+def restarts() -> int:
+    """How many times this process restarted the built-in server."""
+    return _restarts[0]
+
+
+def restart_server() -> ServerHandle:
+    """Stop the server this process started and start it again on the same URL (the demo's restart button).
+
+    A server this process did not start (``STREAMING_SERVER_URL``, or one found running) is not ours
+    to stop: EndpointError says so.
+    """
+    h = _current
+    if h is None or h.process is None or os.environ.get("STREAMING_SERVER_URL"):
+        raise EndpointError("this built-in server was started by another process: restart it there (python -m streaming serve)")
+    h.stop()
+    return ensure_server()

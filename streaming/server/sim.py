@@ -5,18 +5,107 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import re
 import time
+import zlib
 from collections.abc import AsyncIterator
 
 from streaming.core.config import EFFORT_SCALE, SimProfile
 
-_WORDS = (
-    "Streaming sends each token as soon as the model produces it, so the reader sees the first words "
-    "after a few hundred milliseconds instead of waiting for the whole answer. Cloud computing delivers "
-    "computing services over the internet: servers, storage, databases, networking and software, paid "
-    "for as they are used. Latency has parts: the time to the first token, the gaps between tokens, and "
-    "the time to the last one. A benchmark that reports only the mean hides the tail that users feel."
-).split()
+# Whole, coherent answers about what the demo is used for (streaming, latency, cloud, AI): one is picked from the prompt.
+ANSWERS: dict[str, tuple[str, ...]] = {
+    "streaming": (
+        "Streaming sends each token to the reader as soon as the model produces it.",
+        "The first words appear after a few hundred milliseconds instead of after the whole answer.",
+        "The total time to generate the answer stays about the same.",
+        "What changes is how long the user waits before anything happens on the screen.",
+        "A chat that streams feels fast even when the answer is long.",
+        "Server-sent events carry the tokens over one HTTP response that stays open.",
+        "Each event holds a small piece of text, and the client appends it to what is already shown.",
+        "Stopping a streamed answer closes the connection, and the server stops generating.",
+    ),
+    "latency": (
+        "Latency has three parts that users feel in different ways.",
+        "The time to the first token decides how long the screen stays empty.",
+        "The gaps between tokens decide whether the text flows or stutters.",
+        "The time to the last token is what a non-streaming user waits for.",
+        "A benchmark that reports only the mean hides the slow tail that users remember.",
+        "Percentiles such as p95 and p99 show that tail, with confidence intervals to say how sure they are.",
+        "Queueing under load raises the time to the first token before it slows the tokens themselves.",
+        "Measure on the client, as bytes arrive, because that is where the user waits.",
+    ),
+    "cloud": (
+        "Cloud computing delivers servers, storage, databases and networking over the internet.",
+        "You pay for what you use instead of buying hardware up front.",
+        "A managed model endpoint in the cloud hides the GPUs behind an HTTP API.",
+        "Provisioned throughput reserves capacity, so latency stays steady under load.",
+        "Pay-as-you-go capacity is shared, so its latency varies with the traffic of others.",
+        "Regions matter, because every network round trip adds to the time to the first token.",
+        "Rate limits protect the shared service and answer with HTTP 429 when a client asks too fast.",
+        "A good client retries after the time the service asks for, and records the wait.",
+    ),
+    "ai": (
+        "A large language model writes text one token at a time.",
+        "Each token is chosen from a probability distribution over its vocabulary.",
+        "The temperature setting spreads or sharpens that distribution.",
+        "Reading the prompt happens once, and then every new token needs another pass through the model.",
+        "That is why long answers take longer, while long prompts mostly delay the first token.",
+        "Smaller models answer faster but know less, so the choice is a trade-off.",
+        "Instruction tuning teaches a base model to follow requests instead of merely continuing text.",
+        "Evaluations compare models on the same prompts, so that the differences are real.",
+    ),
+}
+# Short closing sentences of 1 to 5 words: they make an answer exactly the declared length and still end at a sentence end.
+CLOSERS: dict[int, str] = {1: "Indeed.", 2: "That matters.", 3: "Measure it carefully.", 4: "Users notice the difference.",
+                           5: "That is the main point."}  # fmt: skip
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "streaming": ("stream", "token", "sse", "event", "chunk", "stop", "word", "hello", "story"),
+    "latency": ("latency", "fast", "slow", "ttft", "time", "wait", "percentile", "p95", "p99", "benchmark", "speed", "quick"),
+    "cloud": ("cloud", "azure", "server", "region", "ptu", "throughput", "capacity", "rate", "price", "cost", "deploy"),
+    "ai": ("ai", "model", "llm", "gpt", "temperature", "language", "neural", "learn", "intelligence", "prompt", "colour", "color"),
+}
+TOPICS = tuple(ANSWERS)
+
+
+def pick_topic(prompt: str) -> str:
+    """The topic whose keywords the prompt mentions most; ties and no match fall back to a stable hash of the prompt."""
+    words = re.findall(r"[a-z0-9]+", prompt.lower())
+    score = {t: sum(1 for w in words for k in KEYWORDS[t] if w.startswith(k)) for t in TOPICS}
+    best = max(score.values())
+    tied = [t for t in TOPICS if score[t] == best]
+    return tied[zlib.crc32(prompt.encode()) % len(tied)] if len(tied) > 1 else tied[0]
+
+
+def answer_words(prompt: str, n: int) -> list[str]:
+    """Exactly ``n`` words of whole sentences, picked from the prompt: its topic's answer first, then the next topics'."""
+    first = TOPICS.index(pick_topic(prompt))
+    sentences = [s for k in range(len(TOPICS)) for s in ANSWERS[TOPICS[(first + k) % len(TOPICS)]]]
+    sentences *= 1 + n // sum(len(s.split()) for s in sentences)  # a very long answer goes round again
+    out: list[str] = []
+    for sent in sentences:
+        w = sent.split()
+        if len(out) + len(w) > n:
+            break
+        out += w
+    while len(out) < n:  # fill the rest with short whole sentences
+        out += CLOSERS[min(5, n - len(out))].split()
+    return out
+
+
+def sim_prompt(body: object, api: str) -> str:
+    """The text the answer is picked from: the last user message (chat), or the prompt (completions)."""
+    msgs = getattr(body, "messages", None)
+    if msgs:
+        users = [m for m in msgs if getattr(m, "role", "") == "user"] or list(msgs)
+        return str(getattr(users[-1], "content", "") or "")
+    given = getattr(body, "input", None)
+    if isinstance(given, list):  # Responses: input items; the last user message's text
+        users = [m for m in given if isinstance(m, dict) and m.get("role") == "user"] or [m for m in given if isinstance(m, dict)]
+        content = users[-1].get("content") if users else ""
+        if isinstance(content, list):  # [{"type": "input_text", "text": …}]
+            content = " ".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
+        return str(content or "")
+    return str(getattr(body, "prompt", "") or given or "")
 
 
 _THOUGHTS = (
@@ -29,7 +118,7 @@ class SimSource:
     """Yields tokens on the profile's schedule; the schedule is absolute so lag does not accumulate."""
 
     def __init__(self, profile: SimProfile, max_tokens: int | None, seed: int | None, clock=time.perf_counter,
-                 effort: str | None = None) -> None:  # fmt: skip
+                 effort: str | None = None, prompt: str = "") -> None:  # fmt: skip
         self.profile = profile
         # a reasoning model thinks first; the budget (max_completion_tokens / max_output_tokens) includes its reasoning tokens
         reasoning = round(profile.reasoning_tokens * EFFORT_SCALE.get(effort or "medium", 1.0))
@@ -44,6 +133,7 @@ class SimSource:
         self.thinking_started_at: float | None = None  # when the first reasoning token was due (the server's truth)
         self.thinking_ended_at: float | None = None
         self.limit = limit
+        self.words = answer_words(prompt, profile.output_tokens)  # the whole answer; max_tokens may cut it
         self.rng = random.Random(seed)
         self.clock = clock
         self.generated = 0
@@ -84,7 +174,6 @@ class SimSource:
 
     async def _visible(self, target: float) -> AsyncIterator[str]:
         gap = 1.0 / self.profile.tokens_per_s
-        offset = self.rng.randrange(len(_WORDS))
         for i in range(self.limit):
             delay = target - self.clock()
             while delay > 0:  # event-loop timers may fire a little early; never emit before the schedule
@@ -93,7 +182,7 @@ class SimSource:
             if self.cancelled:
                 return
             self.generated += 1
-            word = _WORDS[(offset + i) % len(_WORDS)]
+            word = self.words[i]
             yield word if i == 0 else " " + word
             target += gap * self._factor()
 

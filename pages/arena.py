@@ -1,0 +1,151 @@
+"""Arena: the same prompt to 2–4 deployments at once, streamed side by side, with a live finish line."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+from streaming.core.auth import Credentials, SafeSecrets
+from streaming.core.client import Client
+from streaming.core.config import BUILTINS, load_deployments
+from streaming.core.record import StreamRecord
+from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
+from streaming.demo.arena import Arena, Standing, arena_problem, place_line, save_arena
+from streaming.demo.format import failure_sentence
+from streaming.demo.inputs import prompt_problem
+from streaming.demo.turns import default_store_path
+from streaming.errors import ConfigError, EndpointError
+from streaming.server.launcher import ensure_server
+
+# Opened by its URL before app.py ever ran: hand over to app.py's navigation (see pages/benchmark.py).
+if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover"):
+    st.session_state["_nav_handover"] = True
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
+CURSOR = "▌"
+REPAINT_S = 0.1
+FINALIZE_WAIT_S = 15.0
+
+
+def deployments() -> list[Any]:
+    try:
+        return load_deployments(os.environ.get("STREAMING_DEPLOYMENTS") or None)
+    except ConfigError as e:
+        st.warning(f"The deployments file was not loaded, so only the built-ins are offered. {e}")
+        return list(BUILTINS)
+
+
+def finish_line(rows: list[Standing]) -> str:
+    first = sorted((r for r in rows if r.first_token_place), key=lambda r: r.first_token_place or 0)
+    done = sorted((r for r in rows if r.finish_place), key=lambda r: r.finish_place or 0)
+    a = ", ".join(f"{r.deployment} ({r.ttft_s * 1000:.0f} ms)" for r in first if r.ttft_s is not None) or "nobody yet"
+    b = ", ".join(f"{r.deployment} ({r.e2e_s * 1000:.0f} ms)" for r in done if r.e2e_s is not None) or "nobody yet"
+    return f":material/sports_score: **First token:** {a} · **Finished:** {b}"
+
+
+def render_result(last: dict[str, Any]) -> None:
+    """The last arena turn, after it ended (or was stopped)."""
+    st.markdown(f"**Prompt:** {last['prompt']}")
+    rows = [Standing(**s) for s in last["standings"]]
+    st.markdown(finish_line(rows))
+    for col, lane, row in zip(st.columns(len(last["lanes"])), last["lanes"], rows):
+        with col.container(border=True):
+            st.markdown(f"**{lane['label']}**")
+            st.markdown(lane["text"] or "*(no text)*")
+            rec = StreamRecord.from_dict(lane["record"])
+            sentence = failure_sentence(rec)
+            if sentence and rec.status == "cancelled":
+                st.warning(sentence)
+            elif sentence:
+                st.error(sentence)
+            st.caption(place_line(row))
+
+
+st.title(":material/sports_score: Arena")
+st.caption("One prompt, 2–4 deployments at once, streamed side by side through the same client path. The finish line shows who "
+           "reached the first token first and who finished first. ■ Stop all stops every lane. Each turn is saved as a linked group, "
+           "so the Metrics page can compare deployments on the same prompts (paired statistics).")  # fmt: skip
+deps = deployments()
+by_name = {d.name: d for d in deps}
+linked = [n for n in str(st.query_params.get("lanes", "")).split(",") if n in by_name]  # ?lanes=a,b opens the arena on those
+default = linked or [n for n in st.session_state.get("_arena_keep", ["sim-fast", "sim-slow"]) if n in by_name]
+chosen = st.multiselect("Deployments (2–4)", list(by_name), default=default, max_selections=4, format_func=lambda n: by_name[n].label, key="arena_deps")
+st.session_state["_arena_keep"] = list(chosen)
+max_tokens = int(st.number_input("Max tokens", 1, 4096, 96, 16, key="arena_max_tokens"))
+problem = arena_problem(list(chosen))
+if problem:
+    st.info(problem)
+prompt = st.chat_input("The same prompt to every lane…", key="arena_prompt", disabled=problem is not None)
+
+running = st.session_state.get("arena_running")
+if running is not None:  # fast reruns: a Stop starts this run while the stopped one is still closing its lanes
+    running.wait(FINALIZE_WAIT_S)
+if prompt is None or problem:
+    prev = st.session_state.get("arena_last")
+    if prev and prev.get("lanes"):
+        render_result(prev)
+        if prev.get("save_error"):
+            st.caption(prev["save_error"])
+    st.stop()
+bad = prompt_problem(prompt)
+if bad:
+    st.error(bad)
+    st.stop()
+
+lanes = [by_name[n] for n in chosen]
+try:
+    url = ensure_server().url if any(d.builtin for d in lanes) else None
+    client = Client(deps, server_url=url, credentials=Credentials(secrets=SafeSecrets(st.secrets)), timeouts=Timeouts(connect_s=10.0, stall_s=120.0),
+                    retry=RetryPolicy(max_retries=0))  # fmt: skip
+    arena = Arena(client, lanes, LLMRequest.chat(prompt, max_tokens=max_tokens, temperature=0.7))
+except (ConfigError, EndpointError) as e:
+    st.error(f"The arena did not start: {e}")
+    st.stop()
+
+st.markdown(f"**Prompt:** {prompt}")
+line = st.empty()
+bodies, infos = [], []
+for col, d in zip(st.columns(len(lanes)), lanes):
+    with col.container(border=True):
+        st.markdown(f"**{d.label}**")
+        bodies.append(st.empty())
+        infos.append(st.empty())
+st.button("■ Stop all", key="arena_stop", help="Stop every lane; the partial answers are kept")
+done = st.session_state["arena_running"] = threading.Event()
+# Filled in `finally` without calling Streamlit: during a Stop, even st.session_state raises StopException there.
+last: dict[str, Any] = {}
+st.session_state["arena_last"] = last
+save_turns = st.session_state.get("save_turns", True)
+arena.start()
+try:
+    last_paint = 0.0
+    while arena.pump(0.05):
+        if time.monotonic() - last_paint >= REPAINT_S:  # each repaint re-sends the Markdown: at most one per interval
+            last_paint = time.monotonic()
+            rows = arena.standings()
+            line.markdown(finish_line(rows))
+            for c, body, info, row in zip(arena.columns, bodies, infos, rows):
+                body.markdown(c.text + CURSOR if c.text else "")
+                info.caption(place_line(row))
+finally:
+    try:
+        arena.cancel()  # a Stop (or any rerun) lands here: every lane stops
+        records = arena.join()
+        client.close()
+        rows = arena.standings(final=True)
+        last.update(prompt=prompt, standings=[r.__dict__ for r in rows],
+                    lanes=[{"label": c.deployment.label, "text": r.text, "record": r.to_dict()} for c, r in zip(arena.columns, records)])  # fmt: skip
+        if save_turns:
+            from streaming.store import Store
+
+            with Store(default_store_path()) as db:
+                last["save_error"] = save_arena(records, db)
+    finally:
+        done.set()
+st.rerun()  # draw the finished turn once, from the session (the same view as after a Stop)

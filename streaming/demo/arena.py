@@ -1,0 +1,124 @@
+"""The arena: one prompt to 2–4 deployments at once, streamed side by side, with a live finish line.
+
+Every column is a ``ThreadedReader`` over the same client path as the chat. The finish line orders
+the columns by first token (TTFT) and by finish (e2e), from the figures the client stamps as bytes
+arrive. A turn is saved as a linked group: its records share one ``pair_id`` (and ``prompt_id``),
+so the Metrics page can pair deployments on the same prompts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from streaming.core.client import Client
+from streaming.core.config import Deployment
+from streaming.core.record import StreamRecord
+from streaming.core.request import LLMRequest
+from streaming.demo.format import status_word
+from streaming.demo.reader import ThreadedReader
+
+MIN_COLUMNS, MAX_COLUMNS = 2, 4
+
+
+def arena_problem(names: list[str]) -> str | None:
+    """Why this selection cannot race (fewer than 2 or more than 4 deployments), or None."""
+    if not MIN_COLUMNS <= len(names) <= MAX_COLUMNS:
+        return f"Deployments: pick {MIN_COLUMNS} to {MAX_COLUMNS} to race (now {len(names)})."
+    return None
+
+
+@dataclass
+class Column:
+    """One deployment's lane: its reader and the text shown so far."""
+
+    deployment: Deployment
+    reader: ThreadedReader
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One lane on the finish line: place by first token, place by finish, and its figures (None while unknown)."""
+
+    deployment: str
+    first_token_place: int | None
+    finish_place: int | None
+    ttft_s: float | None
+    tokens_per_s: float | None
+    e2e_s: float | None
+    status: str  # streaming | ok | failed status words of the record
+
+
+class Arena:
+    """The same request to several deployments, started together; ``cancel()`` stops every lane."""
+
+    def __init__(self, client: Client, deployments: list[Deployment], req: LLMRequest) -> None:
+        self.columns = [Column(d, ThreadedReader(client.stream(d, req), client.clock)) for d in deployments]
+
+    def start(self) -> Arena:
+        for c in self.columns:
+            c.reader.start()
+        return self
+
+    def pump(self, timeout: float = 0.05) -> bool:
+        """Move new text into each lane (waiting at most ``timeout`` in all); True while any lane is still streaming."""
+        each = timeout / max(1, len(self.columns))
+        for c in self.columns:
+            new = c.reader.take(each)
+            if new:
+                c.text += "".join(new)
+        return not self.finished
+
+    @property
+    def finished(self) -> bool:
+        return all(c.reader.finished for c in self.columns)
+
+    def cancel(self) -> None:
+        for c in self.columns:
+            c.reader.cancel()
+
+    def join(self, timeout: float = 10.0) -> list[StreamRecord]:
+        return [c.reader.join(timeout) for c in self.columns]
+
+    def standings(self, final: bool = False) -> list[Standing]:
+        """The finish line now: live TTFT from the reader until a lane ends, then the record's figures (all of them when ``final``)."""
+        rows = []
+        for c in self.columns:
+            if final or c.reader.finished:
+                rec = c.reader.record
+                rows.append((c.deployment.name, rec.ttft_s, rec.tokens_per_s, rec.e2e_s if rec.ok else None, rec.status))
+            else:
+                s = c.reader.stats()
+                rows.append((c.deployment.name, s.ttft_s, s.tokens_per_s, None, "streaming"))
+        first = sorted((r for r in rows if r[1] is not None), key=lambda r: r[1])
+        done = sorted((r for r in rows if r[3] is not None), key=lambda r: r[3])
+        fp = {r[0]: i + 1 for i, r in enumerate(first)}
+        dp = {r[0]: i + 1 for i, r in enumerate(done)}
+        return [Standing(n, fp.get(n), dp.get(n), t, tps, e2e, st) for n, t, tps, e2e, st in rows]
+
+
+def place_line(s: Standing) -> str:
+    """The line under a lane: its places and figures."""
+    ordinal = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th"}
+    parts = [f"first token {ordinal.get(s.first_token_place, '—')}" if s.first_token_place else "no token yet",
+             f"finished {ordinal[s.finish_place]}" if s.finish_place else ("streaming…" if s.status == "streaming" else status_word(s.status))]  # fmt: skip
+    parts.append(f"TTFT {s.ttft_s * 1000:.0f} ms" if s.ttft_s is not None else "TTFT —")
+    parts.append(f"{s.tokens_per_s:.0f} tok/s" if s.tokens_per_s else "tok/s —")
+    parts.append(f"e2e {s.e2e_s * 1000:.0f} ms" if s.e2e_s is not None else "e2e —")
+    return " · ".join(parts)
+
+
+def save_arena(records: list[StreamRecord], db: Any | None) -> str | None:
+    """Save one arena turn as a linked group (shared ``pair_id`` and ``prompt_id``) in the demo run; a sentence on failure."""
+    if db is None:
+        return None
+    try:
+        run_id = db.get_or_create_demo_run()
+        group = "arena-" + uuid.uuid4().hex[:12]
+        for r in records:
+            db.add_record(run_id, r, tag="demo", pair_id=group, prompt_id=group, turn_kind="arena")
+    except Exception as e:  # the demo matters more than the log
+        return f"This arena turn was not saved to the results database ({type(e).__name__}: {str(e)[:120]})."
+    return None

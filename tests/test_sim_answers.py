@@ -1,0 +1,44 @@
+"""Simulated answers (issue 14, defect 8): whole coherent sentences picked from the prompt, ending with finish_reason stop."""
+
+from __future__ import annotations
+
+import re
+
+from streaming.core.client import Client
+from streaming.core.request import LLMRequest
+from streaming.server.sim import ANSWERS, CLOSERS, answer_words, pick_topic
+
+SENTENCES = {s for a in ANSWERS.values() for s in a} | set(CLOSERS.values())
+
+
+def sentences(text: str) -> list[str]:
+    return re.findall(r"[^.]+\.", text)
+
+
+def test_the_topic_comes_from_the_prompt_deterministically() -> None:
+    assert pick_topic("What is time to first token latency?") == "latency"
+    assert pick_topic("How does Azure cloud capacity work?") == "cloud"
+    assert pick_topic("What does the temperature of a language model do?") == "ai"
+    assert pick_topic("Why stream tokens?") == "streaming"
+    assert pick_topic("zzz qqq") == pick_topic("zzz qqq")  # no keyword: a stable hash, not a random pick
+    for n in (1, 2, 7, 20, 80, 400):
+        words = answer_words("What is latency?", n)
+        assert len(words) == n and words[-1].endswith(".")
+        assert all(s.strip() in SENTENCES for s in sentences(" ".join(words)))
+
+
+def test_served_answers_are_whole_sentences_and_stop(client: Client) -> None:
+    a = client.run("sim-fast", LLMRequest.chat("What is latency, and why does TTFT matter?", max_tokens=500, seed=1))
+    b = client.run("sim-fast", LLMRequest.chat("What is latency, and why does TTFT matter?", max_tokens=500, seed=2))
+    assert a.ok and a.finish_reason == "stop" and a.text.endswith(".")
+    assert a.text == b.text  # the same prompt, the same answer (timings may differ)
+    assert a.text.startswith(ANSWERS["latency"][0])
+    assert all(s.strip() in SENTENCES for s in sentences(a.text))
+    c = client.run("sim-fast", LLMRequest.chat("Tell me about cloud regions on Azure", max_tokens=500))
+    assert c.text.startswith(ANSWERS["cloud"][0]) and c.finish_reason == "stop"
+
+
+def test_max_tokens_cuts_with_length(client: Client) -> None:
+    r = client.run("sim-fast", LLMRequest.chat("Why stream tokens?", max_tokens=5))
+    assert r.finish_reason == "length" and r.output_tokens == 5
+    assert r.text == " ".join(ANSWERS["streaming"][0].split()[:5])
