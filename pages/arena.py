@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+import gate
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
 from streaming.core.config import BUILTINS, load_deployments
@@ -28,6 +29,7 @@ if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover
     PagesManager.uses_pages_directory = False
     st.rerun()
 
+gate.page_panel()
 CURSOR = "▌"
 REPAINT_S = 0.1
 FINALIZE_WAIT_S = 15.0
@@ -97,8 +99,12 @@ bad = prompt_problem(prompt)
 if bad:
     st.error(bad)
     st.stop()
-
 lanes = [by_name[n] for n in chosen]
+refused = next((why for d in lanes if (why := gate.refusal(d))), None) or gate.take_turn()  # exposed: keyed lanes need a sign-in
+if refused:
+    st.error(f"The arena did not start: {refused}")
+    st.stop()
+
 try:
     url = ensure_server().url if any(d.builtin for d in lanes) else None
     client = Client(deps, server_url=url, credentials=Credentials(secrets=SafeSecrets(st.secrets)), timeouts=Timeouts(connect_s=10.0, stall_s=120.0),
