@@ -267,11 +267,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.format == "json":
         return _write_text(orjson.dumps(_jsonable(df)).decode() + "\n", args.out)
     if args.format == "html":
-        from streaming.analysis.report import html_report
-        from streaming.store import list_runs
-
         from streaming.analysis.capacity import parse_slos
+        from streaming.analysis.report import html_report
         from streaming.bench.sweep import load_sweep
+        from streaming.store import list_runs
         from streaming.store.sweeps import run_configs, sweep_of_run
 
         runs = list_runs(db_path)

@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ import numpy as np
 
 from streaming.bench.matrix import (
     BenchConfig,
+    WorkItem,
     cell_label,
     expand,
     resolve_deployments,
@@ -44,6 +45,23 @@ from streaming.core.auth import Credentials
 from streaming.core.record import StreamRecord
 from streaming.errors import ConfigError
 from streaming.store import Store
+
+
+@dataclass(frozen=True)
+class WorkerShare:
+    """What one scale-out worker runs: its items (with their global seq and schedule), its id, and when to start.
+
+    ``start_at`` is called in a thread once the worker has warmed up; it returns the clock reading at
+    which the measured phase starts, so every worker starts one schedule at the same instant.
+    """
+
+    items: list[WorkItem]
+    worker: str
+    index: int
+    of: int
+    server_url: str | None
+    start_at: Callable[[], float]
+
 
 POLL_S = 0.1
 START_MARGIN_S = 0.3  # the barrier's go is this far ahead, so every worker gets it before the instant
@@ -85,7 +103,7 @@ class BenchWorker:
         return {"pid": os.getpid(), "host": socket.gethostname()}
 
     def run(self, config: BenchConfig, items: list[Any], run_id: str, worker: str, index: int, of: int, server_url: str | None) -> dict[str, Any]:
-        from streaming.bench.runner import WorkerShare, run_benchmark
+        from streaming.bench.runner import run_benchmark
 
         sink = _Sink(run_id, self._buffer, self._lock)
         share = WorkerShare(items=items, worker=worker, index=index, of=of, server_url=server_url, start_at=self._wait_for_go)

@@ -7,6 +7,11 @@ actual send time recorded (coordinated omission is reported, not hidden). The ru
 watches its own event-loop lag and warns when the client may be the bottleneck.
 Retries (429/5xx, honouring retry-after) happen inside the request's own slot, so
 they never add load; their count and waits are stored beside TTFT, never in it.
+
+This module reads better whole (about 340 lines): ``_Runner`` is one state machine (warmup, the
+closed or open loop, each request, the counters the progress bar reads) over one event loop and
+one set of counters; the pieces that stand alone (requests, self-checks, saturation, progress
+types, conversations) live in their own modules.
 """
 
 from __future__ import annotations
@@ -18,11 +23,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from streaming.bench.conversation import run_conversation, unique_prefix
 from streaming.bench.matrix import (
     BenchConfig,
     WorkItem,
@@ -31,14 +36,15 @@ from streaming.bench.matrix import (
     resolve_deployments,
     resolve_prompts,
 )
-from streaming.bench.conversation import run_conversation, unique_prefix
 from streaming.bench.progress import BenchPoint, CellProgress, Progress
+from streaming.bench.requests import request_for
+from streaming.bench.saturation import SaturationWatch
 from streaming.bench.selfcheck import (  # noqa: F401 - public here too
     LOOP_LAG_MIN_SAMPLES,
     LOOP_LAG_WARN_MS,
     loop_lag_warning,
+    send_lag_warning,
 )
-from streaming.bench.saturation import SaturationWatch
 from streaming.core.auth import Credentials
 from streaming.core.client import AsyncClient
 from streaming.core.config import Deployment
@@ -47,7 +53,9 @@ from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.core.transport import transport_version
 from streaming.store import Store
 
-SEND_LAG_WARN_S = 0.010
+if TYPE_CHECKING:
+    from streaming.bench.distributed import WorkerShare
+
 
 
 LAG_INTERVAL_S = 0.01
@@ -57,22 +65,6 @@ PROGRESS_EVERY_S = 0.1
 
 
 Clock = Callable[[], float]
-
-
-@dataclass(frozen=True)
-class WorkerShare:
-    """What one scale-out worker runs: its items (with their global seq and schedule), its id, and when to start.
-
-    ``start_at`` is called in a thread once the worker has warmed up; it returns the clock reading at
-    which the measured phase starts, so every worker starts one schedule at the same instant.
-    """
-
-    items: list[WorkItem]
-    worker: str
-    index: int
-    of: int
-    server_url: str | None
-    start_at: Callable[[], float]
 
 
 def run_benchmark(config: BenchConfig, db: Store, progress: Callable[[Progress], None] | None = None,
@@ -280,23 +272,13 @@ class _Runner:
         return float(np.percentile(self.lags, 99)) * 1000
 
     def _send_lag_report(self) -> None:
-        lags = [lag for p in self.points if (lag := p.schedule_lag_s) is not None]
-        if lags and (p99 := float(np.percentile(lags, 99))) > SEND_LAG_WARN_S:
-            self.warnings.append(f"sends fell behind the Poisson schedule (p99 {p99 * 1000:.0f} ms late): the rate was not fully offered; "
-                                 "each request's intended and actual send times are stored (scheduled_s, sent_s)")  # fmt: skip
+        warning = send_lag_warning([lag for p in self.points if (lag := p.schedule_lag_s) is not None])
+        if warning:
+            self.warnings.append(warning)
 
     # -- one request ------------------------------------------------------------------------------
     def _request(self, item: WorkItem, messages: list[dict[str, Any]] | None = None) -> LLMRequest:
-        api = item.api if item.api is not None else (self.cfg.api if self.cfg.api != "chat" else None)
-        kw: dict[str, Any] = dict(api=api, stream=item.mode == "stream", temperature=item.temperature,
-                                  max_tokens=self.cfg.max_tokens, headers=dict(self.cfg.headers),
-                                  reasoning_effort=item.reasoning_effort)  # fmt: skip
-        if messages is not None or item.prompt.messages:  # a conversation (bench/conversation)
-            return LLMRequest(messages=messages if messages is not None else list(item.prompt.messages or ()), **kw)
-        if api == "completions":
-            text = f"{self.cfg.system}\n\n{item.prompt.text}" if self.cfg.system else item.prompt.text
-            return LLMRequest(prompt=text, **kw)
-        return LLMRequest.chat(item.prompt.text, system=self.cfg.system, **kw)
+        return request_for(self.cfg, item, messages)
 
     async def _one(self, client: AsyncClient, item: WorkItem, warmup: bool = False, request: LLMRequest | None = None,
                    extra: dict[str, Any] | None = None) -> StreamRecord | None:  # fmt: skip

@@ -25,3 +25,14 @@ def loop_lag_warning(lags_s: list[float]) -> str | None:
         return None
     return (f"the client's event loop lagged ({name} {value:.1f} ms > {LOOP_LAG_WARN_MS:g} ms): chunk timestamps may be late by about "
             "as much, so ITL and TTFT can be off by that; lower the concurrency, or run the load away from other work (the CLI)")  # fmt: skip
+
+
+SEND_LAG_WARN_S = 0.010  # rate mode: sends later than this at p99 mean the rate was not fully offered
+
+
+def send_lag_warning(lags_s: list[float]) -> str | None:
+    """Rate mode: a sentence when the sends fell behind the Poisson schedule (p99 of ``sent_s − scheduled_s``)."""
+    if lags_s and (p99 := float(np.percentile(lags_s, 99))) > SEND_LAG_WARN_S:
+        return (f"sends fell behind the Poisson schedule (p99 {p99 * 1000:.0f} ms late): the rate was not fully offered; "
+                "each request's intended and actual send times are stored (scheduled_s, sent_s)")
+    return None

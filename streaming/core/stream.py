@@ -11,6 +11,9 @@ Retries happen only before the first byte of a successful response (429, 5xx,
 connection errors, slow headers); ``t0`` is the final attempt's, so TTFT never includes
 them, and ``ttft_incl_retries_s`` says what the user waited through them. After tokens
 have arrived nothing is retried silently.
+
+This module reads better whole (about 330 lines): ``Stream`` and ``AsyncStream`` are twins that
+differ only in ``await``; side by side, a change to one shows what the other needs.
 """
 
 from __future__ import annotations

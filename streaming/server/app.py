@@ -49,6 +49,15 @@ from streaming.server.models import (
 )
 from streaming.server.responses_events import ResponsesWriter
 from streaming.server.sim import SimSource, sim_prompt
+from streaming.server.sources import (
+    ReasoningText,
+    approx_tokens,
+    note_thinking,
+    pick_fault,
+    reasoning_rejection,
+    source_events,
+    tool_arguments,
+)
 from streaming.server.truth import Truth, TruthStore, prompt_digest
 from streaming.version import __version__
 
@@ -71,20 +80,6 @@ class ServerState:
         self.rng = random.Random(0)
         self.local = LocalWorker()
         self.capacity = CapacityPool(clock)
-
-
-def _pick_fault(state: ServerState, model: str, profile: SimProfile, header: str | None) -> Fault | None:
-    if header:
-        try:
-            data = orjson.loads(header) if header.lstrip().startswith("{") else {"kind": header.strip()}
-            return Fault.from_dict(data, "x-sim-fault header")
-        except Exception as e:
-            raise HTTPException(status_code=400, detail=f"header 'x-sim-fault': {e}") from None
-    n = state.counts[model]
-    for f in profile.faults:
-        if (f.every and n % f.every == 0) or (f.probability and state.rng.random() < f.probability):
-            return f
-    return None
 
 
 def create_app(deployments: list[Deployment] | None = None, api_key: str | None = None, clock: Callable[[], float] = time.perf_counter,
@@ -171,13 +166,13 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             except Exception as e:
                 raise HTTPException(status_code=400, detail=f"header 'x-sim-profile': {e}") from None
             if profile.reasoning_tokens:
-                rejected = _reasoning_rejection(body, api)
+                rejected = reasoning_rejection(body, api)
                 if rejected is not None:
                     return rejected
-            fault = _pick_fault(state, model, profile, request.headers.get("x-sim-fault"))
+            fault = pick_fault(state, model, profile, request.headers.get("x-sim-fault"))
             seed = body.seed if body.seed is not None else state.rng.randrange(2**31)
             source: Any = SimSource(profile, max_tokens, seed, clock, effort=effort, prompt=sim_prompt(body, api))
-            prompt_tokens = _approx_tokens(body, api)
+            prompt_tokens = approx_tokens(body, api)
         elif model in state.local_names:
             if state.local.disabled:
                 return error_response(503, state.local.disabled, "server_error", code="model_unavailable", headers=NO_RETRY)
@@ -236,16 +231,16 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             text = "".join(parts)
             tr.tokens_generated = source.generated
             tr.finished_at = clock()
-            _note_thinking(tr, source)
+            note_thinking(tr, source)
             if prompt_tokens == 0:
                 prompt_tokens = getattr(source, "prompt_tokens", 0)
             reasoning_n = getattr(source, "reasoning_generated", 0) if getattr(source, "reasoning_limit", 0) else None
             if api == "responses":
                 rw = ResponsesWriter(rid, model, summary, bool(reasoning_n))
                 return JSONResponse(rw.full("" if tool_call else text, source.finish_reason, prompt_tokens, source.generated, reasoning_n or 0,
-                                            "Planning the answer." if reasoning_n else "", _tool_arguments(text) if tool_call else None),
+                                            "Planning the answer." if reasoning_n else "", tool_arguments(text) if tool_call else None),
                                     headers={"x-request-id": rid})  # fmt: skip
-            args = _tool_arguments(text) if tool_call and api == "chat" else None
+            args = tool_arguments(text) if tool_call and api == "chat" else None
             return JSONResponse(full_response(rid, model, api, text, source.finish_reason, prompt_tokens, source.generated, reasoning_n, args),
                                 headers={"x-request-id": rid})  # fmt: skip
 
@@ -265,7 +260,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             finish = None
             tool_open = False
             try:
-                async for what, piece in _events(source, start):
+                async for what, piece in source_events(source, start):
                     if what == "reasoning":
                         out = writer.reasoning(piece) if show_reasoning or api == "responses" else b""
                         if out:
@@ -303,7 +298,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                 yield writer.error_event(str(e), code="model_crashed" if isinstance(e, ModelCrashed) else "model_unavailable"), None
                 return
             tr.tokens_generated = source.generated
-            _note_thinking(tr, source)
+            note_thinking(tr, source)
             reasoning_n = getattr(source, "reasoning_generated", 0) if reasoning_model else None
             if tool_open:
                 yield writer.tool_args('"}'), '"}'
@@ -376,56 +371,3 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
 
     add_relay_routes(app, deployments, api_key=api_key)  # POST /chat/stream, GET /chat/deployments, GET /
     return app
-
-
-class ReasoningText(str):
-    """A reasoning delta's text: ``TimedStream`` stamps it into the truth's reasoning times, not its content chunks."""
-
-    reasoning = True
-
-
-async def _events(source: Any, start: float) -> AsyncIterator[tuple[str, str]]:
-    """("reasoning" | "text", piece) from a source: the simulator's thinking phase and answer, or the local model's tokens."""
-    if hasattr(source, "events"):
-        async for item in source.events(start):
-            yield item
-    else:
-        async for piece in source.tokens(start):
-            yield "text", piece
-
-
-def _note_thinking(tr: Truth, source: Any) -> None:
-    """The source's thinking phase into the truth: reasoning tokens, when it started and ended."""
-    if getattr(source, "reasoning_limit", 0):
-        tr.reasoning_tokens = source.reasoning_generated
-        tr.thinking_started_at = source.thinking_started_at
-        tr.thinking_ended_at = source.thinking_ended_at
-
-
-def _tool_arguments(text: str) -> str:
-    return orjson.dumps({"query": text}).decode()
-
-
-def _reasoning_rejection(body: CommonRequest, api: str) -> JSONResponse | None:
-    """What a reasoning model answers to the parameters it refuses, as the real services do (400, naming the parameter)."""
-    if api != "responses" and body.max_tokens is not None:
-        return error_response(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
-                              param="max_tokens", code="unsupported_parameter")  # fmt: skip
-    if body.temperature is not None and body.temperature != 1:
-        if api == "responses":
-            return error_response(400, "Unsupported parameter: 'temperature' is not supported with this model.", param="temperature",
-                                  code="unsupported_parameter")  # fmt: skip
-        return error_response(400, f"Unsupported value: 'temperature' does not support {body.temperature:g} with this model. Only the default (1) value is supported.",
-                              param="temperature", code="unsupported_value")  # fmt: skip
-    return None
-
-
-def _approx_tokens(body: CommonRequest, api: str) -> int:
-    if api == "chat":
-        text = " ".join(str(m.content or "") for m in body.messages)  # type: ignore[attr-defined]
-    elif api == "responses":
-        given = body.input  # type: ignore[attr-defined]
-        text = given if isinstance(given, str) else " ".join(str(m.content or "") for m in given)
-    else:
-        text = body.prompt  # type: ignore[attr-defined]
-    return max(1, len(text.split()))
