@@ -77,6 +77,10 @@ with st.form("matrix"):
     rate = c7.number_input("Rate, req/s (0: closed loop)", 0.0, 1000.0, 0.0, key="rate")
     max_tokens = c8.number_input("Max tokens", 1, 4096, 128, key="max_tokens")
     warmup = st.number_input("Warmup requests per deployment (stored apart)", 0, 20, 1, key="warmup")
+    c9, c10 = st.columns(2)
+    apis = c9.multiselect("APIs (empty: each deployment's)", ["chat", "responses", "completions"], key="apis", help="A matrix dimension")
+    efforts = c10.multiselect("Reasoning efforts (empty: each deployment's)", ["minimal", "low", "medium", "high"], key="efforts",
+                              help="A matrix dimension, for reasoning deployments")  # fmt: skip
     start = st.form_submit_button("Start", type="primary", disabled=running)
 
 if start and not running:
@@ -84,7 +88,8 @@ if start and not running:
         cfg = BenchConfig(deployments=list(chosen), temperatures=parse_temperatures(temps), mode=mode, prompt_set=prompt_set,
                           repeats=int(repeats), requests=int(requests) or None, concurrency=int(concurrency),
                           rate=float(rate) or None, max_tokens=int(max_tokens), warmup=int(warmup),
-                          deployments_file=os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page")  # fmt: skip
+                          deployments_file=os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page",
+                          apis=list(apis), reasoning_efforts=list(efforts) or [None])  # fmt: skip
         cfg.validate()
         job = st.session_state[JOB] = BenchJob(cfg, db_path).start()
         running = True

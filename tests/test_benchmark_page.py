@@ -115,3 +115,17 @@ def test_inside_the_app_navigation_it_links_to_the_metrics_page(page_env: Path) 
     assert not at.exception
     links = at.get("page_link")
     assert len(links) == 1 and links[0].proto.page == "metrics" and links[0].proto.label == "Open its metrics"
+
+
+def test_apis_and_reasoning_efforts_are_matrix_dimensions(page_env: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.multiselect(key="apis").set_value(["chat", "responses"])
+    at.multiselect(key="efforts").set_value(["low", "high"])
+    at.text_input(key="temperatures").set_value("default")
+    at.radio(key="mode").set_value("stream")
+    start(at, "sim-reasoning", repeats=1, requests=8, concurrency=4, warmup=0, max_tokens=600)
+    run_until_done(at)
+    assert not at.exception
+    df = load_requests(page_env, [at.session_state["bench_job"].run_id])
+    assert len(df) == 8 and (df["status"] == "ok").all()
+    assert set(zip(df["api"], df["reasoning_effort"])) == {(a, e) for a in ("chat", "responses") for e in ("low", "high")}
