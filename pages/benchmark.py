@@ -100,6 +100,10 @@ with st.container(border=True):  # not a form: the preview below follows every c
     rate = c7.number_input("Rate, req/s (0: closed loop)", 0.0, 1000.0, kept("rate", 0.0), key="rate")  # type: ignore[arg-type]
     max_tokens = c8.number_input("Max tokens", 1, 4096, kept("max_tokens", 128), key="max_tokens")  # type: ignore[arg-type]
     warmup = st.number_input("Warmup requests per deployment (stored apart)", 0, 20, kept("warmup", 1), key="warmup")  # type: ignore[arg-type]
+    c9, c10 = st.columns(2)
+    apis = c9.multiselect("APIs (empty: each deployment's)", ["chat", "responses", "completions"], key="apis", help="A matrix dimension")
+    efforts = c10.multiselect("Reasoning efforts (empty: each deployment's)", ["minimal", "low", "medium", "high"], key="efforts",
+                              help="A matrix dimension, for reasoning deployments")  # fmt: skip
     for k in FORM_KEYS:
         st.session_state[f"_bench_{k}"] = st.session_state[k]
     cfg = None
@@ -107,7 +111,8 @@ with st.container(border=True):  # not a form: the preview below follows every c
         cfg = BenchConfig(deployments=list(chosen), temperatures=parse_temperatures(temps), mode=mode, prompt_set=prompt_set,
                           repeats=int(repeats), requests=int(requests) or None, concurrency=int(concurrency),
                           rate=float(rate) or None, max_tokens=int(max_tokens), warmup=int(warmup),
-                          deployments_file=os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page")  # fmt: skip
+                          deployments_file=os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page",
+                          apis=list(apis), reasoning_efforts=list(efforts) or [None])  # fmt: skip
         cfg.validate()
         st.caption(f":material/schedule: {preview(cfg).sentence()}")
         problem = None

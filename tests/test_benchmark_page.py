@@ -172,3 +172,17 @@ def test_the_form_keeps_its_values_when_the_page_is_left(page_env: Path) -> None
     assert at.number_input(key="concurrency").value == 3
     assert at.text_input(key="temperatures").value == "0, 0.7"
     assert at.radio(key="mode").value == "stream"
+
+
+def test_apis_and_reasoning_efforts_are_matrix_dimensions(page_env: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.multiselect(key="apis").set_value(["chat", "responses"])
+    at.multiselect(key="efforts").set_value(["low", "high"])
+    at.text_input(key="temperatures").set_value("default")
+    at.radio(key="mode").set_value("stream")
+    start(at, "sim-reasoning", repeats=1, requests=8, concurrency=4, warmup=0, max_tokens=600)
+    run_until_done(at)
+    assert not at.exception
+    df = load_requests(page_env, [at.session_state["bench_job"].run_id])
+    assert len(df) == 8 and (df["status"] == "ok").all()
+    assert set(zip(df["api"], df["reasoning_effort"])) == {(a, e) for a in ("chat", "responses") for e in ("low", "high")}

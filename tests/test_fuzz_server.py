@@ -126,6 +126,10 @@ def test_fuzz_endpoints_from_openapi(fuzz_server: Any) -> None:
         "/openai/deployments/{name}/chat/completions": "ChatRequest",
         "/openai/deployments/{name}/completions": "CompletionRequest",
         "/chat/stream": "RelayRequest",
+        "/v1/responses": "ResponsesRequest",
+        "/openai/v1/responses": "ResponsesRequest",
+        "/openai/v1/chat/completions": "ChatRequest",
+        "/openai/v1/completions": "CompletionRequest",
     }
     for path, ops in schema["paths"].items():
         if "post" in ops and "requestBody" in ops["post"]:

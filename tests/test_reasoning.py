@@ -251,6 +251,11 @@ def test_effort_table_and_breakdown_from_a_bench_run(server, tmp_path, monkeypat
     assert resp.loc["high", "thinking"] > resp.loc["low", "thinking"] * 2.5  # 240 vs 60 reasoning tokens at 400/s
     assert resp.loc["low", "thinking lo"] <= resp.loc["low", "thinking"] <= resp.loc["low", "thinking hi"]
     assert tab[tab["api"] == "chat"]["thinking"].isna().all()  # chat streams no reasoning: thinking undefined, not 0
+    from streaming.analysis.tables import format_summary, summarize
+
+    summary = summarize(df)
+    assert len(summary) == 4 and set(zip(summary["api"], summary["reasoning_effort"])) == {(a, e) for a in ("chat", "responses") for e in ("low", "high")}
+    assert format_summary(summary).splitlines()[0].split()[:6] == ["deployment", "T", "mode", "api", "effort", "n"]
     parts = reasoning.breakdown(df)
     r = parts.iloc[0]
     assert abs(r["waiting"] + r["thinking"] + r["answer"] - float(df.iloc[0]["t_last_token_s"])) < 1e-9

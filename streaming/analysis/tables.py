@@ -31,6 +31,9 @@ def format_summary(summary: pd.DataFrame) -> str:
         "T": [("default" if pd.isna(v) else f"{v:g}") for v in summary["temperature"]],
         "mode": summary["mode"], "n": summary["n"], "errors": summary["errors"], "retries": summary["retries"],
     })  # fmt: skip
+    for c, label in (("reasoning_effort", "effort"), ("api", "api")):  # each inserted after mode: api, then effort
+        if c in summary.columns:
+            t.insert(3, label, [("default" if v is None or pd.isna(v) else str(v)) for v in summary[c]])
     from streaming.analysis.estimators import is_supported
 
     ok_n = [int(v) for v in summary["ok"]]
@@ -96,6 +99,7 @@ EXTRA_PERCENTILE_METRICS = {"ttft_incl_retries": "ttft_incl_retries_s", "e2e_inc
 
 
 KEYS = ["deployment", "temperature", "mode"]
+MATRIX_KEYS = ("api", "reasoning_effort")  # bench --api / --reasoning-effort dimensions: rows split by them when the run varies them
 
 
 def summarize(df: pd.DataFrame, slos: Sequence[Any] = ()) -> pd.DataFrame:
@@ -109,9 +113,10 @@ def summarize(df: pd.DataFrame, slos: Sequence[Any] = ()) -> pd.DataFrame:
     rows = []
     if not len(df):
         return pd.DataFrame(columns=[*KEYS, "n", "ok", "errors", "error_rate", "retries", "retry_wait_s"])
-    for key, g in df.groupby(KEYS, dropna=False, sort=True):
+    keys = KEYS + [c for c in MATRIX_KEYS if c in df.columns and df[c].nunique(dropna=False) > 1]  # api, effort: when they vary
+    for key, g in df.groupby(keys, dropna=False, sort=True):
         ok = g[g["status"] == "ok"]
-        row: dict[str, Any] = dict(zip(KEYS, key))
+        row: dict[str, Any] = dict(zip(keys, key))
         row.update(n=len(g), ok=len(ok), errors=len(g) - len(ok), error_rate=(len(g) - len(ok)) / len(g),
                    retries=int(g["retries"].fillna(0).sum()), retry_wait_s=float(g["retry_wait_s"].fillna(0).sum()))  # fmt: skip
         counted = {}

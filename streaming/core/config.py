@@ -42,8 +42,7 @@ STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 APIS = ("chat", "responses", "completions")
 REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 REASONING_SUMMARIES = ("auto", "none")
-# How many reasoning tokens a simulated reasoning model spends per effort, relative to its profile's ``reasoning_tokens`` (medium).
-EFFORT_SCALE = {"minimal": 0.1, "low": 0.5, "medium": 1.0, "high": 2.0}
+EFFORT_SCALE = {"minimal": 0.1, "low": 0.5, "medium": 1.0, "high": 2.0}  # a simulated reasoning model's tokens per effort, x its profile's
 
 
 def _http_url(v: str) -> str:
@@ -85,9 +84,7 @@ class SimProfile(BaseModel):
     jitter: Annotated[float, Field(ge=0)] = 0.0
     output_tokens: Annotated[int, Field(ge=1)] = 120
     faults: Annotated[tuple[Fault, ...], Field(strict=False)] = ()  # a TOML list is fine; each fault is strict
-    # A reasoning model: a thinking phase of ``reasoning_tokens`` (at medium effort) at ``reasoning_tokens_per_s``
-    # after ``ttft_ms``, before the first visible token. Such a model rejects max_tokens and temperature != 1.
-    reasoning_tokens: Annotated[int, Field(ge=0)] = 0
+    reasoning_tokens: Annotated[int, Field(ge=0)] = 0  # > 0: a reasoning model, thinking this long (medium effort) after ttft_ms; refuses max_tokens, temperature != 1
     reasoning_tokens_per_s: Annotated[float, Field(gt=0)] = 300.0
     reasoning_content: bool = False  # also stream the thinking as chat ``delta.reasoning_content`` (as vLLM/DeepSeek do)
     capacity: Annotated[int, Field(ge=0)] = 0  # streams served at full speed at once; the rest queue (0: no limit)

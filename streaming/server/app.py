@@ -3,6 +3,9 @@
 Responses stream through ``TimedStream``, a raw ASGI response that stamps the
 clock right after each chunk is handed to the transport and that stops the
 token source the moment the client disconnects.
+
+Over 320 lines: ``handle`` (with its ``events``) reads better whole, as one request's path from the body to
+the bytes, for every API (chat, completions, responses), source (simulator, local model) and fault, in order.
 """
 
 from __future__ import annotations
@@ -46,6 +49,13 @@ from streaming.server.models import (
     CommonRequest,
     CompletionRequest,
     ResponsesRequest,
+)
+from streaming.server.reasoning import (
+    ReasoningText,
+    _events,
+    _note_thinking,
+    _reasoning_rejection,
+    _tool_arguments,
 )
 from streaming.server.responses_events import ResponsesWriter
 from streaming.server.sim import SimSource, sim_prompt
