@@ -17,7 +17,8 @@ from streaming.analysis.summary_view import summary_table
 from streaming.analysis.tables import summarize
 from streaming.bench.guard import needs_confirmation
 from streaming.bench.job import BenchJob
-from streaming.bench.matrix import BenchConfig, parse_temperatures
+from streaming.bench.matrix import BenchConfig
+from streaming.bench.settings import parse_temperatures
 from streaming.bench.preview import preview
 from streaming.bench.progress import BenchPoint
 from streaming.core.config import BUILTINS, load_deployments

@@ -33,7 +33,7 @@ _LAZY = {
     "load_requests": "streaming.store",
     "list_runs": "streaming.store",
     "BenchConfig": "streaming.bench.matrix",
-    "load_config": "streaming.bench.matrix",
+    "load_config": "streaming.bench.settings",
     "run_benchmark": "streaming.bench.runner",
     "ensure_server": "streaming.server.launcher",
 }

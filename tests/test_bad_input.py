@@ -18,7 +18,7 @@ import orjson
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from streaming.bench.matrix import load_config
+from streaming.bench.settings import load_config
 from streaming.core.client import Client
 from streaming.core.config import BUILTINS, load_deployments
 from streaming.core.request import LLMRequest

@@ -76,12 +76,8 @@ def register(sub: Any) -> None:
 
 
 def build_config(args: argparse.Namespace) -> Any:
-    from streaming.bench.matrix import (
-        BenchConfig,
-        load_config,
-        parse_choices,
-        parse_temperatures,
-    )
+    from streaming.bench.matrix import BenchConfig
+    from streaming.bench.settings import load_config, parse_choices, parse_temperatures
     from streaming.core.config import APIS, REASONING_EFFORTS
 
     cfg = load_config(args.config) if args.config else BenchConfig()

@@ -52,22 +52,14 @@ from streaming.server.models import (
 )
 from streaming.server.reasoning import (
     ReasoningText,
-    _events,
-    _note_thinking,
-    _reasoning_rejection,
-    _tool_arguments,
-)
-from streaming.server.responses_events import ResponsesWriter
-from streaming.server.sim import SimSource, sim_prompt
-from streaming.server.sources import (
-    ReasoningText,
-    approx_tokens,
     note_thinking,
-    pick_fault,
     reasoning_rejection,
     source_events,
     tool_arguments,
 )
+from streaming.server.responses_events import ResponsesWriter
+from streaming.server.sim import SimSource, sim_prompt
+from streaming.server.sources import approx_tokens, pick_fault
 from streaming.server.truth import Truth, TruthStore, prompt_digest
 from streaming.version import __version__
 

@@ -20,7 +20,7 @@ class ReasoningText(str):
     reasoning = True
 
 
-async def _events(source: Any, start: float) -> AsyncIterator[tuple[str, str]]:
+async def source_events(source: Any, start: float) -> AsyncIterator[tuple[str, str]]:
     """("reasoning" | "text", piece) from a source: the simulator's thinking phase and answer, or the local model's tokens."""
     if hasattr(source, "events"):
         async for item in source.events(start):
@@ -30,7 +30,7 @@ async def _events(source: Any, start: float) -> AsyncIterator[tuple[str, str]]:
             yield "text", piece
 
 
-def _note_thinking(tr: Truth, source: Any) -> None:
+def note_thinking(tr: Truth, source: Any) -> None:
     """The source's thinking phase into the truth: reasoning tokens, when it started and ended."""
     if getattr(source, "reasoning_limit", 0):
         tr.reasoning_tokens = source.reasoning_generated
@@ -38,11 +38,11 @@ def _note_thinking(tr: Truth, source: Any) -> None:
         tr.thinking_ended_at = source.thinking_ended_at
 
 
-def _tool_arguments(text: str) -> str:
+def tool_arguments(text: str) -> str:
     return orjson.dumps({"query": text}).decode()
 
 
-def _reasoning_rejection(body: CommonRequest, api: str) -> JSONResponse | None:
+def reasoning_rejection(body: CommonRequest, api: str) -> JSONResponse | None:
     """What a reasoning model answers to the parameters it refuses, as the real services do (400, naming the parameter)."""
     if api != "responses" and body.max_tokens is not None:
         return error_response(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
