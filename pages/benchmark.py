@@ -159,7 +159,7 @@ def live() -> None:
             st.progress(0.0, text="Starting (the built-in server and warmup requests)…")
         return
     st.progress(p.done / p.total if p.total else 1.0, text=f"{p.done}/{p.total} requests · {p.phase}")
-    m1, m2, m3, m4 = st.columns(4)
+    m1, m2, m3, m4 = st.columns([1, 1, 1, 2])  # the run id whole
     m1.metric("Done", f"{p.done}/{p.total}")
     m2.metric("Errors", p.errors)
     m3.metric("Elapsed", f"{p.elapsed_s:.1f} s")
@@ -177,6 +177,9 @@ def live() -> None:
     for w in p.warnings:
         st.warning(w)
     if job.done:
+        if st.session_state.get("bench_announced") != p.run_id:
+            st.session_state["bench_announced"] = p.run_id
+            st.rerun()  # a full rerun (not this fragment) shows the end once, re-enables Start and stops the polling
         ended = f"Run {p.run_id} {p.phase}: {p.done} requests, {p.errors} errors."
         if p.phase == "finished":
             st.success(ended)
@@ -194,9 +197,6 @@ def live() -> None:
         except Exception as e:
             st.error(f"The summary could not be read from the results database: {type(e).__name__}.")
         metrics_link()
-        if not st.session_state.get("bench_announced") == p.run_id:
-            st.session_state["bench_announced"] = p.run_id
-            st.rerun()  # a full rerun re-enables Start and stops the polling
 
 
 live()

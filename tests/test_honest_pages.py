@@ -123,7 +123,8 @@ def test_benchmark_page_runs_its_load_in_a_child_process_in_chromium(server: Any
             page.keyboard.press("Escape")
             page.get_by_role("button", name="Start").click()
             page.get_by_text("finished: ", exact=False).wait_for(timeout=60_000)
-            page.get_by_text("TTFT p50 ms", exact=False).first.wait_for(timeout=10_000)
+            page.get_by_text("Sort by clicking a column", exact=False).wait_for(timeout=10_000)  # the summary table (a grid: no DOM text)
+            page.locator('[data-testid="stDataFrame"]').last.wait_for(timeout=10_000)
             page.screenshot(path=str(tmp_path / "benchmark.png"), full_page=True)
         finally:
             page.close()

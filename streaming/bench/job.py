@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 import threading
+import types
 from dataclasses import replace
 from typing import Any
 
 from streaming.bench.matrix import BenchConfig
 from streaming.bench.progress import Progress
 
+_MAIN_LOCK = threading.Lock()
 PROGRESS_EVERY_S = 0.2  # how often the child reports (and on every phase change, and at the end)
 
 
@@ -69,7 +72,14 @@ class BenchJob:
         self._thread = threading.Thread(target=self._follow, name="bench-job-follow", daemon=True)
 
     def start(self) -> BenchJob:
-        self._process.start()
+        with _MAIN_LOCK:  # spawn re-runs the parent's __main__ file in the child: under Streamlit, that is the page script
+            main = sys.modules.get("__main__")
+            sys.modules["__main__"] = types.ModuleType("__main__")
+            try:
+                self._process.start()
+            finally:
+                if main is not None:
+                    sys.modules["__main__"] = main
         self.pid = self._process.pid
         self._send.close()  # the child holds the only writer: EOF when it exits
         self._thread.start()
