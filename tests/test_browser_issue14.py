@@ -80,7 +80,7 @@ def test_deep_link_to_benchmark_gets_the_shared_sidebar_and_the_preview(env: dic
         nav = page.locator('[data-testid="stSidebarNav"]')
         expect(nav.get_by_text("Live demo")).to_be_visible()  # the titled navigation, not file names
         expect(nav.get_by_text("app", exact=True)).to_have_count(0)
-        expect(page.locator('[data-testid="stSidebar"]').get_by_text("Deployment", exact=True)).to_be_visible()  # the shared sidebar
+        expect(page.locator('[data-testid="stSidebar"]').get_by_role("heading", name="Deployment")).to_be_visible()  # the shared sidebar
         preview = page.get_by_text("requests in 2 cells")
         expect(preview).to_be_visible()
         page.get_by_label("Concurrency").fill("2")

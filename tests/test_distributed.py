@@ -125,3 +125,25 @@ def test_cli_bench_with_workers(server: Any, tmp_path: Path) -> None:
     assert sum(r["n"] for r in rows) == 8
     df = load_requests(tmp_path / "cli.db")
     assert set(df["worker"]) == {"w0", "w1"}
+
+
+def test_sweep_runs_its_steps_on_workers(server: Any, tmp_path: Path) -> None:
+    """``sweep --workers 2``: every step's requests come from both workers."""
+    import subprocess
+    import sys
+
+    import orjson
+
+    deps = tmp_path / "deployments.toml"
+    deps.write_text('[[deployments]]\nname = "sim-dist-sweep"\nprovider = "simulated"\nttft_ms = 30\ntokens_per_s = 400\noutput_tokens = 6\ncapacity = 2\n')
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, STREAMING_SERVER_URL=server.url)
+    env.pop("RAY_ADDRESS", None)
+    p = subprocess.run([sys.executable, "-m", "streaming", "--deployments", str(deps), "sweep", "-d", "sim-dist-sweep", "--slo", "ttft_p95 <= 0.3",
+                        "--start", "1", "--max-concurrency", "4", "--requests-per-step", "12", "--workers", "2", "--db", str(tmp_path / "s.db"),
+                        "--json", "-q"], capture_output=True, text=True, cwd=root, env=env, timeout=300)  # fmt: skip
+    assert p.returncode in (0, 1), p.stderr[-2000:]
+    out = orjson.loads(p.stdout)
+    assert out["steps"] and out["max_concurrency_within_slo"] is not None
+    df = load_requests(tmp_path / "s.db")
+    assert set(df["worker"]) == {"w0", "w1"} and len(df) == 12 * len(out["steps"])

@@ -140,7 +140,25 @@ def register(sub: Any) -> None:
     w.add_argument("--db", metavar="PATH")
     w.add_argument("--json", action="store_true", help="print the result as one JSON object")
     w.add_argument("--quiet", "-q", action="store_true", help="no line per step")
+    w.add_argument("--workers", type=int, metavar="N", help="run each step on N worker processes through Ray (default 1: this process)")
+    w.add_argument("--ray-address", metavar="ADDRESS", help="with --workers: join this Ray cluster (default: $RAY_ADDRESS, else a local one)")
+    w.add_argument("--budget-tokens", type=int, default=None, metavar="N",
+                   help="cost guard: a sweep estimated above N tokens on non-built-in deployments needs confirmation (default 200,000)")  # fmt: skip
+    w.add_argument("--yes", "-y", action="store_true", help="cost guard: run even above --budget-tokens, without asking")
     w.set_defaults(func=cmd_sweep)
+
+
+def _cost_guard(cfg: BenchConfig, args: argparse.Namespace, max_load: float) -> int | None:
+    """The bench cost guard over the sweep's most requests: doubling from --start to the top, then bisecting back."""
+    import math
+
+    from streaming.bench.cli import cost_guard
+    from streaming.core.cost import DEFAULT_BUDGET_TOKENS
+
+    start = max(1.0, float(args.start or 1))
+    steps = 2 * (math.ceil(math.log2(max(max_load / start, 1.0))) + 1)
+    per_step = args.requests_per_step or 200
+    return cost_guard(replace(cfg, requests=steps * per_step), DEFAULT_BUDGET_TOKENS if args.budget_tokens is None else args.budget_tokens, args.yes)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -166,7 +184,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if not sep or not name.strip():
             raise ConfigError(f"--header {h!r}: write it as 'NAME: VALUE'")
         cfg.headers[name.strip()] = value.strip()
+    if args.workers is not None:
+        cfg.workers = args.workers
+    if args.ray_address is not None:
+        cfg.ray_address = args.ray_address
     cfg.validate()
+    refused = _cost_guard(cfg, args, max_load)
+    if refused is not None:
+        return refused
     db_path = args.db or default_db_path()
     unit = "concurrency" if args.by == "concurrency" else "rate"
 
