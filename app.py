@@ -2,6 +2,10 @@
 
 Run with ``streamlit run app.py``. Works with no keys: the built-in server (started
 once per app process) serves ``local`` and the simulated ``sim-*`` deployments.
+
+This file reads better whole (about 610 lines): it is widgets and layout only, but the Live demo's
+turns (chat, race, Continue, Regenerate, Edit) share the sidebar's settings, the chat history and the
+stop/rerun rules of ``st.write_stream``; what is not page code lives in ``streaming/demo/``.
 """
 
 from __future__ import annotations
