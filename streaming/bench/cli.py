@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -77,7 +78,12 @@ def register(sub: Any) -> None:
 
 def build_config(args: argparse.Namespace) -> Any:
     from streaming.bench.matrix import BenchConfig
-    from streaming.bench.settings import load_config, parse_choices, parse_temperatures
+    from streaming.bench.settings import (
+        load_config,
+        parse_choices,
+        parse_headers,
+        parse_temperatures,
+    )
     from streaming.core.config import APIS, REASONING_EFFORTS
 
     cfg = load_config(args.config) if args.config else BenchConfig()
@@ -110,11 +116,7 @@ def build_config(args: argparse.Namespace) -> Any:
         cfg.stop_on_saturation = True
     if getattr(args, "no_cache_reuse", False):
         cfg.cache_reuse = False
-    for h in args.header or []:
-        name, sep, value = h.partition(":")
-        if not sep or not name.strip():
-            raise ConfigError(f"--header {h!r}: write it as 'NAME: VALUE'")
-        cfg.headers[name.strip()] = value.strip()
+    cfg.headers.update(parse_headers(args.header))
     cfg.validate()
     return cfg
 
@@ -151,6 +153,36 @@ def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
     return orjson.loads(orjson.dumps(recs, option=orjson.OPT_SERIALIZE_NUMPY, default=lambda o: None if o is pd.NA else str(o)))
 
 
+def run_interruptibly(work: Callable[[], Any], stop: threading.Event, on_interrupt: str) -> Any:
+    """``work()`` on a thread; Ctrl-C sets ``stop`` (the run ends cleanly and keeps what finished) and waits for it.
+
+    Waits on an Event, not on Thread.join: an interrupted join can misreport the thread as ended.
+    """
+    box: dict[str, Any] = {}
+    ended = threading.Event()
+
+    def run() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as e:  # handed to the main thread
+            box["error"] = e
+        finally:
+            ended.set()
+
+    threading.Thread(target=run, name="bench", daemon=True).start()
+    try:
+        while not ended.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        print(f"\n{on_interrupt}", file=sys.stderr)
+        stop.set()
+        while not ended.wait(0.2):
+            pass
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from streaming.analysis.tables import summarize
     from streaming.bench.gates import failed_conditions, parse_condition
@@ -166,29 +198,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     db_path = args.db or default_db_path()
     store = Store(db_path)
     stop = threading.Event()
-    box: dict[str, Any] = {}
-    ended = threading.Event()  # waited on instead of Thread.join: an interrupted join can misreport the thread as ended
-
-    def work() -> None:
-        try:
-            box["run_id"] = run_benchmark(cfg, store, None if args.quiet else TextProgress(), stop)
-        except BaseException as e:  # handed to the main thread
-            box["error"] = e
-        finally:
-            ended.set()
-
-    threading.Thread(target=work, name="bench", daemon=True).start()
-    try:
-        while not ended.wait(0.2):
-            pass
-    except KeyboardInterrupt:  # Ctrl-C: stop cleanly; the partial run is kept and marked stopped
-        print("\nstopping: cancelling the requests in flight…", file=sys.stderr)
-        stop.set()
-        while not ended.wait(0.2):
-            pass
-    if "error" in box:
-        raise box["error"]
-    run_id = box["run_id"]
+    run_id = run_interruptibly(lambda: run_benchmark(cfg, store, None if args.quiet else TextProgress(), stop), stop,
+                               "stopping: cancelling the requests in flight…")  # fmt: skip
     info = store.run_info(run_id) or {}
     store.close()
     from streaming.analysis.capacity import parse_slos

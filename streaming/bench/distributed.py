@@ -30,8 +30,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from streaming.bench.matrix import (
     BenchConfig,
     WorkItem,
@@ -40,7 +38,7 @@ from streaming.bench.matrix import (
     resolve_deployments,
     resolve_prompts,
 )
-from streaming.bench.progress import BenchPoint, CellProgress, Progress
+from streaming.bench.progress import BenchPoint, Progress, Tally
 from streaming.core.auth import Credentials
 from streaming.core.record import StreamRecord
 from streaming.errors import ConfigError
@@ -162,39 +160,6 @@ def split_concurrency(total: int, n: int) -> list[int]:
     return [total // n + (1 if i < total % n else 0) for i in range(n)]
 
 
-class _Tracker:
-    """The driver's live counters, from the records as they arrive (the same figures as a single-process run)."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.done, self.errors = total, 0, 0
-        self.cells: dict[str, CellProgress] = {}
-        self.waits: dict[str, list[float]] = {}
-        self.points: list[BenchPoint] = []
-
-    def add(self, rec: StreamRecord, extra: dict[str, Any], t_s: float) -> None:
-        if extra.get("warmup"):
-            return
-        label = cell_label(rec.deployment, rec.temperature, extra.get("mode") or ("stream" if rec.stream else "non-stream"))
-        c = self.cells.setdefault(label, CellProgress())
-        c.done += 1
-        self.done += 1
-        wait = rec.perceived_wait_s
-        if rec.ok and wait is not None:
-            self.waits.setdefault(label, []).append(wait)
-        else:
-            c.errors += 1
-            self.errors += 1
-        self.points.append(BenchPoint(int(extra.get("seq") or 0), t_s, extra.get("sent_s"), extra.get("scheduled_s"), label, rec.deployment,
-                                      extra.get("mode") or "", rec.status, wait if rec.ok else None))  # fmt: skip
-
-    def snapshot(self, run_id: str, phase: str, elapsed: float, warnings: list[str]) -> Progress:
-        for label, c in self.cells.items():
-            w = self.waits.get(label)
-            c.p50_wait_s = float(np.median(w)) if w else None
-        cells = {k: CellProgress(v.done, v.errors, v.p50_wait_s) for k, v in self.cells.items()}
-        return Progress(run_id, phase, self.done, self.total, self.errors, elapsed, cells, self.points, list(warnings))
-
-
 def run_distributed(config: BenchConfig, db: Store, progress: Callable[[Progress], None] | None = None,
                     stop: threading.Event | None = None, stats: dict[str, Any] | None = None) -> str:  # fmt: skip
     """Run ``config`` on ``config.workers`` Ray workers, storing every request in ``db``; returns the run id.
@@ -232,7 +197,7 @@ def run_distributed(config: BenchConfig, db: Store, progress: Callable[[Progress
         share_cfg = replace(config, workers=1, concurrency=max(1, concurrency[i]), max_in_flight=max(1, config.max_in_flight // n))
         futures[a.run.remote(share_cfg, items[i::n], run_id, names[i], i, n, server_url)] = i
         actors.append(a)
-    tracker = _Tracker(len(items))
+    tally = Tally(len(items))
     warnings: list[str] = []
     alive = set(range(n))
     warm: set[int] = set()
@@ -250,7 +215,12 @@ def run_distributed(config: BenchConfig, db: Store, progress: Callable[[Progress
             return False
         for rec, extra in batch:
             db.add_record(run_id, rec, **extra)
-            tracker.add(rec, extra, time.monotonic() - t0)
+            if not extra.get("warmup"):
+                mode = extra.get("mode") or ("stream" if rec.stream else "non-stream")
+                wait = rec.perceived_wait_s
+                tally.add(BenchPoint(int(extra.get("seq") or 0), time.monotonic() - t0, extra.get("sent_s"), extra.get("scheduled_s"),
+                                     cell_label(rec.deployment, rec.temperature, mode), rec.deployment, mode, rec.status,
+                                     wait if rec.ok and wait is not None else None))  # fmt: skip
             kept[i] += 0 if extra.get("warmup") else 1
         if is_warm:
             warm.add(i)
@@ -294,7 +264,7 @@ def run_distributed(config: BenchConfig, db: Store, progress: Callable[[Progress
                 for i in alive:
                     actors[i].go.remote(start_wall)
             if progress is not None:
-                progress(tracker.snapshot(run_id, "running" if started else "warmup", time.monotonic() - t0, warnings))
+                progress(tally.snapshot(run_id, "running" if started else "warmup", time.monotonic() - t0, warnings))
     except KeyboardInterrupt:
         for i in alive:
             actors[i].stop.remote()
@@ -307,7 +277,7 @@ def run_distributed(config: BenchConfig, db: Store, progress: Callable[[Progress
             status = "stopped"
         db.finish_run(run_id, status, warnings=warnings, loop_lag_p99_ms=max(lag) if lag else None)
         if progress is not None:
-            progress(tracker.snapshot(run_id, status, time.monotonic() - t0, warnings))
+            progress(tally.snapshot(run_id, status, time.monotonic() - t0, warnings))
         for a in actors:
             try:
                 ray.kill(a)

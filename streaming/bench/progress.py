@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from streaming.core.record import schedule_lag
 
 
@@ -48,3 +50,36 @@ class Progress:
     cells: dict[str, CellProgress]
     points: list[BenchPoint]
     warnings: list[str] = field(default_factory=list)
+
+
+class Tally:
+    """The live counters of a run, request by request: per cell, in total, and one point each.
+
+    Used by the runner in its process and by the scale-out driver on the records its workers send back,
+    so both report the same figures.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.errors = total, 0, 0
+        self.cells: dict[str, CellProgress] = {}
+        self.waits: dict[str, list[float]] = {}
+        self.points: list[BenchPoint] = []
+
+    def add(self, point: BenchPoint) -> None:
+        """One finished request (``point.perceived_wait_s`` is None when it failed)."""
+        c = self.cells.setdefault(point.cell, CellProgress())
+        c.done += 1
+        self.done += 1
+        if point.perceived_wait_s is not None:
+            self.waits.setdefault(point.cell, []).append(point.perceived_wait_s)
+        else:
+            c.errors += 1
+            self.errors += 1
+        self.points.append(point)
+
+    def snapshot(self, run_id: str, phase: str, elapsed_s: float, warnings: list[str]) -> Progress:
+        for label, c in self.cells.items():
+            w = self.waits.get(label)
+            c.p50_wait_s = float(np.median(w)) if w else None
+        cells = {k: CellProgress(v.done, v.errors, v.p50_wait_s) for k, v in self.cells.items()}
+        return Progress(run_id, phase, self.done, self.total, self.errors, elapsed_s, cells, self.points, list(warnings))

@@ -36,7 +36,7 @@ from streaming.bench.matrix import (
     resolve_deployments,
     resolve_prompts,
 )
-from streaming.bench.progress import BenchPoint, CellProgress, Progress
+from streaming.bench.progress import BenchPoint, Progress, Tally
 from streaming.bench.requests import request_for
 from streaming.bench.saturation import SaturationWatch
 from streaming.bench.selfcheck import (  # noqa: F401 - public here too
@@ -97,12 +97,9 @@ class _Runner:
         self.warm_prompt = warm_prompt
         self.progress_cb, self.stop, self.clock = progress, stop, clock
         self.run_id = ""
-        self.total = sum(max(1, it.prompt.turns) for it in items)  # a conversation is one request per turn
         self.phase = "warmup"
-        self.done = self.errors = 0
-        self.cells: dict[str, list[float]] = {}
-        self.cell_counts: dict[str, CellProgress] = {}
-        self.points: list[BenchPoint] = []
+        self.tally = Tally(sum(max(1, it.prompt.turns) for it in items))  # a conversation is one request per turn
+        self.points = self.tally.points  # the same list, growing (saturation and the send-lag check read it)
         self.warnings: list[str] = []
         self.lags: list[float] = []
         self.start = 0.0
@@ -307,18 +304,9 @@ class _Runner:
         return rec
 
     def _count(self, item: WorkItem, rec: StreamRecord, sent: float | None) -> None:
-        label = cell_label(*item.cell)
-        c = self.cell_counts.setdefault(label, CellProgress())
-        c.done += 1
-        self.done += 1
         wait = rec.perceived_wait_s
-        if rec.ok and wait is not None:
-            self.cells.setdefault(label, []).append(wait)
-        else:
-            c.errors += 1
-            self.errors += 1
-        self.points.append(BenchPoint(item.seq, self.clock() - self.start, sent, item.scheduled_s, label, item.deployment, item.mode, rec.status,
-                                      wait if rec.ok else None))  # fmt: skip
+        self.tally.add(BenchPoint(item.seq, self.clock() - self.start, sent, item.scheduled_s, cell_label(*item.cell), item.deployment, item.mode,
+                                  rec.status, wait if rec.ok and wait is not None else None))  # fmt: skip
         self.saturation.update(self.points, self.warnings, self.stop if self.cfg.stop_on_saturation else None)
         self._emit()
 
@@ -326,15 +314,10 @@ class _Runner:
         if self.progress_cb is None:
             return
         now = self.clock()
-        if not force and now - self._last_emit < PROGRESS_EVERY_S and self.done < self.total:
+        if not force and now - self._last_emit < PROGRESS_EVERY_S and self.tally.done < self.tally.total:
             return
         self._last_emit = now
-        for label, c in self.cell_counts.items():
-            waits = self.cells.get(label)
-            c.p50_wait_s = float(np.median(waits)) if waits else None
-        snap = Progress(self.run_id, self.phase, self.done, self.total, self.errors, (now - self.start) if self.start else 0.0,
-                        {k: CellProgress(v.done, v.errors, v.p50_wait_s) for k, v in self.cell_counts.items()}, self.points,
-                        list(self.warnings))  # fmt: skip
+        snap = self.tally.snapshot(self.run_id, self.phase, (now - self.start) if self.start else 0.0, self.warnings)
         try:
             self.progress_cb(snap)
         except Exception:  # a broken progress display must not end the run

@@ -109,3 +109,14 @@ def parse_temperatures(text: str) -> list[float | None]:
     if not out:
         raise ConfigError("give at least one temperature, e.g. --temperature 0,0.7")
     return out
+
+
+def parse_headers(values: list[str] | None) -> dict[str, str]:
+    """``--header 'NAME: VALUE'`` (repeatable) as a table; a ConfigError naming the bad one."""
+    out: dict[str, str] = {}
+    for h in values or []:
+        name, sep, value = h.partition(":")
+        if not sep or not name.strip():
+            raise ConfigError(f"--header {h!r}: write it as 'NAME: VALUE'")
+        out[name.strip()] = value.strip()
+    return out

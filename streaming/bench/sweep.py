@@ -179,11 +179,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         cfg.timeout_s = args.timeout
     if args.retries is not None:
         cfg.max_retries = args.retries
-    for h in args.header or []:
-        name, sep, value = h.partition(":")
-        if not sep or not name.strip():
-            raise ConfigError(f"--header {h!r}: write it as 'NAME: VALUE'")
-        cfg.headers[name.strip()] = value.strip()
+    from streaming.bench.settings import parse_headers
+
+    cfg.headers.update(parse_headers(args.header))
     if args.workers is not None:
         cfg.workers = args.workers
     if args.ray_address is not None:
@@ -203,31 +201,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"{unit} {s.load:g}: n={s.n} {figures} → {verdict}; {s.throughput.get('requests_per_s', math.nan):.2f} req/s, "
               f"{s.throughput.get('output_tokens_per_s', math.nan):.1f} output tok/s", file=sys.stderr, flush=True)  # fmt: skip
 
+    from streaming.bench.cli import run_interruptibly
+
     stop = threading.Event()
-    box: dict[str, Any] = {}
-    ended = threading.Event()
     with Store(db_path) as db:
-
-        def work() -> None:
-            try:
-                box["result"] = run_sweep(cfg, db, args.slo, args.by, max_load, args.start, args.requests_per_step, stop, show)
-            except BaseException as e:  # handed to the main thread
-                box["error"] = e
-            finally:
-                ended.set()
-
-        threading.Thread(target=work, name="sweep", daemon=True).start()
-        try:
-            while not ended.wait(0.2):
-                pass
-        except KeyboardInterrupt:  # Ctrl-C: the finished steps are kept
-            print("\nstopping the sweep: finished steps are kept…", file=sys.stderr)
-            stop.set()
-            while not ended.wait(0.2):
-                pass
-    if "error" in box:
-        raise box["error"]
-    result: SweepResult = box["result"]
+        result: SweepResult = run_interruptibly(lambda: run_sweep(cfg, db, args.slo, args.by, max_load, args.start, args.requests_per_step, stop, show),
+                                                stop, "stopping the sweep: finished steps are kept…")  # fmt: skip
     out = result.to_dict()
     out["db"] = db_path
     if args.json:
