@@ -12,9 +12,14 @@ from scipy import stats
 
 from streaming.analysis.tables import summarize
 from streaming.bench.gates import failed_conditions, parse_condition
-from streaming.bench.matrix import BenchConfig, expand, poisson_schedule, resolve_prompts
-from streaming.bench.settings import load_config, parse_temperatures
+from streaming.bench.matrix import (
+    BenchConfig,
+    expand,
+    poisson_schedule,
+    resolve_prompts,
+)
 from streaming.bench.prompts import Prompt, builtin, from_file
+from streaming.bench.settings import load_config, parse_temperatures
 from streaming.errors import ConfigError
 
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from streaming.bench.cli import cost_guard
-from streaming.bench.guard import estimate_run, needs_confirmation
+from streaming.bench.guard import cost_guard, estimate_run, needs_confirmation
 from streaming.bench.matrix import BenchConfig
 from streaming.core.cost import count_tokens
 

@@ -192,6 +192,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     cfg = build_config(args)
     for c in args.fail_if:
         parse_condition(c)  # a typo fails now, not after the run
+    from streaming.bench.guard import cost_guard
+
     refused = cost_guard(cfg, args.budget_tokens, args.yes)
     if refused is not None:
         return refused
@@ -226,30 +228,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"fail-if: {f}", file=sys.stderr)
         print(f"run {info.get('status')}: {run_id} (database {db_path})")
     return 1 if failed else 0
-
-
-def cost_guard(cfg: Any, budget_tokens: int, yes: bool, stdin: Any = None) -> int | None:
-    """Before any request: above the budget, ask on a terminal, else refuse (exit code 2) unless --yes. None: go ahead."""
-    from streaming.bench.guard import needs_confirmation
-
-    if budget_tokens < 0:
-        raise ConfigError("--budget-tokens must be 0 or more (e.g. --budget-tokens 500000)")
-    est = needs_confirmation(cfg, budget_tokens)
-    if est is None:
-        return None
-    if yes:
-        print(f"cost guard: {est.sentence()} (above {budget_tokens:,} tokens; going ahead: --yes)", file=sys.stderr)
-        return None
-    stdin = stdin or sys.stdin
-    if stdin.isatty() and sys.stderr.isatty():
-        print(f"cost guard: {est.sentence()}, above the budget of {budget_tokens:,} tokens.", file=sys.stderr)
-        print("Send these requests? [y/N] ", end="", file=sys.stderr, flush=True)
-        if stdin.readline().strip().lower() in ("y", "yes"):
-            return None
-        print("Not started: nothing was sent.", file=sys.stderr)
-        return 2
-    print(est.refusal(budget_tokens), file=sys.stderr)
-    return 2
 
 
 def cmd_report(args: argparse.Namespace) -> int:

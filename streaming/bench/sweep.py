@@ -152,7 +152,7 @@ def _cost_guard(cfg: BenchConfig, args: argparse.Namespace, max_load: float) -> 
     """The bench cost guard over the sweep's most requests: doubling from --start to the top, then bisecting back."""
     import math
 
-    from streaming.bench.cli import cost_guard
+    from streaming.bench.guard import cost_guard
     from streaming.core.cost import DEFAULT_BUDGET_TOKENS
 
     start = max(1.0, float(args.start or 1))
