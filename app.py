@@ -27,7 +27,6 @@ from streaming.core.config import (
     BUILTINS,
     REASONING_EFFORTS,
     Deployment,
-    load_deployments,
 )
 from streaming.core.record import StreamRecord
 from streaming.core.request import (
@@ -36,7 +35,7 @@ from streaming.core.request import (
     Timeouts,
     resume_request,
 )
-from streaming.demo.answers import api_label, can_continue, continued_caption
+from streaming.demo.answers import api_label, can_continue, continued_caption, replay_caption
 from streaming.demo.chats import (
     EXAMPLE_PROMPTS,
     drop_last_answer,
@@ -51,7 +50,8 @@ from streaming.demo.liveline import LiveLine, waiting_for_whole_answer
 from streaming.demo.pacing import Batcher, Smoother
 from streaming.demo.race import Race, RaceResult
 from streaming.demo.reader import ThreadedReader, frames
-from streaming.demo.turns import build_request, default_store_path, save_turn
+from streaming.store.recordings import load_labelled
+from streaming.demo.turns import build_request, default_store_path, prompt_of, save_turn
 from streaming.errors import ConfigError, EndpointError
 from streaming.server import launcher
 from streaming.server.health import server_health
@@ -141,7 +141,7 @@ def deployments_file() -> str | None:
 def all_deployments() -> tuple[list[Deployment], str | None]:
     """Built-ins plus the deployments file; on a bad file, the built-ins and the error sentence."""
     try:
-        return load_deployments(deployments_file()), None
+        return load_labelled(deployments_file()), None
     except ConfigError as e:
         return list(BUILTINS), str(e)
 
@@ -178,6 +178,13 @@ def deployment_notice(dep: Deployment) -> None:
             prof = (f" (about {p.ttft_ms:.0f} ms to start, then {p.reasoning_tokens} reasoning tokens at {p.reasoning_tokens_per_s:.0f}/s at medium effort "
                     f"before the first visible token, then {p.tokens_per_s:.0f} tokens/s)")  # fmt: skip
         st.info(f"`{dep.name}` is **simulated**: canned answers (whole sentences picked from your prompt) on a declared latency profile{prof}, served over real HTTP.", icon=":material/tune:")
+    elif dep.provider == "replay":
+        if not dep.replay_label:
+            st.warning(f"`{dep.name}` cannot be replayed. {dep.description.removeprefix('Not playable: ')}", icon=":material/warning:")
+            return
+        st.info(f"`{dep.name}` is a **{dep.replay_label}**: the recorded answers at their recorded timings (the TTFT and every gap as they were "
+                "measured), served over real HTTP on this machine. Your question gets the answer to the closest recorded prompt, "
+                "else the recorded answers in turn. Its figures are not live measurements.", icon=":material/replay:")  # fmt: skip
 
 
 # -- the demo page -------------------------------------------------------------------
@@ -196,9 +203,9 @@ def turn_store() -> Any:
     return demo_store(default_store_path()) if st.session_state.get("save_turns", True) else None
 
 
-def save(records: list[StreamRecord], kind: str, db: Any) -> None:
+def save(records: list[StreamRecord], kind: str, db: Any, req: LLMRequest) -> None:
     """Save a finished or stopped turn to ``db`` (from ``turn_store``); a failure is shown once, never raised."""
-    problem = save_turn(records, kind, db)
+    problem = save_turn(records, kind, db, prompt_of(req))
     if problem:
         with contextlib.suppress(ScriptControlException):  # a stopped run cannot show it; the turn is what matters
             st.session_state["save_error"] = problem
@@ -286,7 +293,7 @@ def render_message(m: dict[str, Any]) -> None:
         if rec is None:
             st.caption("stopped")
             return
-        for note in (continued_caption(rec), api_label(rec)):
+        for note in (replay_caption(rec), continued_caption(rec), api_label(rec)):
             if note:
                 st.caption(note)
         sentence = failure_sentence(rec)
@@ -419,14 +426,14 @@ def run_chat_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             msg["status"] = rec.status
             msg["server_notice"] = server_notice(dep, rec)
             msg["_final"].set()
-            save([rec], "chat", db)
+            save([rec], "chat", db, req)
         stop.empty()
         if rec.reasoning_text:
             show_thinking(think, rec.reasoning_text, rec.thinking_s, live=False)
         show_text(body, rec.text)
         sentence = failure_sentence(rec)
         with info.container():
-            for note in (continued_caption(rec), api_label(rec)):
+            for note in (replay_caption(rec), continued_caption(rec), api_label(rec)):
                 if note:
                     st.caption(note)
             if sentence:
@@ -475,7 +482,7 @@ def run_race_turn(client: Client, dep: Deployment, req: LLMRequest, settings: di
             p_rec = finish(msg, "plain_content", "plain_record", race.plain)
             msg["status"] = s_rec.status
             msg["_final"].set()
-            save([s_rec, p_rec], "race", db)
+            save([s_rec, p_rec], "race", db, req)
         stop.empty()
         for slot, sl_info, rec in ((body, info, s_rec), (plain_body, plain_info, p_rec)):
             show_text(slot, rec.text)

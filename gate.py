@@ -24,7 +24,8 @@ from streaming.access import (
     turns_per_minute,
 )
 from streaming.core.auth import SafeSecrets
-from streaming.core.config import BUILTINS, Deployment, load_deployments
+from streaming.core.config import BUILTINS, Deployment
+from streaming.store.recordings import load_labelled
 from streaming.core.cost import DEFAULT_BUDGET_TOKENS, CostEstimate
 from streaming.errors import ConfigError
 
@@ -38,7 +39,7 @@ BUDGET_ENV = "STREAMING_BUDGET_TOKENS"
 
 def _deployments() -> list[Deployment]:
     try:
-        return load_deployments(os.environ.get("STREAMING_DEPLOYMENTS") or None)
+        return load_labelled(os.environ.get("STREAMING_DEPLOYMENTS") or None)
     except ConfigError:
         return list(BUILTINS)
 

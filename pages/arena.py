@@ -13,7 +13,8 @@ from streamlit.runtime.pages_manager import PagesManager
 import gate
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
-from streaming.core.config import BUILTINS, load_deployments
+from streaming.core.config import BUILTINS
+from streaming.store.recordings import load_labelled
 from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.demo.arena import Arena, Standing, arena_problem, place_line, save_arena
@@ -37,7 +38,7 @@ FINALIZE_WAIT_S = 15.0
 
 def deployments() -> list[Any]:
     try:
-        return load_deployments(os.environ.get("STREAMING_DEPLOYMENTS") or None)
+        return load_labelled(os.environ.get("STREAMING_DEPLOYMENTS") or None)
     except ConfigError as e:
         st.warning(f"The deployments file was not loaded, so only the built-ins are offered. {e}")
         return list(BUILTINS)
@@ -151,7 +152,7 @@ finally:
             from streaming.store import Store
 
             with Store(default_store_path()) as db:
-                last["save_error"] = save_arena(records, db)
+                last["save_error"] = save_arena(records, db, prompt)
     finally:
         done.set()
 st.rerun()  # draw the finished turn once, from the session (the same view as after a Stop)

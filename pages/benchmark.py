@@ -21,7 +21,8 @@ from streaming.bench.matrix import BenchConfig
 from streaming.bench.settings import parse_temperatures
 from streaming.bench.preview import preview
 from streaming.bench.progress import BenchPoint
-from streaming.core.config import BUILTINS, load_deployments
+from streaming.core.config import BUILTINS
+from streaming.store.recordings import load_labelled
 from streaming.errors import ConfigError, StreamingError
 
 # Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
@@ -46,7 +47,7 @@ def kept(key: str, default: object) -> object:
 
 def deployments() -> tuple[list, str | None]:
     try:
-        return load_deployments(os.environ.get("STREAMING_DEPLOYMENTS") or None), None
+        return load_labelled(os.environ.get("STREAMING_DEPLOYMENTS") or None), None
     except ConfigError as e:
         return list(BUILTINS), str(e)
 

@@ -11,7 +11,7 @@ from streamlit.runtime.pages_manager import PagesManager
 import gate
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
-from streaming.core.config import load_deployments
+from streaming.store.recordings import load_labelled
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.demo.format import failure_sentence, metrics_line
 from streaming.errors import ConfigError, EndpointError
@@ -31,7 +31,7 @@ path = os.environ.get("STREAMING_DEPLOYMENTS") or "deployments.toml"
 st.caption(f"Built-ins, plus `{path}` when it exists (set `STREAMING_DEPLOYMENTS` to use another file). Keys come from the environment or `.streamlit/secrets.toml` and are never shown.")
 
 try:
-    deps = load_deployments(os.environ.get("STREAMING_DEPLOYMENTS") or None)
+    deps = load_labelled(os.environ.get("STREAMING_DEPLOYMENTS") or None)
 except ConfigError as e:
     st.error(f"The deployments file could not be loaded: {e}")
     st.stop()
@@ -49,6 +49,8 @@ for d in deps:
         key = f"{d.api_key_env}: {'set' if creds.lookup(d.api_key_env) else 'NOT SET'}"
     where = d.endpoint or d.base_url or "built-in server (loopback)"
     kind = {"simulated": "simulated", "local": "local model (small base model)"}.get(d.provider, d.provider)
+    if d.provider == "replay":
+        kind = d.replay_label or d.description or "replay"
     rows.append({"name": d.name, "kind": kind, "model": d.model or d.deployment, "where": where, "key": key, "from": d.source})
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
@@ -81,7 +83,7 @@ with st.expander("deployments.toml format"):
     st.code(
         """[[deployments]]
 name = "gpt-4o-eastus"
-provider = "azure"              # azure | openai | compatible | local | simulated
+provider = "azure"              # azure | openai | compatible | local | simulated | replay
 endpoint = "https://my-resource.openai.azure.com"
 deployment = "gpt-4o"
 api_version = "2024-10-21"
@@ -91,6 +93,11 @@ api_key_env = "AZURE_OPENAI_API_KEY"   # the key itself never goes in this file
 name = "sim-gpt4o-like"
 provider = "simulated"
 ttft_ms = 350
-tokens_per_s = 60""",
+tokens_per_s = 60
+
+[[deployments]]
+name = "gpt-4o-offline"
+provider = "replay"             # a recorded run, at its recorded timings
+deployment = "gpt-4o-eastus"    # its latest run in the results database (or run = "RUN_ID")""",
         language="toml",
     )

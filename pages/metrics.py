@@ -10,7 +10,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 import gate
 from streaming import store
-from streaming.analysis import charts, over_run, reasoning
+from streaming.analysis import charts, over_run, reasoning, replays
 from streaming.analysis.arena_stats import compare_deployments, pairs_sentence
 from streaming.analysis.compare import (
     MIN_PAIRS_FOR_CI,
@@ -145,9 +145,14 @@ if not picked:
 key = tuple((r, int(runs.loc[runs["run_id"] == r, "n_requests"].iloc[0])) for r in sorted(picked))
 df = prepared(db, key)
 
-temps = df["temperature"].fillna(-1.0)
 with st.sidebar:
     st.subheader("Filters")
+    measured = replays.default_choice(df)
+    if replays.is_replay(df).any():  # replays repeat recorded timings: apart from live measurements unless asked
+        measured = st.radio("Measurements", replays.CHOICES, index=replays.CHOICES.index(measured), key="f_measured")
+all_rows, df = df, df[replays.choose(df, measured)]
+temps = df["temperature"].fillna(-1.0)
+with st.sidebar:
     deps = st.multiselect("Deployment", sorted(df["deployment"].dropna().astype(str).unique()), key="f_dep")
     tvals = sorted(temps.unique())
     tsel = st.multiselect("Temperature", tvals, format_func=lambda t: "default" if t < 0 else f"{t:g}", key="f_temp")
@@ -175,7 +180,9 @@ view = df[mask]
 n_fail = int((view["status"] != "ok").sum())
 st.caption(f"{len(view):,} requests selected ({n_fail} failed; TTFT counts every request that reached a first token, "
            "end-to-end and tokens/s completed ones). "
-           "Simulated deployments are labelled (simulated).")  # fmt: skip
+           "Simulated deployments are labelled (simulated), replays (replay).")  # fmt: skip
+if hidden := replays.hidden_sentence(all_rows, measured):
+    st.caption(hidden)
 if view.empty:
     st.warning("No request matches these filters.")
     st.stop()

@@ -77,6 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _recordings() -> Callable[[Any], Any]:
+    """What the server's replays read: the results database, loaded (with pandas) on the first replay."""
+    library: list[Any] = []
+
+    def get(dep: Any) -> Any:
+        if not library:
+            from streaming.store.recordings import RecordingLibrary
+
+            library.append(RecordingLibrary())
+        return library[0].get(dep)
+
+    return get
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from streaming.core.auth import Credentials
     from streaming.core.config import load_deployments
@@ -91,7 +105,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not loopback and not key:
         print(f"error: --host {args.host} is not a loopback address; refusing to serve without --api-key (or STREAMING_SERVER_API_KEY)", file=sys.stderr)
         return 2
-    app = create_app(load_deployments(args.deployments), api_key=key, preload=args.preload)
+    app = create_app(load_deployments(args.deployments), api_key=key, preload=args.preload, recordings=_recordings())
     if args.exit_with_parent:
         _watch_parent(args.exit_with_parent)
     print(f"Streaming LLM Lab server on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
@@ -129,6 +143,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
     )
 
     deps = load_deployments(args.deployments)
+    if any(d.provider == "replay" for d in deps):
+        from streaming.store.recordings import with_replay_labels
+
+        deps = with_replay_labels(deps)
     dep = find_deployment(deps, args.deployment)
     api = "completions" if args.completions else args.api  # None: the deployment's
     kw: dict[str, Any] = dict(api=api, stream=not args.no_stream, temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed,

@@ -34,7 +34,7 @@ MAX_POINTS = 1500
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
-_SUFFIX = {"simulated": " (simulated)", "local": " (local model)"}
+_SUFFIX = {"simulated": " (simulated)", "local": " (local model)", "replay": " (replay)"}
 
 
 def _fig(title: str, x: str, y: str) -> go.Figure:

@@ -111,6 +111,9 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
     if "provider" in df.columns and df["provider"].isin(["simulated", "local"]).any():
         parts.append("<div class=note>Deployments marked <b>(simulated)</b> are the built-in simulator with a declared latency profile; "
                      "<b>(local model)</b> is a small base model run on this machine: real tokens and timings, poor answers.</div>")  # fmt: skip
+    if "provider" in df.columns and (df["provider"] == "replay").any():
+        parts.append("<div class=note>Deployments marked <b>(replay)</b> replay a recorded run at its recorded timings: "
+                     "they are not live measurements.</div>")  # fmt: skip
     reasoning_figs: dict[str, go.Figure] = {}
     if df.empty:
         parts.append("<p>No requests in this selection.</p>")

@@ -171,6 +171,10 @@ def cell_label(deployment: str, temperature: float | None, mode: str) -> str:
 def resolve_deployments(config: BenchConfig) -> list[Deployment]:
     """Names and inline definitions → Deployment objects (ConfigError for an unknown name)."""
     known = load_deployments(config.deployments_file)
+    if any(d.provider == "replay" for d in known):  # a run's snapshot says what each replay plays
+        from streaming.store.recordings import with_replay_labels
+
+        known = with_replay_labels(known)
     out: list[Deployment] = []
     for d in config.deployments:
         dep = d if isinstance(d, Deployment) else find_deployment(known, str(d))

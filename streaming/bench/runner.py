@@ -139,6 +139,7 @@ class _Runner:
         snap = cfg.snapshot(self.deps)  # which transport measured each deployment, with its package version
         chosen = {d.name: client.transport_for(d.url("chat", server_url if d.builtin else None)) for d in self.deps}
         snap["transports"] = {name: f"{t} ({transport_version(t)})" for name, t in chosen.items()}
+        snap["prompt_texts"] = {it.prompt.id: it.prompt.text[:2000] for it in self.items}  # what a replay of this run matches questions against
         self.run_id = self.db.create_run("bench", snap, notes=cfg.notes, deployments=[d.name for d in self.deps])
         status = "failed"
         loop = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ import orjson
 from streaming.core.auth import Credentials
 from streaming.core.config import Deployment, find_deployment, load_deployments
 from streaming.core.record import StreamRecord, utc_now
+from streaming.core.replay import replay_header
 from streaming.core.request import (
     ADAPTED,
     LLMRequest,
@@ -96,6 +97,8 @@ class _Base:
         headers.update(self.credentials.headers(dep))
         if dep.provider == "simulated" and dep.sim is not None:
             headers["x-sim-profile"] = orjson.dumps(dep.sim.to_dict()).decode()
+        if dep.provider == "replay":  # the server plays it whether or not it was started with this deployments file
+            headers["x-replay"] = orjson.dumps(replay_header(dep)).decode()
         headers.update(req.headers)
         try:
             payload = orjson.dumps(req.body(dep, include_usage, ADAPTED.get(dep.name, frozenset())))
@@ -127,6 +130,7 @@ class _Base:
             host=_HOST if self.worker is not None else None,
             reasoning_effort=req.reasoning_effort,
             adapted=sorted(adapted),
+            replay_of=(dep.replay_label or f"replay of {dep.replay_of or 'run ' + str(dep.replay_run)}") if dep.provider == "replay" else None,
         )
 
 

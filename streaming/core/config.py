@@ -4,7 +4,7 @@ A deployment is everything needed to send one request: where (URL), what (model 
 Azure deployment name) and how (the *name* of the variable holding its key; keys are
 resolved at request time by ``core.auth`` and never stored here).
 
-Each ``[[deployments]]`` table is one of five models, chosen by its ``provider``
+Each ``[[deployments]]`` table is one of six models, chosen by its ``provider``
 (a discriminated union); every error names the file, the entry and the field, in one
 sentence (``describe_error``), e.g. ``deployments.toml: deployments[0] ('x'): field
 'endpoint' is missing (required for provider 'azure')``.
@@ -28,12 +28,13 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
+    model_validator,
 )
 
 from streaming.core.validation import ALLOWED_FIELDS, PROVIDERS, validated
 from streaming.errors import ConfigError
 
-BUILTIN_PROVIDERS = ("local", "simulated")
+BUILTIN_PROVIDERS = ("local", "simulated", "replay")  # served by the built-in server on loopback
 DEFAULT_DEPLOYMENTS_FILE = "deployments.toml"
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 LOCAL_MODEL = "gemma-3-270m"
@@ -149,13 +150,28 @@ class SimulatedEntry(SimProfile, _Entry):
     model: str | None = None
 
 
-Entry = Annotated[AzureEntry | OpenAIEntry | CompatibleEntry | LocalEntry | SimulatedEntry, Field(discriminator="provider")]
+class ReplayEntry(_Entry):
+    """A recorded run replayed by the built-in server: ``run`` (a run id), ``deployment`` (its latest run), or both."""
+
+    provider: Literal["replay"]
+    run: Text | None = None
+    deployment: Text | None = None  # the *recorded* deployment's name
+    db: Text | None = None  # the results database (default: $STREAMING_DB, else ./data/streaming.db)
+
+    @model_validator(mode="after")
+    def _names_a_recording(self) -> ReplayEntry:
+        if self.run is None and self.deployment is None:
+            raise ValueError('give run = "RUN_ID" or deployment = "NAME" (a deployment recorded in the results database)')
+        return self
+
+
+Entry = Annotated[AzureEntry | OpenAIEntry | CompatibleEntry | LocalEntry | SimulatedEntry | ReplayEntry, Field(discriminator="provider")]
 _ENTRY = TypeAdapter(Entry)
 _PROFILE_FIELDS = tuple(SimProfile.model_fields)
 
 
 ALLOWED_FIELDS.update({e.model_fields["provider"].annotation.__args__[0]: sorted(e.model_fields)  # type: ignore[union-attr]
-                       for e in (AzureEntry, OpenAIEntry, CompatibleEntry, LocalEntry, SimulatedEntry)})
+                       for e in (AzureEntry, OpenAIEntry, CompatibleEntry, LocalEntry, SimulatedEntry, ReplayEntry)})
 
 
 @dataclass(frozen=True)
@@ -180,6 +196,10 @@ class Deployment:
     reasoning_summary: str | None = None  # auto | none (Responses API; default auto for reasoning deployments)
     price_in_per_1m: float | None = None
     price_out_per_1m: float | None = None
+    replay_run: str | None = None  # provider "replay": the recorded run, or the recorded deployment (its latest run)
+    replay_of: str | None = None
+    replay_db: str | None = None
+    replay_label: str = ""  # "replay of gpt-4o (Azure, recorded 2026-11-20)", filled in from the database (store.recordings)
 
     @property
     def builtin(self) -> bool:
@@ -188,6 +208,8 @@ class Deployment:
 
     @property
     def label(self) -> str:
+        if self.provider == "replay":
+            return f"{self.name} — {self.replay_label or 'replay of ' + (self.replay_of or 'run ' + str(self.replay_run))}"
         tag = {"simulated": " (simulated)", "local": " (local model)"}.get(self.provider, "")
         return f"{self.name}{tag}"
 
@@ -291,6 +313,9 @@ def parse_deployment(entry: Any, where: str) -> Deployment:
     elif e.provider == "simulated":
         kw["model"] = e.model or e.name
         kw["sim"] = SimProfile(**{f: getattr(e, f) for f in _PROFILE_FIELDS})
+    elif e.provider == "replay":
+        kw = {k: v for k, v in kw.items() if k not in ("run", "deployment", "db")}
+        kw.update(model=e.name, replay_run=e.run, replay_of=e.deployment, replay_db=e.db)
     return Deployment(**kw)
 
 

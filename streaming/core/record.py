@@ -203,6 +203,7 @@ class StreamRecord:
     adapted: list[str] = field(default_factory=list)  # parameter changes made after a 400 ("max_completion_tokens", "no_temperature")
     reasoning_text: str = ""  # the streamed reasoning summary / reasoning_content
     tool_calls: int = 0  # tool calls in the answer (a tool-call-only answer is a valid one)
+    replay_of: str | None = None  # a replay's recorded timings, not a live measurement: "replay of gpt-4o (Azure, recorded 2026-11-20)"
 
     @property
     def itl_s(self) -> list[float]:

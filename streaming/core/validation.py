@@ -9,7 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from streaming.errors import ConfigError
 
-PROVIDERS = ("azure", "openai", "compatible", "local", "simulated")
+PROVIDERS = ("azure", "openai", "compatible", "local", "simulated", "replay")
 ALLOWED_FIELDS: dict[str, list[str]] = {}  # provider -> its fields, filled in by core.config
 
 
@@ -49,6 +49,8 @@ def describe_error(err: Mapping[str, Any], provider: str | None = None) -> str:
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         example = ', e.g. {kind = "429", probability = 0.1}' if name.startswith("faults") else ""
         return f"{where}{name} must be a table{example}, got {got!r}"
+    if kind == "value_error" and not segs:  # a check of the whole entry (e.g. one of two fields is required)
+        return str(err.get("msg", "")).removeprefix("Value error, ")
     if kind == "value_error":
         return f"{where}field '{name}': {str(err.get('msg', '')).removeprefix('Value error, ')}"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):

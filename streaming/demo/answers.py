@@ -13,6 +13,13 @@ def api_label(rec: StreamRecord) -> str | None:
     return LEGACY_COMPLETIONS if rec.api == "completions" else None
 
 
+def replay_caption(rec: StreamRecord) -> str | None:
+    """The caption of a replayed answer: recorded timings, not a live measurement."""
+    if not rec.replay_of:
+        return None
+    return f"{rec.replay_of[0].upper()}{rec.replay_of[1:]}: the recorded answer at its recorded timings, not a live measurement."
+
+
 def can_continue(rec: StreamRecord) -> bool:
     """Continue is offered under an answer that broke off (dropped, stalled) or that the user stopped, when it has text."""
     return can_resume(rec) or (rec.status == "cancelled" and bool(rec.text))

@@ -110,7 +110,7 @@ def place_line(s: Standing) -> str:
     return " · ".join(parts)
 
 
-def save_arena(records: list[StreamRecord], db: Any | None) -> str | None:
+def save_arena(records: list[StreamRecord], db: Any | None, prompt: str | None = None) -> str | None:
     """Save one arena turn as a linked group (shared ``pair_id`` and ``prompt_id``) in the demo run; a sentence on failure."""
     if db is None:
         return None
@@ -118,7 +118,7 @@ def save_arena(records: list[StreamRecord], db: Any | None) -> str | None:
         run_id = db.get_or_create_demo_run()
         group = "arena-" + uuid.uuid4().hex[:12]
         for r in records:
-            db.add_record(run_id, r, tag="demo", pair_id=group, prompt_id=group, turn_kind="arena")
+            db.add_record(run_id, r, tag="demo", pair_id=group, prompt_id=group, turn_kind="arena", **({"prompt": prompt[:2000]} if prompt else {}))
     except Exception as e:  # the demo matters more than the log
         return f"This arena turn was not saved to the results database ({type(e).__name__}: {str(e)[:120]})."
     return None

@@ -40,9 +40,20 @@ def build_request(history: list[dict[str, Any]], system: str, api: str, temperat
     return LLMRequest(prompt=prompt, api="completions", temperature=temperature, max_tokens=max_tokens, reasoning_effort=reasoning_effort)
 
 
-def save_turn(records: list[StreamRecord], kind: str, db: Any | None) -> str | None:
+PROMPT_CHARS = 2000  # of a turn's prompt kept with its records (what a replay matches questions against)
+
+
+def prompt_of(req: LLMRequest) -> str:
+    """The question a request asks: its last user message, or its prompt (completions)."""
+    users = [m for m in req.messages or [] if m.get("role") == "user"]
+    content = users[-1].get("content") if users else req.prompt
+    return content if isinstance(content, str) else ""
+
+
+def save_turn(records: list[StreamRecord], kind: str, db: Any | None, prompt: str | None = None) -> str | None:
     """Persist a finished turn: to ``db`` (a ``Store``, or None when saving is off) and, when ``STREAMING_DEMO_LOG`` is set,
-    as JSON lines. The records of one turn (a race's two) share a ``pair_id``. Returns a sentence when it could not save."""
+    as JSON lines. The records of one turn (a race's two) share a ``pair_id``; ``prompt`` (its first 2,000 characters)
+    is kept with them. Returns a sentence when it could not save."""
     log = os.environ.get("STREAMING_DEMO_LOG")
     if log:
         try:
@@ -57,7 +68,7 @@ def save_turn(records: list[StreamRecord], kind: str, db: Any | None) -> str | N
         run_id = db.get_or_create_demo_run()
         pair = uuid.uuid4().hex[:12] if len(records) > 1 else None
         for r in records:
-            db.add_record(run_id, r, tag="demo", pair_id=pair, turn_kind=kind)
+            db.add_record(run_id, r, tag="demo", pair_id=pair, turn_kind=kind, **({"prompt": prompt[:PROMPT_CHARS]} if prompt else {}))
     except Exception as e:  # the chat matters more than the log
         return f"This turn was not saved to the results database ({type(e).__name__}: {str(e)[:120]})."
     return None

@@ -1,4 +1,4 @@
-"""The built-in OpenAI-compatible server: the local model and the simulated deployments over HTTP.
+"""The built-in OpenAI-compatible server: the local model, the simulated deployments and the replays over HTTP.
 
 Responses stream through ``TimedStream``, a raw ASGI response that stamps the
 clock right after each chunk is handed to the transport and that stops the
@@ -27,6 +27,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from streaming.core.config import BUILTINS, LOCAL_MODEL, Deployment, Fault, SimProfile
+from streaming.core.replay import Recording, replay_from_header
+from streaming.errors import ConfigError
 from streaming.server.asgi import (
     AfterReset,
     BearerAuth,
@@ -57,6 +59,7 @@ from streaming.server.reasoning import (
     source_events,
     tool_arguments,
 )
+from streaming.server.replay import ReplaySource
 from streaming.server.responses_events import ResponsesWriter
 from streaming.server.sim import SimSource, sim_prompt
 from streaming.server.sources import approx_tokens, pick_fault
@@ -71,8 +74,11 @@ NO_RETRY = {"x-should-retry": "false"}  # the openai SDK's convention: a retry w
 class ServerState:
     """What the routes share: known deployments, the truth store, request counters, the clock."""
 
-    def __init__(self, deployments: list[Deployment] | None, clock: Callable[[], float]) -> None:
+    def __init__(self, deployments: list[Deployment] | None, clock: Callable[[], float],
+                 recordings: Callable[[Deployment], Recording] | None = None) -> None:  # fmt: skip
         deps = deployments if deployments is not None else list(BUILTINS)
+        self.replays = {d.name: d for d in deps if d.provider == "replay"}
+        self.recordings = recordings
         self.sims = {d.model or d.name: d.sim for d in deps if d.provider == "simulated" and d.sim}
         self.sims.update({d.name: d.sim for d in deps if d.provider == "simulated" and d.sim})
         self.local_names = {d.name for d in deps if d.provider == "local"} | {d.model for d in deps if d.provider == "local"} | {LOCAL_MODEL, "local"}
@@ -85,14 +91,18 @@ class ServerState:
 
 
 def create_app(deployments: list[Deployment] | None = None, api_key: str | None = None, clock: Callable[[], float] = time.perf_counter,
-               preload: bool = False) -> FastAPI:  # fmt: skip
-    """The server app. ``api_key`` makes every route require ``Authorization: Bearer <key>``; ``preload`` starts the local model at once."""
-    state = ServerState(deployments, clock)
+               preload: bool = False, recordings: Callable[[Deployment], Recording] | None = None) -> FastAPI:  # fmt: skip
+    """The server app. ``api_key`` makes every route require ``Authorization: Bearer <key>``; ``preload`` starts the local model at once;
+    ``recordings`` gives a replay deployment its recording (``store.recordings.RecordingLibrary.get``; read in a thread)."""
+    state = ServerState(deployments, clock, recordings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if preload:
             asyncio.ensure_future(state.local.ensure_started()).add_done_callback(lambda t: t.cancelled() or t.exception())
+        if recordings is not None:  # read the recordings now, so that the first replayed request does not wait for the database
+            for dep in state.replays.values():
+                asyncio.ensure_future(asyncio.to_thread(recordings, dep)).add_done_callback(lambda t: t.cancelled() or t.exception())
         yield
         await state.local.stop()
 
@@ -123,7 +133,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        names = sorted(set(state.sims) | {"local", LOCAL_MODEL})
+        names = sorted(set(state.sims) | set(state.replays) | {"local", LOCAL_MODEL})
         return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": SERVICE} for n in names]}
 
     @app.post("/debug/load")
@@ -162,7 +172,19 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         header_profile = request.headers.get("x-sim-profile")
         fault: Fault | None = None
         profile, slot = None, NO_SLOT
-        if header_profile or model in state.sims:
+        header_replay = request.headers.get("x-replay")
+        if (model in state.replays or header_replay) and not header_profile:
+            try:
+                if state.recordings is None:
+                    raise ConfigError("this server was started without a results database to replay from")
+                dep = replay_from_header(orjson.loads(header_replay)) if header_replay else state.replays[model]
+                recording = await asyncio.to_thread(state.recordings, dep)
+            except (ConfigError, orjson.JSONDecodeError) as e:
+                return error_response(404, str(e), "invalid_request_error", code="replay_unavailable", headers=NO_RETRY)
+            answer, _ = recording.pick(sim_prompt(body, api))
+            source: Any = ReplaySource(answer, max_tokens, clock)
+            prompt_tokens = approx_tokens(body, api)
+        elif header_profile or model in state.sims:
             try:
                 profile = SimProfile.from_dict(orjson.loads(header_profile), "x-sim-profile header") if header_profile else state.sims[model]
             except Exception as e:
@@ -173,7 +195,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                     return rejected
             fault = pick_fault(state, model, profile, request.headers.get("x-sim-fault"))
             seed = body.seed if body.seed is not None else state.rng.randrange(2**31)
-            source: Any = SimSource(profile, max_tokens, seed, clock, effort=effort, prompt=sim_prompt(body, api))
+            source = SimSource(profile, max_tokens, seed, clock, effort=effort, prompt=sim_prompt(body, api))
             prompt_tokens = approx_tokens(body, api)
         elif model in state.local_names:
             if state.local.disabled:
@@ -190,7 +212,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         else:
             raise HTTPException(status_code=404, detail=f"The model {model!r} does not exist; see GET /v1/models")
         tr = state.truth.add(Truth(response_id=rid, model=model, received_at=received, stream=body.stream, fault=fault.kind if fault else None,
-                                   prompt_digest=prompt_digest(body)))
+                                   prompt_digest=prompt_digest(body), replayed=getattr(getattr(source, "answer", None), "request_key", None)))
         if hasattr(source, "on_done"):
 
             def _generation_done(src: Any) -> None:

@@ -34,6 +34,7 @@ class Truth:
     reasoning_tokens: int | None = None  # a reasoning model's thinking phase: how many tokens
     thinking_started_at: float | None = None  # its first reasoning token
     thinking_ended_at: float | None = None  # its last reasoning token
+    replayed: int | None = None  # a replay: the recorded request (row id in the results database) it played
     prompt_digest: str | None = None  # sha256 of the request's [[role, content], …] (or its prompt): tests check what was sent
 
     def to_dict(self) -> dict[str, Any]:

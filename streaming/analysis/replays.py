@@ -1,0 +1,38 @@
+"""Replayed requests (``provider = "replay"``) kept apart from live measurements: they repeat recorded timings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+LIVE, REPLAYS, BOTH = "Live measurements", "Replays", "Both (replays labelled)"
+CHOICES = (LIVE, REPLAYS, BOTH)
+
+
+def is_replay(df: pd.DataFrame) -> np.ndarray:
+    """True for each replayed request."""
+    if "provider" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return (df["provider"].astype(object) == "replay").to_numpy(dtype=bool)
+
+
+def default_choice(df: pd.DataFrame) -> str:
+    """Live measurements when there are any, else the replays (a run of only replays is still shown)."""
+    return LIVE if (~is_replay(df)).any() else REPLAYS
+
+
+def choose(df: pd.DataFrame, choice: str) -> np.ndarray:
+    """The rows ``choice`` keeps."""
+    replay = is_replay(df)
+    return ~replay if choice == LIVE else replay if choice == REPLAYS else np.ones(len(df), dtype=bool)
+
+
+def hidden_sentence(df: pd.DataFrame, choice: str) -> str | None:
+    """What the choice leaves out, in one sentence (None when nothing is)."""
+    replay = is_replay(df)
+    if choice == LIVE and replay.any():
+        return (f"{int(replay.sum()):,} replayed requests are left out: a replay repeats recorded timings, it is not a live measurement "
+                "(choose Replays or Both under Measurements).")  # fmt: skip
+    if choice == REPLAYS and (~replay).any():
+        return f"Showing replays only: {int((~replay).sum()):,} live requests are left out."
+    return None

@@ -1,0 +1,73 @@
+"""Replay token source: a recorded answer played at its recorded chunk timings.
+
+Chunk ``i`` is written ``times_s[i]`` after the request arrived (the schedule is absolute, so a
+late timer does not push the rest back), which makes the replayed TTFT and every gap what
+the recording measured, plus the loopback's fraction of a millisecond. A recorded reasoning
+phase is one reasoning event at its recorded time. ``max_tokens`` below the recorded length
+cuts the answer (``finish_reason: "length"``), in proportion to the recorded tokens per piece.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+from streaming.core.replay import RecordedAnswer
+
+
+class ReplaySource:
+    """Yields a recorded answer's pieces on its recorded schedule."""
+
+    def __init__(self, answer: RecordedAnswer, max_tokens: int | None, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.answer = answer
+        self.clock = clock
+        n = len(answer.pieces)
+        tokens = answer.output_tokens or n
+        self.limit = n
+        self.finish_reason = answer.finish_reason or "stop"
+        if max_tokens is not None and max_tokens < tokens:
+            self.limit = max(0, min(n, int(max_tokens * n / tokens)))
+            self.finish_reason = "length"
+        self.tokens_at_end = tokens if self.limit == n else round(self.limit * tokens / max(n, 1))
+        self.reasoning_limit = (answer.reasoning_tokens or 1) if answer.t_first_reasoning_s is not None else 0
+        self.reasoning_generated = 0
+        self.thinking_started_at: float | None = None
+        self.thinking_ended_at: float | None = None
+        self.generated = 0
+        self.cancelled = False
+
+    async def _at(self, target: float) -> None:
+        delay = target - self.clock()
+        while delay > 0:  # timers may fire a little early: never write before the recorded time
+            await asyncio.sleep(delay)
+            delay = target - self.clock()
+
+    async def events(self, start: float) -> AsyncIterator[tuple[str, str]]:
+        """("reasoning", the recorded summary) once when the recording thought, then ("text", piece) per recorded chunk."""
+        a = self.answer
+        if a.t_first_reasoning_s is not None:
+            await self._at(start + a.t_first_reasoning_s)
+            if self.cancelled:
+                return
+            self.thinking_started_at = self.clock()
+            self.reasoning_generated = self.reasoning_limit
+            yield "reasoning", a.reasoning_text or "Thinking."
+        for i in range(self.limit):
+            await self._at(start + a.times_s[i])
+            if self.cancelled:
+                return
+            if i == 0 and self.thinking_started_at is not None:
+                self.thinking_ended_at = self.clock()
+            self.generated += 1
+            yield "text", a.pieces[i]
+        if not self.cancelled:
+            self.generated = self.tokens_at_end  # the usage reports the recorded token count
+
+    async def tokens(self, start: float) -> AsyncIterator[str]:
+        async for kind, piece in self.events(start):
+            if kind == "text":
+                yield piece
+
+    def cancel(self) -> None:
+        self.cancelled = True
