@@ -17,23 +17,24 @@ Tables:
 
 from __future__ import annotations
 
-from streaming.store.reader import (
-           integrity_check,
-           list_runs,
-           load_requests,
-           load_timeline,
-)
-from streaming.store.schema import (
-           DEFAULT_DB,
-           ENV_DB,
-           MIGRATIONS,
-           NUM_LAYOUTS,
-           RUN_STATUSES,
-           connect,
-           default_db_path,
-           migrate,
-)
-from streaming.store.writer import Store, scrub
+from typing import Any
+
+# Loaded on first use: ``streaming.store.recordings`` (a server's replays) must not pay for pandas.
+_WHERE = {
+    "integrity_check": "reader", "list_runs": "reader", "load_requests": "reader", "load_timeline": "reader",
+    "DEFAULT_DB": "schema", "ENV_DB": "schema", "MIGRATIONS": "schema", "NUM_LAYOUTS": "schema", "RUN_STATUSES": "schema",
+    "connect": "schema", "default_db_path": "schema", "migrate": "schema", "Store": "writer", "scrub": "writer",
+}  # fmt: skip
 
 __all__ = ["DEFAULT_DB", "ENV_DB", "MIGRATIONS", "NUM_LAYOUTS", "RUN_STATUSES", "Store", "connect", "default_db_path", "integrity_check",
            "list_runs", "load_requests", "load_timeline", "migrate", "scrub"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'streaming.store' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"streaming.store.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

@@ -24,7 +24,7 @@ import orjson
 from streaming.core.config import Deployment
 from streaming.core.replay import RecordedAnswer, Recording, replay_label
 from streaming.errors import ConfigError
-from streaming.store.schema import connect, default_db_path
+from streaming.store.schema import NUM_LAYOUTS, connect, default_db_path
 
 RECHECK_S = 10.0  # how often a served replay looks for a newer recorded run (``deployment = "NAME"``)
 _USABLE = "r.warmup = 0 AND r.status = 'ok' AND COALESCE(r.provider, '') != 'replay'"
@@ -92,7 +92,7 @@ def _text(v: Any) -> str:
 
 
 def _num(v: Any) -> float | None:
-    """A number, or None for None, NaN and pandas' NA."""
+    """A number, or None for None and NaN."""
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -100,44 +100,60 @@ def _num(v: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
+def _int(v: Any) -> int | None:
+    f = _num(v)
+    return None if f is None else int(f)
+
+
+_BLOB_AT = {c: i for i, c in enumerate(c for layout in NUM_LAYOUTS for c in layout)}  # a column's place in the ``num`` blob
+
+
+def _from_blob(blob: bytes | None, column: str) -> float | None:
+    """One column of a row's packed ``num`` blob (None when the row's layout predates it, or it is NaN)."""
+    i = _BLOB_AT[column]
+    if not blob or len(blob) < (i + 1) * 8:
+        return None
+    return _num(np.frombuffer(blob, dtype=np.float64, count=1, offset=i * 8)[0])
+
+
 def load_recording(dep: Deployment, db_path: str | os.PathLike[str] | None = None) -> Recording:
-    """The recording a replay deployment plays, or a ConfigError naming what is missing."""
-    import pandas as pd
-
-    from streaming.store.reader import load_requests  # pandas: only when a replay is played, not for its label
-
+    """The recording a replay deployment plays, or a ConfigError naming what is missing. Plain SQLite: no pandas in a server."""
     path = db_path_of(dep, db_path)
     run_id, name, last = resolve(dep, path)
-    df = load_requests(path, [run_id])
-    df = df[(df["deployment"] == name) & (df["status"] == "ok") & (df["provider"].fillna("") != "replay")]
-    streamed = df[df["stream"] & (df["chunks"].fillna(0) > 0)]
-    use = streamed if len(streamed) else df
+    db = connect(path)
+    try:
+        rows = db.execute(
+            f"""SELECT r.id, r.provider, r.model, r.text, r.stream, r.chunks, r.finish_reason, r.e2e_s, r.output_tokens, r.input_tokens,
+                       r.prompt_id, r.extra, r.num, t.t_s, t.chars
+                FROM requests r LEFT JOIN timeline t ON t.request_id = r.id
+                WHERE r.run_id = ? AND r.deployment = ? AND {_USABLE} ORDER BY r.seq, r.id""",
+            (run_id, name),
+        ).fetchall()  # fmt: skip
+    finally:
+        db.close()
+    streamed = [r for r in rows if r[4] and (r[5] or 0) > 0]
     texts = _prompts_of_run(path, run_id)
-    given = use["prompt"] if "prompt" in use.columns else pd.Series([None] * len(use), index=use.index)
     answers = []
-    for (_, row), prompt in zip(use.iterrows(), given):
-        text = _text(row["text"])
-        if len(streamed):
-            pieces, times = RecordedAnswer.split(text, list(np.asarray(row["chunk_chars"]).tolist()), list(np.asarray(row["chunk_times_s"]).tolist()))
+    for rid, _prov, _model, text, _stream, _chunks, finish, e2e, out_tokens, in_tokens, prompt_id, extra, num, t_s, chars in streamed or rows:
+        text = _text(text)
+        if streamed:
+            times = np.frombuffer(t_s or b"", dtype=np.float64).tolist()
+            pieces, times_t = RecordedAnswer.split(text, np.frombuffer(chars or b"", dtype=np.int32).tolist(), times)
         else:
-            e2e = _num(row["e2e_s"])
-            pieces, times = ((text,), (e2e,)) if e2e is not None else ((), ())
+            pieces, times_t = ((text,), (float(e2e),)) if _num(e2e) is not None else ((), ())
         if not pieces:
             continue
-        if not isinstance(prompt, str):
-            prompt = texts.get(str(row["prompt_id"])) if row["prompt_id"] is not None else None
-        out_tokens, in_tokens, r_tokens = (_num(row[c]) for c in ("output_tokens", "input_tokens", "reasoning_tokens"))
+        more = orjson.loads(extra) if extra else {}
+        prompt = more.get("prompt") if isinstance(more.get("prompt"), str) else texts.get(str(prompt_id)) if prompt_id is not None else None
         answers.append(RecordedAnswer(
-            pieces=pieces, times_s=times, prompt=prompt, finish_reason=row["finish_reason"] or "stop",
-            output_tokens=None if out_tokens is None else int(out_tokens), input_tokens=None if in_tokens is None else int(in_tokens),
-            t_first_reasoning_s=_num(row["t_first_reasoning_s"]), reasoning_text=_text(row.get("reasoning_text")),
-            reasoning_tokens=None if r_tokens is None else int(r_tokens), request_key=int(row["request_key"]),
+            pieces=pieces, times_s=times_t, prompt=prompt, finish_reason=finish or "stop", output_tokens=_int(out_tokens),
+            input_tokens=_int(in_tokens), t_first_reasoning_s=_from_blob(num, "t_first_reasoning_s"), reasoning_text=_text(more.get("reasoning_text")),
+            reasoning_tokens=_int(_from_blob(num, "reasoning_tokens")), request_key=int(rid),
         ))  # fmt: skip
     if not answers:
         raise ConfigError(f"replay deployment '{dep.name}': run '{run_id}' has no answer of '{name}' with text to replay")
-    first = use.iloc[0]
-    return Recording(source=name, provider=str(first["provider"] or ""), model=str(first["model"] or ""), run_id=run_id,
-                     recorded_at=last, answers=tuple(answers))  # fmt: skip
+    first = (streamed or rows)[0]
+    return Recording(source=name, provider=str(first[1] or ""), model=str(first[2] or ""), run_id=run_id, recorded_at=last, answers=tuple(answers))
 
 
 def label_of(dep: Deployment, db_path: str | os.PathLike[str] | None = None) -> str:
@@ -164,8 +180,8 @@ def with_replay_labels(deps: Sequence[Deployment], db_path: str | os.PathLike[st
     out = []
     for d in deps:
         if d.provider == "replay":
-            try:
-                d = replace(d, replay_label=label_of(d, db_path))
+            try:  # the database named once for all: a server started elsewhere reads the same file
+                d = replace(d, replay_label=label_of(d, db_path), replay_db=str(Path(db_path_of(d, db_path)).resolve()))
             except ConfigError as e:
                 d = replace(d, description=f"Not playable: {e}")
         out.append(d)

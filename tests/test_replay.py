@@ -1,0 +1,147 @@
+"""Replays of recorded runs (``provider = "replay"``): the recorded text at the recorded chunk timings, picked by prompt,
+labelled and tagged, with clear errors when the recording is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx2
+import numpy as np
+import pytest
+
+from streaming.analysis import replays
+from streaming.bench.matrix import BenchConfig
+from streaming.bench.runner import run_benchmark
+from streaming.core.client import Client
+from streaming.core.config import find_deployment, load_deployments
+from streaming.core.replay import RecordedAnswer, Recording, similarity
+from streaming.core.request import LLMRequest, RetryPolicy
+from streaming.errors import ConfigError
+from streaming.server.launcher import ServerHandle
+from streaming.store import Store, load_requests
+from streaming.store.recordings import load_recording, with_replay_labels
+
+PROMPTS = ["Why does streaming make a chat feel faster?", "What is time to first token?", "How do PTU and pay-as-you-go differ?",
+           "What does temperature change in a language model?"]  # fmt: skip
+
+
+def replay_file(tmp: Path, db: Path, **fields: str) -> Path:
+    body = "".join(f'{k} = "{v}"\n' for k, v in fields.items())
+    f = tmp / "deployments.toml"
+    f.write_text(f'[[deployments]]\nname = "replay-slow"\nprovider = "replay"\ndb = "{db}"\n{body}')
+    return f
+
+
+@pytest.fixture(scope="module")
+def recorded(server: ServerHandle, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A real run on sim-slow (800 ms TTFT, 25 tokens/s): four prompts, streamed."""
+    db = tmp_path_factory.mktemp("replay") / "rec.db"
+    with Store(db) as st:
+        run = run_benchmark(BenchConfig(deployments=["sim-slow"], prompts=PROMPTS, mode="stream", max_tokens=16, concurrency=4, warmup=0), st)
+    return db, run
+
+
+def test_replayed_ttft_and_gaps_match_the_recording_within_2_ms(server: ServerHandle, recorded: tuple[Path, str], tmp_path: Path) -> None:
+    db, run = recorded
+    f = replay_file(tmp_path, db, run=run)
+    with Store(db) as st:
+        replay_run = run_benchmark(BenchConfig(deployments=["replay-slow"], deployments_file=str(f), prompts=PROMPTS, mode="stream",
+                                               max_tokens=16, concurrency=2, warmup=1), st)  # fmt: skip
+    rec = load_requests(db, [run]).set_index("request_key")
+    out = load_requests(db, [replay_run])
+    assert len(out) == len(PROMPTS) and (out["status"] == "ok").all()
+    ttft_err, gap_err = [], []
+    for row in out.itertuples():
+        played = httpx2.get(f"{server.url}/debug/truth/{row.response_id}").json()["replayed"]
+        orig = rec.loc[played]
+        assert row.text == orig["text"]  # the recorded answer, whole
+        assert row.prompt_id == orig["prompt_id"]  # the same question got its own recorded answer
+        ttft_err.append(row.ttft_s - orig["ttft_s"])
+        assert len(row.itl_s) == len(orig["itl_s"]) > 5
+        gap_err.extend((np.asarray(row.itl_s) - np.asarray(orig["itl_s"])).tolist())
+    print(f"replay error ms: TTFT median {np.median(np.abs(ttft_err)) * 1e3:.2f}, gaps median {np.median(np.abs(gap_err)) * 1e3:.2f}")
+    assert float(np.median(np.abs(ttft_err))) < 0.002, ttft_err
+    assert float(np.median(np.abs(gap_err))) < 0.002, gap_err
+    assert min(ttft_err) > -0.001  # never ahead of the recording: a replay does not write before the recorded time
+    # tagged: the provider says replay, and each record says what it replays
+    assert set(out["provider"]) == {"replay"}
+    assert all(s.startswith("replay of sim-slow (simulated, recorded ") for s in out["replay_of"])
+    # the recording ignores replays of itself: a replay of "the latest sim-slow run" still plays the live run
+    again = load_recording(find_deployment(load_deployments(replay_file(tmp_path, db, deployment="sim-slow")), "replay-slow"))
+    assert again.run_id == run and again.provider == "simulated"
+
+
+def test_replays_are_labelled_and_kept_apart_from_live_measurements(server: ServerHandle, recorded: tuple[Path, str], tmp_path: Path) -> None:
+    db, run = recorded
+    deps = with_replay_labels(load_deployments(replay_file(tmp_path, db, deployment="sim-slow")))
+    dep = find_deployment(deps, "replay-slow")
+    assert dep.replay_label.startswith("replay of sim-slow (simulated, recorded 20") and dep.label == f"replay-slow — {dep.replay_label}"
+    with Client(deps, server_url=server.url, retry=RetryPolicy(max_retries=0)) as c:
+        r = c.run(dep, LLMRequest.chat(PROMPTS[1], max_tokens=16))
+    assert r.ok and r.provider == "replay" and r.replay_of == dep.replay_label
+    with Store(db) as st:
+        mixed = st.create_run("bench")
+        st.add_record(mixed, r)
+    df = load_requests(db, [run, mixed])
+    assert replays.default_choice(df) == replays.LIVE
+    kept = df[replays.choose(df, replays.LIVE)]
+    assert len(kept) == len(PROMPTS) and "replay" not in set(kept["provider"])
+    assert "1 replayed requests are left out" in (replays.hidden_sentence(df, replays.LIVE) or "")
+    only = df[df["provider"] == "replay"]
+    assert replays.default_choice(only) == replays.REPLAYS  # a run of only replays is still shown
+
+
+def test_max_tokens_cuts_a_replay_and_non_streaming_waits_for_the_recorded_end(server: ServerHandle, recorded: tuple[Path, str], tmp_path: Path) -> None:
+    db, run = recorded
+    deps = with_replay_labels(load_deployments(replay_file(tmp_path, db, run=run)))
+    with Client(deps, server_url=server.url, retry=RetryPolicy(max_retries=0)) as c:
+        cut = c.run("replay-slow", LLMRequest.chat(PROMPTS[0], max_tokens=4))
+        whole = c.run("replay-slow", LLMRequest.chat(PROMPTS[0], max_tokens=16, stream=False))
+    assert cut.ok and cut.finish_reason == "length" and cut.chunks == 4
+    recording = load_recording(find_deployment(deps, "replay-slow"))
+    ans = next(a for a in recording.answers if a.prompt == PROMPTS[0])
+    assert whole.ok and whole.text == ans.text and whole.e2e_s >= ans.times_s[-1]
+
+
+def test_a_missing_recording_is_a_clear_error_everywhere(server: ServerHandle, recorded: tuple[Path, str], tmp_path: Path) -> None:
+    db, _ = recorded
+    (tmp_path / "bad.toml").write_text('[[deployments]]\nname = "r"\nprovider = "replay"\n')
+    with pytest.raises(ConfigError, match=r"\('r'\): give run = \"RUN_ID\" or deployment = \"NAME\""):
+        load_deployments(tmp_path / "bad.toml")
+    deps = load_deployments(replay_file(tmp_path, db, run="no-such-run"))
+    labelled = find_deployment(with_replay_labels(deps), "replay-slow")
+    assert labelled.description.startswith("Not playable: replay deployment 'replay-slow': field 'run': no run 'no-such-run' in ")
+    with Client(deps, server_url=server.url, retry=RetryPolicy(max_retries=2)) as c:
+        r = c.run("replay-slow", LLMRequest.chat("hi"))
+    assert r.status == "error" and r.http_status == 404 and r.retries == 0
+    assert "no run 'no-such-run'" in (r.error or "") and "recent runs:" in (r.error or "")
+    deps = load_deployments(replay_file(tmp_path, db, deployment="gpt-4o"))
+    with pytest.raises(ConfigError, match=r"no successful answer of 'gpt-4o' is recorded .*recorded deployments: sim-slow"):
+        load_recording(find_deployment(deps, "replay-slow"))
+    deps = load_deployments(replay_file(tmp_path, tmp_path / "none.db", deployment="sim-slow"))
+    with pytest.raises(ConfigError, match=r"none\.db does not exist; record a run first"):
+        load_recording(find_deployment(deps, "replay-slow"))
+
+
+def answer(text: str, prompt: str | None) -> RecordedAnswer:
+    return RecordedAnswer(pieces=(text,), times_s=(0.1,), prompt=prompt)
+
+
+def test_the_closest_recorded_prompt_is_played_else_the_answers_in_turn() -> None:
+    rec = Recording("gpt-4o", "azure", "gpt-4o", "run1", "2026-11-20T10:00:00", (
+        answer("A1", "What is time to first token?"), answer("B", "How do regions change latency?"),
+        answer("A2", "What is time to first token?"), answer("C", None)))  # fmt: skip
+    assert rec.label == "replay of gpt-4o (Azure, recorded 2026-11-20)"
+    assert [rec.pick("what is the time to first token")[0].text for _ in range(3)] == ["A1", "A2", "A1"]  # repeats in turn
+    assert rec.pick("How do regions change latency?") == (rec.answers[1], True)
+    far = [rec.pick("Tell me a story about dragons") for _ in range(5)]
+    assert [a.text for a, close in far] == ["A1", "B", "A2", "C", "A1"] and not any(close for _, close in far)
+    assert similarity("a b c", "a b c") == 1.0 and similarity("a b", "c d") == 0.0
+
+
+def test_recorded_chunks_are_cut_back_into_their_pieces() -> None:
+    assert RecordedAnswer.split("Hello world!", [5, 6, 1], [0.1, 0.2, 0.3]) == (("Hello", " world", "!"), (0.1, 0.2, 0.3))
+    pieces, _ = RecordedAnswer.split("abcdef", [1, 1], [0.1, 0.2])  # sizes that do not add up: equal pieces
+    assert pieces == ("abc", "def")
+    with pytest.raises(ValueError, match="one time per piece"):
+        RecordedAnswer(pieces=("a",), times_s=())
