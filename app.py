@@ -163,7 +163,9 @@ def sidebar_deployment() -> Deployment:
         first = names.index(wanted) if wanted in by_name else names.index("sim-fast")
         name = st.selectbox("Deployment", names, index=first, key="deployment", format_func=lambda n: by_name[n].label, label_visibility="collapsed")
         dep = by_name[name]
-        if dep.description:
+        if dep.provider == "replay":  # the whole label: the select box cuts it
+            st.caption(dep.replay_label or "Not playable: see the note on the right.")
+        elif dep.description:
             st.caption(dep.description)
     return dep
 
@@ -179,8 +181,8 @@ def deployment_notice(dep: Deployment) -> None:
                     f"before the first visible token, then {p.tokens_per_s:.0f} tokens/s)")  # fmt: skip
         st.info(f"`{dep.name}` is **simulated**: canned answers (whole sentences picked from your prompt) on a declared latency profile{prof}, served over real HTTP.", icon=":material/tune:")
     elif dep.provider == "replay":
-        if not dep.replay_label:
-            st.warning(f"`{dep.name}` cannot be replayed. {dep.description.removeprefix('Not playable: ')}", icon=":material/warning:")
+        if dep.replay_problem:
+            st.warning(f"`{dep.name}` cannot be replayed: {dep.replay_problem}", icon=":material/warning:")
             return
         st.info(f"`{dep.name}` is a **{dep.replay_label}**: the recorded answers at their recorded timings (the TTFT and every gap as they were "
                 "measured), served over real HTTP on this machine. Your question gets the answer to the closest recorded prompt, "
@@ -574,6 +576,10 @@ def demo() -> None:
     problem = (prompt_problem(prompt) if prompt is not None else None) or max_tokens_problem(max_tokens_raw)
     if problem:
         st.error(problem, icon=":material/error:")
+        return
+    if dep.replay_problem:
+        st.error(f"The request was not sent: `{dep.name}` cannot be replayed (see the note above). Pick another deployment, or record that run first.",
+                 icon=":material/error:")  # fmt: skip
         return
     limited = None if refused else gate.take_turn()
     if refused or limited:

@@ -50,7 +50,7 @@ for d in deps:
     where = d.endpoint or d.base_url or "built-in server (loopback)"
     kind = {"simulated": "simulated", "local": "local model (small base model)"}.get(d.provider, d.provider)
     if d.provider == "replay":
-        kind = d.replay_label or d.description or "replay"
+        kind = d.replay_label or f"replay, not playable: {d.replay_problem}"
     rows.append({"name": d.name, "kind": kind, "model": d.model or d.deployment, "where": where, "key": key, "from": d.source})
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 

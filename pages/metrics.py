@@ -150,20 +150,20 @@ with st.sidebar:
     measured = replays.default_choice(df)
     if replays.is_replay(df).any():  # replays repeat recorded timings: apart from live measurements unless asked
         measured = st.radio("Measurements", replays.CHOICES, index=replays.CHOICES.index(measured), key="f_measured")
-all_rows, df = df, df[replays.choose(df, measured)]
+keep = replays.choose(df, measured)  # the filters below start from these rows; ``mask`` indexes the whole frame
 temps = df["temperature"].fillna(-1.0)
 with st.sidebar:
-    deps = st.multiselect("Deployment", sorted(df["deployment"].dropna().astype(str).unique()), key="f_dep")
-    tvals = sorted(temps.unique())
+    deps = st.multiselect("Deployment", sorted(df.loc[keep, "deployment"].dropna().astype(str).unique()), key="f_dep")
+    tvals = sorted(temps[keep].unique())
     tsel = st.multiselect("Temperature", tvals, format_func=lambda t: "default" if t < 0 else f"{t:g}", key="f_temp")
     modes = st.multiselect("Mode", ["stream", "non-stream"], key="f_mode")
-    sizes = st.multiselect("Prompt size", sorted(df["prompt_size"].dropna().astype(str).unique()), key="f_size")
+    sizes = st.multiselect("Prompt size", sorted(df.loc[keep, "prompt_size"].dropna().astype(str).unique()), key="f_size")
     api_col = df["api"].fillna("chat").astype(str) if "api" in df.columns else pd.Series("chat", index=df.index)
     effort_col = df["reasoning_effort"].fillna("default").astype(str) if "reasoning_effort" in df.columns else pd.Series("default", index=df.index)
-    apis = st.multiselect("API", sorted(api_col.unique()), key="f_api")
-    efforts = st.multiselect("Reasoning effort", sorted(effort_col.unique()), key="f_effort")
+    apis = st.multiselect("API", sorted(api_col[keep].unique()), key="f_api")
+    efforts = st.multiselect("Reasoning effort", sorted(effort_col[keep].unique()), key="f_effort")
     stall_ms = st.number_input("Stall threshold (ms)", min_value=10, max_value=60_000, value=500, step=50, key="stall")
-mask = np.ones(len(df), dtype=bool)
+mask = keep.copy()
 if deps:
     mask &= df["deployment"].isin(deps).to_numpy()
 if tsel:
@@ -181,7 +181,7 @@ n_fail = int((view["status"] != "ok").sum())
 st.caption(f"{len(view):,} requests selected ({n_fail} failed; TTFT counts every request that reached a first token, "
            "end-to-end and tokens/s completed ones). "
            "Simulated deployments are labelled (simulated), replays (replay).")  # fmt: skip
-if hidden := replays.hidden_sentence(all_rows, measured):
+if hidden := replays.hidden_sentence(df, measured):
     st.caption(hidden)
 if view.empty:
     st.warning("No request matches these filters.")

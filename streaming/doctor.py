@@ -159,9 +159,18 @@ def check_deployments(deployments_file: str | None) -> list[Check]:
         deps = load_deployments(deployments_file)
     except ConfigError as e:
         return [Check("deployments file", "FAIL", str(e), "fix the field named above")]
-    out = [Check("deployments file", "ok", f"{shown}: {sum(not d.builtin for d in deps)} deployment(s)" if shown else "none (built-ins only); see README, Deployments")]
+    out = [Check("deployments file", "ok", f"{shown}: {sum(d.source != 'built-in' for d in deps)} deployment(s)" if shown
+                 else "none (built-ins only); see README, Deployments")]  # fmt: skip
     secrets, secrets_path = secrets_file()
     for d in deps:
+        if d.provider == "replay":
+            from streaming.store.recordings import label_of, load_recording
+
+            try:
+                out.append(Check(f"  {d.name}", "ok", f"{label_of(d)}: {len(load_recording(d).answers)} recorded answers"))
+            except ConfigError as e:
+                out.append(Check(f"  {d.name}", "warn", f"cannot be replayed: {e}", "record that run or deployment first, or fix 'run' / 'deployment'"))
+            continue
         if d.builtin:
             continue
         if d.provider == "azure" and d.auth == "entra":

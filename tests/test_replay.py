@@ -110,7 +110,7 @@ def test_a_missing_recording_is_a_clear_error_everywhere(server: ServerHandle, r
         load_deployments(tmp_path / "bad.toml")
     deps = load_deployments(replay_file(tmp_path, db, run="no-such-run"))
     labelled = find_deployment(with_replay_labels(deps), "replay-slow")
-    assert labelled.description.startswith("Not playable: replay deployment 'replay-slow': field 'run': no run 'no-such-run' in ")
+    assert labelled.replay_problem.startswith("field 'run': no run 'no-such-run' in ") and labelled.label == "replay-slow — replay (not playable)"
     with Client(deps, server_url=server.url, retry=RetryPolicy(max_retries=2)) as c:
         r = c.run("replay-slow", LLMRequest.chat("hi"))
     assert r.status == "error" and r.http_status == 404 and r.retries == 0
@@ -145,3 +145,30 @@ def test_recorded_chunks_are_cut_back_into_their_pieces() -> None:
     assert pieces == ("abc", "def")
     with pytest.raises(ValueError, match="one time per piece"):
         RecordedAnswer(pieces=("a",), times_s=())
+
+
+def test_metrics_page_keeps_replays_apart_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from streamlit.testing.v1 import AppTest
+    from test_metrics_page import PAGE, make_db, make_record
+
+    run = make_db(tmp_path / "m.db")
+    rng = np.random.default_rng(1)
+    label = "replay of sim-slow (simulated, recorded 2026-11-20)"
+    replayed = [(dataclasses.replace(make_record("sim-slow", True, rng, 0.0, idx=500 + i), deployment="replay-slow", provider="replay",
+                                     replay_of=label), {"seq": 500 + i, "prompt_id": f"p{i}", "mode": "stream"}) for i in range(4)]  # fmt: skip
+    with Store(tmp_path / "m.db") as st:
+        st.add_records(run, replayed)
+    monkeypatch.setenv("STREAMING_DB", str(tmp_path / "m.db"))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    radio = at.radio(key="f_measured")
+    assert radio.value == replays.LIVE and list(radio.options) == list(replays.CHOICES)
+    captions = " ".join(c.value for c in at.caption)
+    assert "4 replayed requests are left out" in captions
+    assert "replay-slow" not in at.multiselect(key="f_dep").options
+    at = radio.set_value(replays.REPLAYS).run()
+    assert not at.exception
+    assert list(at.multiselect(key="f_dep").options) == ["replay-slow"]
+    assert any("replay-slow (replay)" in m.value for m in at.markdown)  # the headline names it a replay

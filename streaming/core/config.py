@@ -200,6 +200,7 @@ class Deployment:
     replay_of: str | None = None
     replay_db: str | None = None
     replay_label: str = ""  # "replay of gpt-4o (Azure, recorded 2026-11-20)", filled in from the database (store.recordings)
+    replay_problem: str = ""  # why it cannot be played (no such run, …), filled in likewise
 
     @property
     def builtin(self) -> bool:
@@ -209,6 +210,8 @@ class Deployment:
     @property
     def label(self) -> str:
         if self.provider == "replay":
+            if self.replay_problem:
+                return f"{self.name} — replay (not playable)"
             return f"{self.name} — {self.replay_label or 'replay of ' + (self.replay_of or 'run ' + str(self.replay_run))}"
         tag = {"simulated": " (simulated)", "local": " (local model)"}.get(self.provider, "")
         return f"{self.name}{tag}"

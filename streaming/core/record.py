@@ -253,6 +253,8 @@ class StreamRecord:
             return "n/a" if v is None else f"{v * 1000:.0f} ms"
 
         parts = [f"status={self.status}"]
+        if self.replay_of:
+            parts.insert(0, f"{self.replay_of}: recorded timings, not a live measurement")
         parts.append(f"TTFT {ms(self.ttft_s)}" if self.stream else "TTFT n/a (non-streaming)")
         tps = self.tokens_per_s
         parts.append(f"{tps:.1f} tok/s" if tps is not None else "tok/s n/a")

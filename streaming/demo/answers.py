@@ -15,7 +15,7 @@ def api_label(rec: StreamRecord) -> str | None:
 
 def replay_caption(rec: StreamRecord) -> str | None:
     """The caption of a replayed answer: recorded timings, not a live measurement."""
-    if not rec.replay_of:
+    if not rec.replay_of or not rec.text:  # nothing was replayed (e.g. the recording is missing): the error says why
         return None
     return f"{rec.replay_of[0].upper()}{rec.replay_of[1:]}: the recorded answer at its recorded timings, not a live measurement."
 

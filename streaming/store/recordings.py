@@ -176,14 +176,14 @@ def load_labelled(path: str | os.PathLike[str] | None = None, db_path: str | os.
 
 
 def with_replay_labels(deps: Sequence[Deployment], db_path: str | os.PathLike[str] | None = None) -> list[Deployment]:
-    """The deployments, each replay's label filled in from the database (when it cannot be played: the reason, as its description)."""
+    """The deployments, each replay's label filled in from the database (when it cannot be played: ``replay_problem``, the reason)."""
     out = []
     for d in deps:
         if d.provider == "replay":
             try:  # the database named once for all: a server started elsewhere reads the same file
                 d = replace(d, replay_label=label_of(d, db_path), replay_db=str(Path(db_path_of(d, db_path)).resolve()))
             except ConfigError as e:
-                d = replace(d, description=f"Not playable: {e}")
+                d = replace(d, replay_problem=str(e).removeprefix(f"replay deployment '{d.name}': "))
         out.append(d)
     return out
 
