@@ -13,6 +13,9 @@ request. Both processes read the same CLOCK_MONOTONIC (time.perf_counter), so:
     python benchmarks/client_accuracy.py --waves 4       # more requests per level
     python benchmarks/client_accuracy.py --transport wire,httpx --levels 1,64   # both transports, one table
     python benchmarks/client_accuracy.py --api responses --levels 1,64,128
+    python benchmarks/client_accuracy.py --tls --transport wire,httpx --levels 1,64,256
+                                                         # HTTPS, as to a remote endpoint: the server with a
+                                                         # self-signed certificate the client trusts (SSL_CERT_FILE)
                                                          # the Responses route on a reasoning model: also the
                                                          # first-reasoning (summary delta) arrival error
 """
@@ -68,9 +71,19 @@ def main() -> None:
     ap.add_argument("--uvloop", action="store_true", help="run the client on uvloop")
     ap.add_argument("--transport", default="wire", help="wire, httpx, or both as 'wire,httpx' (one row per transport and level)")
     ap.add_argument("--api", choices=("chat", "responses"), default="chat", help="responses: a reasoning model on /v1/responses")
+    ap.add_argument("--tls", action="store_true", help="serve and measure over HTTPS (a self-signed certificate, trusted via SSL_CERT_FILE)")
     args = ap.parse_args()
     dep = R_DEP if args.api == "responses" else DEP
-    handle = start_server(port=free_port())
+    tls = None
+    if args.tls:
+        import tempfile
+
+        from streaming.server.tls import self_signed
+
+        cert, key = self_signed(tempfile.mkdtemp(prefix="accuracy-tls-"))
+        os.environ["SSL_CERT_FILE"] = str(cert)
+        tls = (str(cert), str(key))
+    handle = start_server(port=free_port(), tls=tls)
     try:
         prof = dep.sim
         assert prof is not None
@@ -89,7 +102,7 @@ def main() -> None:
                 recs = asyncio.run(runner)
             wall = time.perf_counter() - t
             arrival, ttft_err, itl_err, ttfts, transit, reasoning_err = [], [], [], [], [], []
-            with httpx2.Client(timeout=30) as h:
+            with httpx2.Client(timeout=30, verify=httpx2.create_ssl_context()) as h:
                 for r in recs:
                     if not r.ok:
                         continue

@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--exit-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
     s.add_argument("--preload", action="store_true", help="load the local model at start")
     s.add_argument("--log-level", default="warning")
+    s.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain) file; needs --tls-key")
+    s.add_argument("--tls-key", metavar="PEM", help="the certificate's private key file")
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("chat", help="stream one answer to stdout, then its metrics")
@@ -105,11 +107,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not loopback and not key:
         print(f"error: --host {args.host} is not a loopback address; refusing to serve without --api-key (or STREAMING_SERVER_API_KEY)", file=sys.stderr)
         return 2
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("error: --tls-cert and --tls-key go together (the certificate and its private key)", file=sys.stderr)
+        return 2
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path and not os.path.isfile(path):
+            print(f"error: {flag} {path}: file not found", file=sys.stderr)
+            return 2
     app = create_app(load_deployments(args.deployments), api_key=key, preload=args.preload, recordings=_recordings())
     if args.exit_with_parent:
         _watch_parent(args.exit_with_parent)
-    print(f"Streaming LLM Lab server on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    serve(app, args.host, args.port, log_level=args.log_level)
+    scheme = "https" if args.tls_cert else "http"
+    print(f"Streaming LLM Lab server on {scheme}://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    serve(app, args.host, args.port, log_level=args.log_level, tls=(args.tls_cert, args.tls_key) if args.tls_cert else None)
     return 0
 
 

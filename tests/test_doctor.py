@@ -33,7 +33,7 @@ def test_doctor_reports_every_check_and_passes_here(tmp_path: Path) -> None:
     assert p.returncode == 0, out + p.stderr
     for line in ("python", "llama-cpp-python", "llama.cpp", "built-in server", "sim-fast", "local model", "chromium",
                  "results database", "deployments file"):  # fmt: skip
-        assert any(l.split("  ")[0] in ("ok", "warn") and line in l for l in out.splitlines()), (line, out)
+        assert any(ln.split("  ")[0] in ("ok", "warn") and line in ln for ln in out.splitlines()), (line, out)
     assert "4-token answer" in out and "The built-in deployments work." in out
     assert "key set in the environment (DOCTOR_TEST_KEY)" in out
     assert "no key: DOCTOR_TEST_MISSING is not set" in out

@@ -214,7 +214,7 @@ def test_bootstrap_resamples_prompts_when_they_repeat() -> None:
 
 
 def test_records_and_runs_say_how_they_were_measured(server: ServerHandle, tmp_path: Path) -> None:
-    """Item 6: ``transport`` and its package version on every record and on the run; auto = wire on loopback, httpx2 for remote HTTPS."""
+    """Item 6: ``transport`` and its package version on every record and on the run; auto = wire (HTTP and HTTPS), httpx2 behind a proxy."""
     from importlib import metadata
 
     from streaming.core.client import AsyncClient, Client
@@ -234,7 +234,7 @@ def test_records_and_runs_say_how_they_were_measured(server: ServerHandle, tmp_p
     assert (httpx_rows["status"] == "ok").all()
     auto = AsyncClient([dep], server_url=server.url)
     assert auto.transport_for(f"{server.url}/v1/chat/completions") == "wire"
-    assert auto.transport_for("https://my-resource.openai.azure.com/openai/deployments/x/chat/completions") == "httpx"
+    assert auto.transport_for("https://my-resource.openai.azure.com/openai/deployments/x/chat/completions") == "wire"
     assert auto.transport_for("https://127.0.0.1:8443/v1/chat/completions") == "wire"
     assert AsyncClient([dep], server_url=server.url, transport="wire").transport_for("https://api.openai.com/v1/chat/completions") == "wire"
     with Client([dep], server_url=server.url) as c:

@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
     b.add_argument("--header", action="append", metavar="'NAME: VALUE'", help="extra request header (e.g. 'x-sim-fault: 429')")
     b.add_argument("--notes", help="free text stored on the run")
     b.add_argument("--transport", choices=["auto", "wire", "httpx"],
-                   help="how requests are sent and stamped (default auto: httpx2 for remote HTTPS, wire on loopback and plain HTTP)")  # fmt: skip
+                   help="how requests are sent and stamped (default auto: wire, for HTTP and HTTPS; httpx2 behind a proxy)")  # fmt: skip
     b.add_argument("--db", metavar="PATH", help="results database (default: $STREAMING_DB or ./data/streaming.db)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.add_argument("--fail-if", action="append", default=[], metavar="COND", help="e.g. 'ttft_p95 > 0.8' (seconds); exit 1 when it holds")

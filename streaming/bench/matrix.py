@@ -101,7 +101,7 @@ class BenchConfig:
     notes: str = ""
     workers: Annotated[int, Field(ge=1, le=1024)] = 1  # > 1: the load runs on this many Ray worker processes
     ray_address: str | None = None  # join this Ray cluster (else RAY_ADDRESS, else a local one)
-    transport: Literal["auto", "wire", "httpx"] = "auto"  # auto: httpx2 for remote HTTPS (or behind a proxy), wire otherwise
+    transport: Literal["auto", "wire", "httpx"] = "auto"  # auto: wire (HTTP and HTTPS), httpx2 behind a proxy
     apis: list[Literal["chat", "responses", "completions"]] = field(default_factory=list)  # a matrix dimension; empty: [api]
     reasoning_efforts: list[Literal["minimal", "low", "medium", "high"] | None] = field(default_factory=lambda: [None])  # None: the deployment's
 

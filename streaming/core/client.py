@@ -21,7 +21,6 @@ import socket
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx2
 import orjson
@@ -39,7 +38,6 @@ from streaming.core.request import (
     resume_request,
 )
 from streaming.core.stream import AsyncStream, Stream
-from streaming.core.transport import is_loopback
 from streaming.core.transport.wire import WirePool
 from streaming.errors import ConfigError
 
@@ -173,9 +171,10 @@ class Client(_Base):
 class AsyncClient(_Base):
     """asyncio client; the connection pool is sized to ``max_connections`` (set it to the concurrency).
 
-    ``transport="wire"`` uses ``streaming.wire`` for every URL; ``"httpx"`` uses httpx2 (proxies, certifi, HTTP/2).
-    The default, ``"auto"``: httpx2 for remote HTTPS endpoints and whenever a proxy is configured, wire otherwise
-    (loopback and plain HTTP). Each record says which one measured it (``transport``, ``transport_version``).
+    ``transport="wire"`` uses ``streaming.wire`` for every URL (HTTP and HTTPS, with the CAs httpx2 trusts);
+    ``"httpx"`` uses httpx2. The default, ``"auto"``: httpx2 whenever a proxy is configured (``HTTPS_PROXY`` …),
+    wire otherwise: wire keeps its stamps exact at high concurrency, where httpx2's scheduling lands in TTFT.
+    Each record says which one measured it (``transport``, ``transport_version``).
     """
 
     def __init__(self, *args: Any, max_connections: int = 100, transport: str | None = None, **kw: Any) -> None:
@@ -190,11 +189,8 @@ class AsyncClient(_Base):
         self.http = httpx2.AsyncClient(timeout=self.timeouts.httpx(), limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
 
     def transport_for(self, url: str) -> str:
-        """``wire`` or ``httpx`` for this URL (see the class docstring)."""
-        if self.transport != "auto":
-            return self.transport
-        parts = urlsplit(url)
-        return "httpx" if parts.scheme == "https" and not is_loopback(parts.hostname or "") else "wire"
+        """``wire`` or ``httpx`` for this URL (see the class docstring; a proxy has already made it ``httpx``)."""
+        return "wire" if self.transport == "auto" else self.transport
 
     def stream(self, dep: Deployment | str, req: LLMRequest) -> AsyncStream:
         return AsyncStream(self, self.deployment(dep), req)

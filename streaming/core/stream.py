@@ -142,7 +142,7 @@ class _Attempts:
         status, etype, msg = hx.classify(exc, got_headers)
         if self._builder is None:
             self._builder = RecordBuilder(self.record, self._t0 if self._t0 is not None else t)
-        if not self._cancelled and isinstance(exc, hx.RETRYABLE) and not got_headers and len(self._attempts) < policy.max_retries:
+        if not self._cancelled and isinstance(exc, hx.RETRYABLE) and not hx.tls_problem(exc) and not got_headers and len(self._attempts) < policy.max_retries:
             wait = policy.wait(len(self._attempts), None, c._rng)
             self._builder.on_failure(t, status, etype, msg)
             self._note_attempt(t, wait)

@@ -102,11 +102,15 @@ def _port_free(host: str, port: int) -> bool:
             return False
 
 
-def start_server(port: int | None = None, deployments_file: str | None = None, timeout: float = 60.0, log_dir: str | None = None) -> ServerHandle:
-    """Start ``python -m streaming serve`` as a subprocess and wait until it answers."""
+def start_server(port: int | None = None, deployments_file: str | None = None, timeout: float = 60.0, log_dir: str | None = None,
+                 tls: tuple[str, str] | None = None) -> ServerHandle:  # fmt: skip
+    """Start ``python -m streaming serve`` as a subprocess and wait until it answers. ``tls`` = (certificate, key) serves HTTPS:
+    this process must trust the certificate (``SSL_CERT_FILE``)."""
     port = port or free_port()
-    url = f"http://{DEFAULT_HOST}:{port}"
+    url = f"{'https' if tls else 'http'}://{DEFAULT_HOST}:{port}"
     cmd = [sys.executable, "-m", "streaming", "serve", "--host", DEFAULT_HOST, "--port", str(port), "--exit-with-parent", str(os.getpid())]
+    if tls:
+        cmd += ["--tls-cert", str(Path(tls[0]).resolve()), "--tls-key", str(Path(tls[1]).resolve())]
     if deployments_file:
         cmd[3:3] = ["--deployments", str(deployments_file)]
     log_dir = log_dir or tempfile.gettempdir()

@@ -44,7 +44,9 @@ class StampedHttpToolsProtocol(HttpToolsProtocol):
         transport.abort()
 
 
-def serve(app: Any, host: str, port: int, log_level: str = "warning") -> None:
+def serve(app: Any, host: str, port: int, log_level: str = "warning", tls: tuple[str, str] | None = None) -> None:
+    """Serve ``app``; ``tls`` = (certificate file, key file) serves HTTPS (``received_at`` is then stamped after decryption)."""
+    cert, key = tls or (None, None)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=2,
-                            http=StampedHttpToolsProtocol, loop="uvloop")  # fmt: skip
+                            http=StampedHttpToolsProtocol, loop="uvloop", ssl_certfile=cert, ssl_keyfile=key)  # fmt: skip
     uvicorn.Server(config).run()

@@ -6,6 +6,7 @@ Used by the synchronous client always, and by the asyncio client when ``transpor
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,19 @@ import httpx2
 
 Clock = Callable[[], float]
 RETRYABLE = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.ReadTimeout, httpx2.RemoteProtocolError, httpx2.ReadError)
+
+
+def tls_problem(exc: BaseException) -> str | None:
+    """A sentence when ``exc`` is a TLS failure (an untrusted certificate, a port that does not speak TLS), else None.
+    Not retried: trying again cannot fix it."""
+    text = str(exc)
+    m = re.search(r"certificate verify failed: ([^(\]]+)", text, re.IGNORECASE)
+    if m:
+        return (f"the server's TLS certificate is not trusted ({m.group(1).strip()}); if the URL is right and the certificate is yours, "
+                "set SSL_CERT_FILE to its CA file")  # fmt: skip
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        return "the TLS handshake failed: the server does not speak HTTPS on this port (is the URL's scheme http://?)"
+    return None
 
 
 def classify(exc: BaseException, got_headers: bool) -> tuple[str, str, str]:
@@ -23,6 +37,8 @@ def classify(exc: BaseException, got_headers: bool) -> tuple[str, str, str]:
         return "error", "header_timeout", "the server did not answer before the timeout"
     if isinstance(exc, httpx2.ConnectTimeout):
         return "error", "connect_timeout", "could not connect to the server in time"
+    if isinstance(exc, httpx2.ConnectError) and (tls := tls_problem(exc)):
+        return "error", "tls_error", tls
     if isinstance(exc, httpx2.ConnectError):
         return "error", "connect_error", "could not connect to the server (is it running, and is the URL right?)"
     if isinstance(exc, (httpx2.RemoteProtocolError, httpx2.ReadError)):

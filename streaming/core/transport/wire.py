@@ -185,8 +185,8 @@ class WirePool:
     async def _connect(self, key: tuple[str, int, bool]) -> _Conn:
         host, port, tls = key
         loop = asyncio.get_running_loop()
-        if tls and self._ssl is None:
-            self._ssl = ssl.create_default_context()
+        if tls and self._ssl is None:  # the CAs httpx2 trusts: SSL_CERT_FILE / SSL_CERT_DIR, else the system's (truststore on macOS, Windows)
+            self._ssl = httpx2.create_ssl_context()
         try:
             _, proto = await asyncio.wait_for(
                 loop.create_connection(lambda: _Conn(self.clock), host, port, ssl=self._ssl if tls else None, server_hostname=host if tls else None),
