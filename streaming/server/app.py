@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -100,6 +101,8 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if preload:
             asyncio.ensure_future(state.local.ensure_started()).add_done_callback(lambda t: t.cancelled() or t.exception())
+        gc.collect()
+        gc.freeze()  # what exists at start (the app, its imports) is never scanned again: collections under load stay short
         if recordings is not None:  # read the recordings now, so that the first replayed request does not wait for the database
             for dep in state.replays.values():
                 asyncio.ensure_future(asyncio.to_thread(recordings, dep)).add_done_callback(lambda t: t.cancelled() or t.exception())
