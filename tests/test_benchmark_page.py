@@ -186,3 +186,24 @@ def test_apis_and_reasoning_efforts_are_matrix_dimensions(page_env: Path) -> Non
     df = load_requests(page_env, [at.session_state["bench_job"].run_id])
     assert len(df) == 8 and (df["status"] == "ok").all()
     assert set(zip(df["api"], df["reasoning_effort"])) == {(a, e) for a in ("chat", "responses") for e in ("low", "high")}
+
+
+def test_a_killed_benchmark_process_is_named_with_its_signal_and_log_and_keeps_what_finished(page_env: Path) -> None:
+    import os
+    import signal
+
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    start(at, "sim-page-slow", requests=200, concurrency=2, warmup=0)
+    job = at.session_state["bench_job"]
+    deadline = time.monotonic() + 30
+    while (job.progress is None or job.progress.done < 3) and time.monotonic() < deadline:
+        job.wait(0.1)
+    assert job.pid is not None
+    os.kill(job.pid, signal.SIGKILL)
+    run_until_done(at)
+    assert not at.exception
+    assert job.error is not None and "ended unexpectedly (SIGKILL)" in job.error and job.log_path in job.error
+    assert os.path.isfile(job.log_path)
+    assert any(job.error in e.value for e in at.error)  # said on the page, in one box
+    runs = list_runs(page_env)
+    assert runs.iloc[0]["status"] == "interrupted" and 3 <= runs.iloc[0]["n_requests"] < 200

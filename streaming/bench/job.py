@@ -8,9 +8,11 @@ watches: it cancels what is in flight, keeps what finished and marks the run sto
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import sys
+import tempfile
 import threading
 import types
 from dataclasses import replace
@@ -18,14 +20,25 @@ from typing import Any
 
 from streaming.bench.matrix import BenchConfig
 from streaming.bench.progress import Progress
+from streaming.errors import describe_exit
 
 _MAIN_LOCK = threading.Lock()
+_JOBS = itertools.count(1)
 PROGRESS_EVERY_S = 0.2  # how often the child reports (and on every phase change, and at the end)
 
 
-def _child(config: BenchConfig, db_path: str, server_url: str | None, conn: Any, stop: Any) -> None:
-    """The child process: the CLI's code path (``run_benchmark`` on a Store), progress sent as (snapshot, new points)."""
+def _child(config: BenchConfig, db_path: str, server_url: str | None, conn: Any, stop: Any, log_path: str | None = None) -> None:
+    """The child process: the CLI's code path (``run_benchmark`` on a Store), progress sent as (snapshot, new points).
+    Its stdout and stderr (and a crash's Python traceback, by faulthandler) go to ``log_path``."""
+    import faulthandler
     import time
+
+    if log_path:
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        faulthandler.enable(file=sys.stderr)
 
     from streaming.bench.runner import run_benchmark
     from streaming.store import Store
@@ -63,10 +76,11 @@ class BenchJob:
         self.run_id: str | None = None
         self.error: str | None = None
         self.pid: int | None = None
+        self.log_path = os.path.join(tempfile.gettempdir(), f"streaming-bench-{os.getpid()}-{next(_JOBS)}.log")
         ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited threads or locks from the page's process
         self._stop = ctx.Event()
         self._recv, send = ctx.Pipe(duplex=False)
-        self._process = ctx.Process(target=_child, args=(config, db_path, server_url, send, self._stop), name="bench-job", daemon=True)
+        self._process = ctx.Process(target=_child, args=(config, db_path, server_url, send, self._stop, self.log_path), name="bench-job", daemon=True)
         self._send = send
         self._points: list[Any] = []
         self._thread = threading.Thread(target=self._follow, name="bench-job-follow", daemon=True)
@@ -103,7 +117,8 @@ class BenchJob:
         finally:
             self._process.join()
             if self.error is None and self._process.exitcode not in (0, None):
-                self.error = f"The benchmark process ended unexpectedly (exit code {self._process.exitcode}); the requests that finished are saved."
+                self.error = (f"The benchmark process ended unexpectedly ({describe_exit(self._process.exitcode)}); the requests that finished "
+                              f"are saved and the run is marked interrupted. Log: {self.log_path}")  # fmt: skip
 
     def stop(self) -> None:
         self._stop.set()
