@@ -115,3 +115,20 @@ def test_page_sends_the_key_from_the_fragment_and_shows_final_metrics(keyed_serv
     page.click("#savekey")
     page.wait_for_selector("#deployment option[value='sim-fast']", state="attached")
     assert not page.is_visible("#keyrow")
+
+
+def test_page_shows_a_reasoning_model_thinking_then_its_answer(server: ServerHandle, page: Page, tmp_path: Path) -> None:
+    page.goto(server.url + "/")
+    page.wait_for_selector("#deployment option[value='sim-reasoning']", state="attached")
+    page.select_option("#deployment", "sim-reasoning")
+    page.select_option("#api", "responses")  # the Responses API streams the reasoning summary
+    page.fill("#max_tokens", "1000")
+    page.fill("#prompt", "Why does time to first token matter?")
+    page.click("#send")
+    page.wait_for_function("() => document.getElementById('thinking').textContent.startsWith('Thinking… **Planning')")
+    assert answer_len(page) == 0  # thinking shows while nothing visible has come
+    page.screenshot(path=str(tmp_path / "relay-thinking.png"))
+    page.wait_for_function("() => document.body.dataset.state === 'done'", timeout=20_000)
+    assert page.inner_text("#thinking").startswith("Thought for 0.")
+    assert page.inner_text("#m-think").endswith(" ms") and answer_len(page) > 20
+    page.screenshot(path=str(tmp_path / "relay-thought.png"))

@@ -56,7 +56,7 @@ def relay(url: str, body: Any, headers: dict[str, str] | None = None, stop_after
             for e in dec.feed(data):
                 if e.comment is not None:
                     out.events.append((t, "comment", e.comment))
-                elif e.event in ("meta", "error"):
+                elif e.event in ("meta", "error", "thinking"):
                     out.events.append((t, e.event, orjson.loads(e.data)))
                 elif e.data == "[DONE]":
                     out.events.append((t, "DONE", None))
@@ -115,6 +115,25 @@ def test_relays_content_then_done_then_DONE(server: ServerHandle) -> None:
     # the deltas reached us in steps, as the server wrote them, not in one buffered burst
     arrivals = [a for a, k, _ in r.events if k == "content"]
     assert arrivals[-1] - arrivals[0] >= 0.5 * (t["chunk_times"][-1] - t["chunk_times"][0])
+
+
+THINKER = {"ttft_ms": 50, "tokens_per_s": 200, "output_tokens": 10, "reasoning_tokens": 120, "reasoning_tokens_per_s": 300}
+
+
+def test_a_reasoning_model_s_thinking_is_relayed_before_its_first_word(server: ServerHandle) -> None:
+    """Responses API, effort low (60 reasoning tokens at 300/s: about 0.2 s of thinking): thinking events first, then the answer."""
+    r = relay(server.url, chat(max_tokens=200, api="responses", reasoning_effort="low"), {"x-sim-profile": orjson.dumps(THINKER).decode()})
+    assert r.status == 200, r.body
+    kinds = [k for _, k, _ in r.events]
+    first_word = kinds.index("content")
+    assert kinds[0] == "thinking" and set(kinds[:first_word]) <= {"thinking", "meta"} and "thinking" not in kinds[first_word:]
+    assert kinds.count("thinking") >= 2  # live, while it thinks, not one event at the end
+    thinking = r.of("thinking")
+    assert "".join(t["text"] for t in thinking).startswith("**Planning the answer**")
+    assert 0.04 <= thinking[0]["t_first_reasoning_s"] <= 0.5
+    m = r.of("done")[0]["metrics"]
+    assert m["api"] == "responses" and m["t_first_reasoning_s"] == thinking[0]["t_first_reasoning_s"] and 0.1 <= m["thinking_s"] <= 1.0
+    assert r.text and m["output_tokens"] == 10
 
 
 def test_mid_stream_failure_sends_an_error_event_and_ends_cleanly(server: ServerHandle) -> None:

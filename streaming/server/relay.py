@@ -4,8 +4,10 @@ The relay reads any configured deployment through the core ``AsyncClient`` (the
 built-in ones at this server's own address) and re-sends it as Server-Sent Events:
 
     event: meta              once, with the first delta: {"response_id", "request_id", "deployment", "model", "simulated"}
+    event: thinking          while a reasoning model thinks, before its first visible word (every 0.1 s at most, when there is
+                             new reasoning): {"t_first_reasoning_s", "text"} (the summary text new since the last one)
     data: {"content": "…"}   one per text delta
-    data: {"done": true, "finish_reason": …, "metrics": {"ttft_s", "tokens_per_s", "e2e_s", "output_tokens", …}}
+    data: {"done": true, "finish_reason": …, "metrics": {"ttft_s", "tokens_per_s", "e2e_s", "output_tokens", "thinking_s", …}}
     data: [DONE]
     event: error             instead of done/[DONE] when the upstream record is not ok:
                              {"message", "request_id", "response_id", "status", "error_type", "http_status"}; then the stream ends
@@ -71,6 +73,8 @@ class RelayRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1, le=MAX_TOKENS_CAP)
     seed: int | None = None
+    api: Literal["chat", "responses"] | None = None  # None: the deployment's
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None  # None: the deployment's
 
 
 def sse(data: Any, event: str | None = None) -> bytes:
@@ -80,6 +84,8 @@ def sse(data: Any, event: str | None = None) -> bytes:
 
 
 DONE_EVENT = b"data: [DONE]\n\n"
+THINKING_EVERY_S = 0.1
+_END = object()
 
 
 def metrics(rec: StreamRecord) -> dict[str, Any]:
@@ -89,6 +95,7 @@ def metrics(rec: StreamRecord) -> dict[str, Any]:
         "ttft_s": rec.ttft_s, "tokens_per_s": rec.tokens_per_s, "e2e_s": rec.e2e_s, "output_tokens": rec.output_tokens,
         "tokens_source": rec.tokens_source, "tpot_s": rec.tpot_s, "itl_p50_s": statistics.median(itl) if itl else None,
         "t_headers_s": rec.t_headers_s, "chunks": rec.chunks, "retries": rec.retries, "retry_wait_s": rec.retry_wait_s,
+        "t_first_reasoning_s": rec.t_first_reasoning_s, "thinking_s": rec.thinking_s, "reasoning_tokens": rec.reasoning_tokens, "api": rec.api,
     }  # fmt: skip
 
 
@@ -101,12 +108,47 @@ async def relay_events(stream: AsyncStream) -> AsyncIterator[bytes]:
         return sse({"response_id": rec.response_id, "request_id": rec.request_id, "deployment": dep.name, "model": rec.model,
                     "provider": dep.provider, "simulated": dep.provider == "simulated"}, "meta")  # fmt: skip
 
+    deltas: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def read() -> None:  # the upstream stream, in a task of its own: the loop below can look at the thinking meanwhile
+        try:
+            async for d in stream:
+                deltas.put_nowait(d)
+        except Exception as e:  # noqa: BLE001 - handed to the loop below, which ends the stream with a sentence
+            deltas.put_nowait(e)
+        finally:
+            deltas.put_nowait(_END)
+
+    reader = asyncio.ensure_future(read())
+    thought = ""  # the reasoning text already sent
+
+    def thinking() -> bytes | None:
+        nonlocal thought
+        t, text = stream.reasoning_so_far
+        if t is None or text == thought:
+            return None
+        new, thought = text[len(thought):], text
+        return sse({"t_first_reasoning_s": t, "text": new}, "thinking")
+
     try:
-        async for delta in stream:
+        while True:
+            if meta_sent:
+                delta = await deltas.get()
+            else:  # before the first visible word: show the thinking as it comes
+                try:
+                    delta = await asyncio.wait_for(deltas.get(), THINKING_EVERY_S)
+                except TimeoutError:
+                    if (ev := thinking()) is not None:
+                        yield ev
+                    continue
+            if delta is _END:
+                break
+            if isinstance(delta, Exception):
+                raise delta
             event = b"data: " + orjson.dumps({"content": delta}) + b"\n\n"
-            if not meta_sent:  # one write for both: the first token must not wait for a second send
+            if not meta_sent:  # one write for all: the first token must not wait for a second send
                 meta_sent = True
-                event = meta() + event
+                event = meta() + (thinking() or b"") + event
             yield event
         if not meta_sent:
             yield meta()
@@ -119,6 +161,9 @@ async def relay_events(stream: AsyncStream) -> AsyncIterator[bytes]:
         log.exception("relay failed for %s", dep.name)
         yield _error_event(rec, "the relay failed while streaming this answer")
     finally:
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader
         await stream.aclose()
 
 
@@ -276,8 +321,8 @@ def add_relay_routes(
         if dep is None:
             return error_response(404, f"unknown deployment {body.deployment!r}; see GET /chat/deployments", "not_found_error", "deployment")
         extra = {h: request.headers[h] for h in SIM_HEADERS if dep.provider == "simulated" and h in request.headers}
-        req = LLMRequest(messages=[m.model_dump() for m in body.messages], temperature=body.temperature,
-                         max_tokens=body.max_tokens, seed=body.seed, headers=extra)  # fmt: skip
+        req = LLMRequest(messages=[m.model_dump() for m in body.messages], temperature=body.temperature, max_tokens=body.max_tokens,
+                         seed=body.seed, headers=extra, api=body.api, reasoning_effort=body.reasoning_effort)  # fmt: skip
         try:
             stream = client_for(server_url or _own_url(request)).stream(dep, req)
         except ConfigError as e:
