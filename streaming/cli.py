@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deployments", metavar="FILE", help="deployments file (default: ./deployments.toml when present)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="run the built-in OpenAI-compatible server (local model + simulated deployments)")
+    s = sub.add_parser("serve", help="run the built-in OpenAI-compatible server (local model, simulated deployments, replays)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=_int_arg("--port", 0, 65535), default=8765)
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on every route (or set STREAMING_SERVER_API_KEY)")

@@ -14,6 +14,7 @@ from streaming.bench.matrix import BenchConfig
 from streaming.bench.runner import run_benchmark
 from streaming.core.client import Client
 from streaming.core.config import find_deployment, load_deployments
+from streaming.core.record import StreamRecord
 from streaming.core.replay import RecordedAnswer, Recording, similarity
 from streaming.core.request import LLMRequest, RetryPolicy
 from streaming.errors import ConfigError
@@ -172,3 +173,64 @@ def test_metrics_page_keeps_replays_apart_by_default(tmp_path: Path, monkeypatch
     assert not at.exception
     assert list(at.multiselect(key="f_dep").options) == ["replay-slow"]
     assert any("replay-slow (replay)" in m.value for m in at.markdown)  # the headline names it a replay
+
+
+THINKER = """
+[[deployments]]
+name = "thinker"
+provider = "simulated"
+api = "responses"
+reasoning = true
+reasoning_effort = "low"
+ttft_ms = 100
+tokens_per_s = 80
+output_tokens = 12
+reasoning_tokens = 120
+reasoning_tokens_per_s = 400
+"""
+
+
+def test_a_reasoning_recording_replays_its_thinking_and_behaves_as_a_reasoning_model(server: ServerHandle, tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    (tmp_path / "live.toml").write_text(THINKER)
+    with Store(db) as st:
+        run = run_benchmark(BenchConfig(deployments=["thinker"], deployments_file=str(tmp_path / "live.toml"), prompts=PROMPTS[:2],
+                                        mode="stream", max_tokens=400, concurrency=2, warmup=0), st)  # fmt: skip
+    recorded = load_requests(db, [run])
+    assert recorded["t_first_reasoning_s"].notna().all() and (recorded["status"] == "ok").all()
+    deps = with_replay_labels(load_deployments(replay_file(tmp_path, db, run=run)))
+    dep = find_deployment(deps, "replay-slow")
+    assert dep.api == "responses" and dep.reasoning and dep.reasoning_effort == "low"  # taken from the recording
+    with Client(deps, server_url=server.url, retry=RetryPolicy(max_retries=0)) as c:
+        c.run(dep, LLMRequest.chat(PROMPTS[0], max_tokens=400))  # the server reads the recording once
+        replayed = [c.run(dep, LLMRequest.chat(p, max_tokens=400)) for p in PROMPTS[:2]]
+    for r in replayed:
+        orig = recorded[recorded["prompt_id"] == next(row.prompt_id for row in recorded.itertuples() if row.text == r.text)].iloc[0]
+        assert r.ok and r.api == "responses" and r.reasoning_text == orig["reasoning_text"] and r.reasoning_tokens == orig["reasoning_tokens"]
+        assert abs(r.t_first_reasoning_s - orig["t_first_reasoning_s"]) < 0.005 and abs(r.ttft_s - orig["ttft_s"]) < 0.005
+        assert abs(r.thinking_s - orig["thinking_s"]) < 0.005 and r.output_tokens == orig["output_tokens"]
+
+
+def test_a_run_copied_to_another_file_replays_from_there(server: ServerHandle, recorded: tuple[Path, str], tmp_path: Path) -> None:
+    """Record on one machine, copy the run into a small file (``runs --copy RUN --to FILE``), replay from that file."""
+    import subprocess
+    import sys
+
+    db, run = recorded
+    demo = tmp_path / "demo.db"
+    with Store(demo) as st:  # the destination already has rows of its own: the copied ones are renumbered past them
+        mine = st.create_run("bench")
+        st.add_record(mine, StreamRecord("sim-fast", "simulated", "sim-fast", text="an answer of its own"))
+    out = subprocess.run([sys.executable, "-m", "streaming", "runs", "--db", str(db), "--copy", run, "--to", str(demo)],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0 and f"copied run {run} ({len(PROMPTS)} requests)" in out.stdout, out.stderr
+    a, b = load_requests(db, [run]), load_requests(demo, [run])
+    assert list(b["text"]) == list(a["text"]) and all(np.array_equal(x, y) for x, y in zip(a["chunk_times_s"], b["chunk_times_s"]))
+    assert b["request_key"].min() > load_requests(demo, [mine])["request_key"].max()
+    again = subprocess.run([sys.executable, "-m", "streaming", "runs", "--db", str(db), "--copy", run, "--to", str(demo)],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert again.returncode == 2 and f"run '{run}' is already there" in again.stderr  # nothing is copied twice
+    deps = with_replay_labels(load_deployments(replay_file(tmp_path, demo, run=run)))
+    with Client(deps, server_url=server.url, retry=RetryPolicy(max_retries=0)) as c:
+        r = c.run("replay-slow", LLMRequest.chat(PROMPTS[2], max_tokens=16))
+    assert r.ok and r.text in set(a["text"]) and r.text != "an answer of its own"

@@ -69,10 +69,12 @@ def register(sub: Any) -> None:
     r.add_argument("--db", metavar="PATH")
     r.set_defaults(func=cmd_report)
 
-    u = sub.add_parser("runs", help="list the runs in the results database")
+    u = sub.add_parser("runs", help="list the runs in the results database, or copy one into another (--copy RUN --to FILE)")
     u.add_argument("--db", metavar="PATH")
     u.add_argument("--json", action="store_true")
     u.add_argument("--limit", type=int, default=50)
+    u.add_argument("--copy", metavar="RUN_ID", help="copy this run (requests and timelines) into --to: e.g. a recording to replay elsewhere")
+    u.add_argument("--to", metavar="FILE", help="the results database to copy into (created when missing)")
     u.set_defaults(func=cmd_runs)
 
 
@@ -290,6 +292,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from streaming.store import default_db_path, list_runs
 
     db_path = args.db or default_db_path()
+    if args.copy or args.to:
+        if not (args.copy and args.to):
+            raise ConfigError("--copy RUN_ID and --to FILE go together")
+        from streaming.store.copy import copy_run
+
+        n = copy_run(db_path, args.copy, args.to)
+        print(f"copied run {args.copy} ({n} requests) from {db_path} to {args.to}")
+        return 0
     runs = list_runs(db_path).head(args.limit)
     if args.json:
         print(orjson.dumps(_jsonable(runs), option=orjson.OPT_INDENT_2).decode())

@@ -154,6 +154,8 @@ class ReplayEntry(_Entry):
     """A recorded run replayed by the built-in server: ``run`` (a run id), ``deployment`` (its latest run), or both."""
 
     provider: Literal["replay"]
+    api: Literal[APIS] | None = None  # type: ignore[valid-type]  # None: the recording's
+    reasoning: bool | None = None  # None: the recording's (a replay of a reasoning model behaves as one)
     run: Text | None = None
     deployment: Text | None = None  # the *recorded* deployment's name
     db: Text | None = None  # the results database (default: $STREAMING_DB, else ./data/streaming.db)
@@ -201,6 +203,7 @@ class Deployment:
     replay_db: str | None = None
     replay_label: str = ""  # "replay of gpt-4o (Azure, recorded 2026-11-20)", filled in from the database (store.recordings)
     replay_problem: str = ""  # why it cannot be played (no such run, …), filled in likewise
+    replay_inherits: tuple[str, ...] = ()  # fields the file left out, taken from the recording ("api", "reasoning")
 
     @property
     def builtin(self) -> bool:
@@ -318,7 +321,9 @@ def parse_deployment(entry: Any, where: str) -> Deployment:
         kw["sim"] = SimProfile(**{f: getattr(e, f) for f in _PROFILE_FIELDS})
     elif e.provider == "replay":
         kw = {k: v for k, v in kw.items() if k not in ("run", "deployment", "db")}
-        kw.update(model=e.name, replay_run=e.run, replay_of=e.deployment, replay_db=e.db)
+        inherits = tuple(f for f in ("api", "reasoning") if kw[f] is None)
+        kw.update(model=e.name, replay_run=e.run, replay_of=e.deployment, replay_db=e.db, replay_inherits=inherits,
+                  api=kw["api"] or "chat", reasoning=bool(kw["reasoning"]))  # fmt: skip
     return Deployment(**kw)
 
 

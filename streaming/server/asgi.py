@@ -1,4 +1,5 @@
-"""Raw ASGI pieces of the built-in server: the timed SSE response, bearer auth, the received-at stamp, faults' helpers.
+"""Raw ASGI pieces of the built-in server: the timed SSE response, the relay's SSE response, bearer auth, the received-at
+stamp, faults' helpers.
 
 ``TimedStream`` stamps the clock right after each chunk is handed to the transport (the
 server's truth for accuracy checks) and stops the token source the moment the client
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -142,3 +144,68 @@ class AfterReset(Response):
 
 class Dropped(Exception):
     """Raised inside a response to cut the connection mid-stream (the 'drop' fault)."""
+
+
+class RelayStream(Response):
+    """Raw ASGI SSE response: sends each event as it comes, heartbeats when idle, and stops the source on disconnect."""
+
+    media_type = "text/event-stream"
+    SSE_HEADERS = [
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no"),
+        (b"content-encoding", b"identity"),
+    ]
+
+    def __init__(self, body: AsyncIterator[bytes], heartbeat_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = list(self.SSE_HEADERS)
+        self.events = body
+        self.heartbeat_s = heartbeat_s
+        self.clock = clock
+        self.last_write = clock()
+        self.lock = asyncio.Lock()
+
+    async def _write(self, send: Any, data: bytes) -> None:
+        async with self.lock:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+            self.last_write = self.clock()
+
+    async def _pump(self, send: Any) -> None:
+        async for data in self.events:
+            await self._write(send, data)
+        async with self.lock:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _beat(self, send: Any) -> None:
+        while True:
+            idle = self.clock() - self.last_write
+            if idle >= self.heartbeat_s:
+                await self._write(send, b": hb\n\n")
+                idle = 0.0
+            await asyncio.sleep(self.heartbeat_s - idle)
+
+    @staticmethod
+    async def _watch(receive: Any) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        self.last_write = self.clock()
+        pump = asyncio.ensure_future(self._pump(send))
+        watch = asyncio.ensure_future(self._watch(receive))
+        beat = asyncio.ensure_future(self._beat(send))
+        try:
+            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if pump.done() and pump.exception() is not None and not isinstance(pump.exception(), OSError):
+                raise pump.exception()  # type: ignore[misc]
+        finally:
+            for task in (pump, watch, beat):
+                task.cancel()
+            for task in (pump, watch, beat):
+                with contextlib.suppress(BaseException):
+                    await task
+            with contextlib.suppress(Exception):
+                await self.events.aclose()  # type: ignore[attr-defined]  # closes the upstream stream

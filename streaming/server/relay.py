@@ -28,15 +28,14 @@ import logging
 import os
 import re
 import statistics
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streaming.core.auth import Credentials
@@ -45,6 +44,7 @@ from streaming.core.config import BUILTINS, Deployment
 from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest
 from streaming.errors import ConfigError
+from streaming.server.asgi import RelayStream
 from streaming.server.errors import error_response, validation_error_response
 
 log = logging.getLogger("streaming.server.relay")
@@ -170,71 +170,6 @@ async def relay_events(stream: AsyncStream) -> AsyncIterator[bytes]:
 def _error_event(rec: StreamRecord, message: str) -> bytes:
     return sse({"message": message, "request_id": rec.request_id, "response_id": rec.response_id, "status": rec.status,
                 "error_type": rec.error_type, "http_status": rec.http_status}, "error")  # fmt: skip
-
-
-class RelayStream(Response):
-    """Raw ASGI SSE response: sends each event as it comes, heartbeats when idle, and stops the source on disconnect."""
-
-    media_type = "text/event-stream"
-    SSE_HEADERS = [
-        (b"content-type", b"text/event-stream; charset=utf-8"),
-        (b"cache-control", b"no-cache"),
-        (b"x-accel-buffering", b"no"),
-        (b"content-encoding", b"identity"),
-    ]
-
-    def __init__(self, body: AsyncIterator[bytes], heartbeat_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.status_code = 200
-        self.background = None
-        self.raw_headers = list(self.SSE_HEADERS)
-        self.events = body
-        self.heartbeat_s = heartbeat_s
-        self.clock = clock
-        self.last_write = clock()
-        self.lock = asyncio.Lock()
-
-    async def _write(self, send: Any, data: bytes) -> None:
-        async with self.lock:
-            await send({"type": "http.response.body", "body": data, "more_body": True})
-            self.last_write = self.clock()
-
-    async def _pump(self, send: Any) -> None:
-        async for data in self.events:
-            await self._write(send, data)
-        async with self.lock:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _beat(self, send: Any) -> None:
-        while True:
-            idle = self.clock() - self.last_write
-            if idle >= self.heartbeat_s:
-                await self._write(send, b": hb\n\n")
-                idle = 0.0
-            await asyncio.sleep(self.heartbeat_s - idle)
-
-    @staticmethod
-    async def _watch(receive: Any) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        self.last_write = self.clock()
-        pump = asyncio.ensure_future(self._pump(send))
-        watch = asyncio.ensure_future(self._watch(receive))
-        beat = asyncio.ensure_future(self._beat(send))
-        try:
-            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
-            if pump.done() and pump.exception() is not None and not isinstance(pump.exception(), OSError):
-                raise pump.exception()  # type: ignore[misc]
-        finally:
-            for task in (pump, watch, beat):
-                task.cancel()
-            for task in (pump, watch, beat):
-                with contextlib.suppress(BaseException):
-                    await task
-            with contextlib.suppress(Exception):
-                await self.events.aclose()  # type: ignore[attr-defined]  # closes the upstream stream
 
 
 @dataclass

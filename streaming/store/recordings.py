@@ -156,16 +156,23 @@ def load_recording(dep: Deployment, db_path: str | os.PathLike[str] | None = Non
     return Recording(source=name, provider=str(first[1] or ""), model=str(first[2] or ""), run_id=run_id, recorded_at=last, answers=tuple(answers))
 
 
-def label_of(dep: Deployment, db_path: str | os.PathLike[str] | None = None) -> str:
-    """``replay of gpt-4o (Azure, recorded 2026-11-20)``, or a ConfigError."""
+def _recorded(dep: Deployment, db_path: str | os.PathLike[str] | None) -> tuple[str, str | None, str | None]:
+    """(label, the recording's API, its reasoning effort or None) of a replay, or a ConfigError."""
     path = db_path_of(dep, db_path)
     run_id, name, last = resolve(dep, path)
     db = connect(path)
     try:
-        row = db.execute("SELECT provider FROM requests WHERE run_id = ? AND deployment = ? LIMIT 1", (run_id, name)).fetchone()
+        row = db.execute(f"SELECT r.provider, r.api, r.extra FROM requests r WHERE r.run_id = ? AND r.deployment = ? AND {_USABLE} "
+                         "ORDER BY r.id DESC LIMIT 1", (run_id, name)).fetchone()  # fmt: skip
     finally:
         db.close()
-    return replay_label(name, str(row[0] if row else ""), last)
+    extra = orjson.loads(row[2]) if row and row[2] else {}
+    return replay_label(name, str(row[0] if row else ""), last), (row[1] if row else None), extra.get("reasoning_effort")
+
+
+def label_of(dep: Deployment, db_path: str | os.PathLike[str] | None = None) -> str:
+    """``replay of gpt-4o (Azure, recorded 2026-11-20)``, or a ConfigError."""
+    return _recorded(dep, db_path)[0]
 
 
 def load_labelled(path: str | os.PathLike[str] | None = None, db_path: str | os.PathLike[str] | None = None) -> list[Deployment]:
@@ -181,7 +188,12 @@ def with_replay_labels(deps: Sequence[Deployment], db_path: str | os.PathLike[st
     for d in deps:
         if d.provider == "replay":
             try:  # the database named once for all: a server started elsewhere reads the same file
-                d = replace(d, replay_label=label_of(d, db_path), replay_db=str(Path(db_path_of(d, db_path)).resolve()))
+                label, api, effort = _recorded(d, db_path)
+                d = replace(d, replay_label=label, replay_db=str(Path(db_path_of(d, db_path)).resolve()))
+                if "api" in d.replay_inherits and api in ("chat", "responses", "completions"):
+                    d = replace(d, api=api)
+                if "reasoning" in d.replay_inherits and effort:  # recorded as a reasoning model: replayed as one
+                    d = replace(d, reasoning=True, reasoning_effort=d.reasoning_effort or effort)
             except ConfigError as e:
                 d = replace(d, replay_problem=str(e).removeprefix(f"replay deployment '{d.name}': "))
         out.append(d)
