@@ -69,7 +69,8 @@ from streaming.version import __version__
 
 log = logging.getLogger("streaming.server")
 SERVICE = "streaming-llm-lab"
-NO_RETRY = {"x-should-retry": "false"}  # the openai SDK's convention: a retry would not help
+NO_RETRY = {"x-should-retry": "false"}
+REPLAY_FRESH_S = 5.0  # a replay's recording is read again (in a thread: a newer recorded run?) at most this often  # the openai SDK's convention: a retry would not help
 
 
 class ServerState:
@@ -80,6 +81,7 @@ class ServerState:
         deps = deployments if deployments is not None else list(BUILTINS)
         self.replays = {d.name: d for d in deps if d.provider == "replay"}
         self.recordings = recordings
+        self.replay_cache: dict[str, tuple[Recording, float]] = {}  # x-replay header (or model) → (recording, when read)
         self.sims = {d.model or d.name: d.sim for d in deps if d.provider == "simulated" and d.sim}
         self.sims.update({d.name: d.sim for d in deps if d.provider == "simulated" and d.sim})
         self.local_names = {d.name for d in deps if d.provider == "local"} | {d.model for d in deps if d.provider == "local"} | {LOCAL_MODEL, "local"}
@@ -180,8 +182,14 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             try:
                 if state.recordings is None:
                     raise ConfigError("this server was started without a results database to replay from")
-                dep = replay_from_header(orjson.loads(header_replay)) if header_replay else state.replays[model]
-                recording = await asyncio.to_thread(state.recordings, dep)
+                key = header_replay or model
+                hit = state.replay_cache.get(key)
+                if hit is not None and clock() - hit[1] < REPLAY_FRESH_S:  # on the loop: a thread hop here would delay other requests' reads
+                    recording = hit[0]
+                else:
+                    dep = replay_from_header(orjson.loads(header_replay)) if header_replay else state.replays[model]
+                    recording = await asyncio.to_thread(state.recordings, dep)
+                    state.replay_cache[key] = (recording, clock())
             except (ConfigError, orjson.JSONDecodeError) as e:
                 return error_response(404, str(e), "invalid_request_error", code="replay_unavailable", headers=NO_RETRY)
             answer, _ = recording.pick(sim_prompt(body, api))
