@@ -90,6 +90,7 @@ def test_replays_are_labelled_and_kept_apart_from_live_measurements(server: Serv
     assert "1 replayed requests are left out" in (replays.hidden_sentence(df, replays.LIVE) or "")
     only = df[df["provider"] == "replay"]
     assert replays.default_choice(only) == replays.REPLAYS  # a run of only replays is still shown
+    assert replays.replay_notes(df) == [f"replay-slow is a {dep.replay_label}: recorded timings, not live measurements."]  # CLI bench, report
 
 
 def test_max_tokens_cuts_a_replay_and_non_streaming_waits_for_the_recorded_end(server: ServerHandle, recorded: tuple[Path, str], tmp_path: Path) -> None:

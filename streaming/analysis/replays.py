@@ -36,3 +36,12 @@ def hidden_sentence(df: pd.DataFrame, choice: str) -> str | None:
     if choice == REPLAYS and (~replay).any():
         return f"Showing replays only: {int((~replay).sum()):,} live requests are left out."
     return None
+
+
+def replay_notes(df: pd.DataFrame) -> list[str]:
+    """One line per replayed deployment: ``replay-slow is a replay of sim-slow (…): recorded timings, not live measurements.``"""
+    if "replay_of" not in df.columns:
+        return []
+    rows = df[is_replay(df) & df["replay_of"].notna()]
+    pairs = dict(zip(rows["deployment"].astype(str), rows["replay_of"].astype(str)))
+    return [f"{name} is a {label}: recorded timings, not live measurements." for name, label in sorted(pairs.items())]

@@ -13,6 +13,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from streaming.analysis.replays import replay_notes
 from streaming.analysis.tables import format_summary
 from streaming.core.cost import DEFAULT_BUDGET_TOKENS
 from streaming.errors import ConfigError
@@ -214,7 +215,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from streaming.analysis.failures import error_summary
     from streaming.store import load_requests
 
-    failures = error_summary(load_requests(db_path, [run_id], timelines=False))  # one sentence per kind, with a request id
+    rows = load_requests(db_path, [run_id], timelines=False)
+    failures = error_summary(rows)  # one sentence per kind, with a request id
     if args.json:
         print(orjson.dumps({"run_id": run_id, "status": info.get("status"), "db": db_path, "warnings": warnings,
                             "loop_lag_p99_ms": info.get("loop_lag_p99_ms"), "failed_conditions": failed, "failures": failures,
@@ -222,6 +224,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                             "saturated": any(w.startswith("saturated") for w in warnings)}, option=orjson.OPT_INDENT_2).decode())  # fmt: skip
     else:
         print(format_summary(summary))
+        for note in replay_notes(rows):
+            print(f"note: {note}")
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
         for line in failures:
@@ -249,7 +253,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         with Store(db_path) as st:
             slos = parse_slos(((st.run_info(run_id) or {}).get("config") or {}).get("slos") or [])
-        text = f"run {run_id}\n" + format_summary(summarize(df, slos)) + "\n"
+        text = f"run {run_id}\n" + format_summary(summarize(df, slos)) + "\n" + "".join(f"note: {n}\n" for n in replay_notes(df))
         return _write_text(text, args.out)
     if args.format == "json":
         return _write_text(orjson.dumps(_jsonable(df)).decode() + "\n", args.out)
