@@ -90,6 +90,7 @@ def test_replays_are_labelled_and_kept_apart_from_live_measurements(server: Serv
     assert "1 replayed requests are left out" in (replays.hidden_sentence(df, replays.LIVE) or "")
     only = df[df["provider"] == "replay"]
     assert replays.default_choice(only) == replays.REPLAYS  # a run of only replays is still shown
+    assert replays.hidden_sentence(only, replays.REPLAYS) == "These requests are replays: recorded timings, not live measurements."
     assert replays.replay_notes(df) == [f"replay-slow is a {dep.replay_label}: recorded timings, not live measurements."]  # CLI bench, report
 
 

@@ -28,13 +28,15 @@ def choose(df: pd.DataFrame, choice: str) -> np.ndarray:
 
 
 def hidden_sentence(df: pd.DataFrame, choice: str) -> str | None:
-    """What the choice leaves out, in one sentence (None when nothing is)."""
+    """What the choice leaves out, or that what is shown is replays, in one sentence (None for live measurements only)."""
     replay = is_replay(df)
     if choice == LIVE and replay.any():
         return (f"{int(replay.sum()):,} replayed requests are left out: a replay repeats recorded timings, it is not a live measurement "
                 "(choose Replays or Both under Measurements).")  # fmt: skip
     if choice == REPLAYS and (~replay).any():
         return f"Showing replays only: {int((~replay).sum()):,} live requests are left out."
+    if choice == REPLAYS:
+        return "These requests are replays: recorded timings, not live measurements."
     return None
 
 
