@@ -128,7 +128,7 @@ class _Base:
             host=_HOST if self.worker is not None else None,
             reasoning_effort=req.reasoning_effort,
             adapted=sorted(adapted),
-            replay_of=(dep.replay_label or f"replay of {dep.replay_of or 'run ' + str(dep.replay_run)}") if dep.provider == "replay" else None,
+            replay_of=dep.replay_text if dep.provider == "replay" else None,
         )
 
 

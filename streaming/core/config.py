@@ -213,11 +213,14 @@ class Deployment:
     @property
     def label(self) -> str:
         if self.provider == "replay":
-            if self.replay_problem:
-                return f"{self.name} — replay (not playable)"
-            return f"{self.name} — {self.replay_label or 'replay of ' + (self.replay_of or 'run ' + str(self.replay_run))}"
+            return f"{self.name} — {'replay (not playable)' if self.replay_problem else self.replay_text}"
         tag = {"simulated": " (simulated)", "local": " (local model)"}.get(self.provider, "")
         return f"{self.name}{tag}"
+
+    @property
+    def replay_text(self) -> str:
+        """A replay's label from the database, else what its entry names: ``replay of gpt-4o`` (``run …``)."""
+        return self.replay_label or f"replay of {self.replay_of or 'run ' + str(self.replay_run)}"
 
     @property
     def azure_v1(self) -> bool:

@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from streaming.core.config import BUILTINS, LOCAL_MODEL, Deployment, Fault, SimProfile
-from streaming.core.replay import Recording, replay_from_header
+from streaming.core.replay import Recording
 from streaming.errors import ConfigError
 from streaming.server.asgi import (
     AfterReset,
@@ -60,7 +60,7 @@ from streaming.server.reasoning import (
     source_events,
     tool_arguments,
 )
-from streaming.server.replay import ReplaySource
+from streaming.server.replay import Replays, ReplaySource
 from streaming.server.responses_events import ResponsesWriter
 from streaming.server.sim import SimSource, sim_prompt
 from streaming.server.sources import approx_tokens, pick_fault
@@ -69,8 +69,7 @@ from streaming.version import __version__
 
 log = logging.getLogger("streaming.server")
 SERVICE = "streaming-llm-lab"
-NO_RETRY = {"x-should-retry": "false"}
-REPLAY_FRESH_S = 5.0  # a replay's recording is read again (in a thread: a newer recorded run?) at most this often  # the openai SDK's convention: a retry would not help
+NO_RETRY = {"x-should-retry": "false"}  # the openai SDK's convention: a retry would not help
 
 
 class ServerState:
@@ -79,9 +78,7 @@ class ServerState:
     def __init__(self, deployments: list[Deployment] | None, clock: Callable[[], float],
                  recordings: Callable[[Deployment], Recording] | None = None) -> None:  # fmt: skip
         deps = deployments if deployments is not None else list(BUILTINS)
-        self.replays = {d.name: d for d in deps if d.provider == "replay"}
-        self.recordings = recordings
-        self.replay_cache: dict[str, tuple[Recording, float]] = {}  # x-replay header (or model) → (recording, when read)
+        self.replays = Replays(deps, recordings, clock)
         self.sims = {d.model or d.name: d.sim for d in deps if d.provider == "simulated" and d.sim}
         self.sims.update({d.name: d.sim for d in deps if d.provider == "simulated" and d.sim})
         self.local_names = {d.name for d in deps if d.provider == "local"} | {d.model for d in deps if d.provider == "local"} | {LOCAL_MODEL, "local"}
@@ -105,9 +102,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
             asyncio.ensure_future(state.local.ensure_started()).add_done_callback(lambda t: t.cancelled() or t.exception())
         gc.collect()
         gc.freeze()  # what exists at start (the app, its imports) is never scanned again: collections under load stay short
-        if recordings is not None:  # read the recordings now, so that the first replayed request does not wait for the database
-            for dep in state.replays.values():
-                asyncio.ensure_future(asyncio.to_thread(recordings, dep)).add_done_callback(lambda t: t.cancelled() or t.exception())
+        state.replays.preload()
         yield
         await state.local.stop()
 
@@ -138,7 +133,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        names = sorted(set(state.sims) | set(state.replays) | {"local", LOCAL_MODEL})
+        names = sorted(set(state.sims) | set(state.replays.known) | {"local", LOCAL_MODEL})
         return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": SERVICE} for n in names]}
 
     @app.post("/debug/load")
@@ -178,22 +173,12 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         fault: Fault | None = None
         profile, slot = None, NO_SLOT
         header_replay = request.headers.get("x-replay")
-        if (model in state.replays or header_replay) and not header_profile:
+        if state.replays.serves(model, header_replay) and not header_profile:
             try:
-                if state.recordings is None:
-                    raise ConfigError("this server was started without a results database to replay from")
-                key = header_replay or model
-                hit = state.replay_cache.get(key)
-                if hit is not None and clock() - hit[1] < REPLAY_FRESH_S:  # on the loop: a thread hop here would delay other requests' reads
-                    recording = hit[0]
-                else:
-                    dep = replay_from_header(orjson.loads(header_replay)) if header_replay else state.replays[model]
-                    recording = await asyncio.to_thread(state.recordings, dep)
-                    state.replay_cache[key] = (recording, clock())
-            except (ConfigError, orjson.JSONDecodeError) as e:
+                recording = await state.replays.recording(model, header_replay)
+            except ConfigError as e:
                 return error_response(404, str(e), "invalid_request_error", code="replay_unavailable", headers=NO_RETRY)
-            answer, _ = recording.pick(sim_prompt(body, api))
-            source: Any = ReplaySource(answer, max_tokens, clock)
+            source: Any = ReplaySource(recording.pick(sim_prompt(body, api))[0], max_tokens, clock)
             prompt_tokens = approx_tokens(body, api)
         elif header_profile or model in state.sims:
             try:

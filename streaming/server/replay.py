@@ -13,7 +13,50 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 
-from streaming.core.replay import RecordedAnswer
+import orjson
+
+from streaming.core.config import Deployment
+from streaming.core.replay import RecordedAnswer, Recording, replay_from_header
+from streaming.errors import ConfigError
+
+FRESH_S = 5.0  # a recording is read again (in a thread: is there a newer recorded run?) at most this often
+
+
+class Replays:
+    """The replays a server plays: those of its deployments file, and any a request names in its ``x-replay`` header.
+    A recording is read in a thread (``loader``, e.g. ``store.recordings.RecordingLibrary.get``), then served from memory
+    on the event loop: a thread hop per request would delay the other requests' reads."""
+
+    def __init__(self, deployments: list[Deployment], loader: Callable[[Deployment], Recording] | None, clock: Callable[[], float]) -> None:
+        self.known = {d.name: d for d in deployments if d.provider == "replay"}
+        self.loader = loader
+        self.clock = clock
+        self._cache: dict[str, tuple[Recording, float]] = {}  # the x-replay header (or the model) → (recording, when read)
+
+    def serves(self, model: str, header: str | None) -> bool:
+        return header is not None or model in self.known
+
+    def preload(self) -> None:
+        """Read the deployments file's recordings now, so that the first replayed request does not wait for the database."""
+        if self.loader is not None:
+            for dep in self.known.values():
+                asyncio.ensure_future(asyncio.to_thread(self.loader, dep)).add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def recording(self, model: str, header: str | None) -> Recording:
+        """The recording to play, or a ConfigError that says why there is none."""
+        if self.loader is None:
+            raise ConfigError("this server was started without a results database to replay from")
+        key = header or model
+        hit = self._cache.get(key)
+        if hit is not None and self.clock() - hit[1] < FRESH_S:
+            return hit[0]
+        try:
+            dep = replay_from_header(orjson.loads(header)) if header else self.known[model]
+        except orjson.JSONDecodeError as e:
+            raise ConfigError(f"header 'x-replay' is not JSON: {e}") from None
+        rec = await asyncio.to_thread(self.loader, dep)
+        self._cache[key] = (rec, self.clock())
+        return rec
 
 
 class ReplaySource:
