@@ -207,3 +207,14 @@ def test_a_killed_benchmark_process_is_named_with_its_signal_and_log_and_keeps_w
     assert any(job.error in e.value for e in at.error)  # said on the page, in one box
     runs = list_runs(page_env)
     assert runs.iloc[0]["status"] == "interrupted" and 3 <= runs.iloc[0]["n_requests"] < 200
+
+
+def test_a_run_stopped_before_any_answer_shows_no_empty_chart_and_no_success(page_env: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    start(at, "sim-page-slow", requests=60, concurrency=2, warmup=0)
+    at.button(key="stop").click().run()  # at once: the child is still starting
+    run_until_done(at)
+    job = at.session_state["bench_job"]
+    assert not at.exception and job.progress is not None and job.progress.done == 0
+    assert not at.get("plotly_chart")  # no axes from −1 to 5 around nothing
+    assert not at.success and any("stopped" in w.value for w in at.warning)
