@@ -180,7 +180,7 @@ view = df[mask]
 n_fail = int((view["status"] != "ok").sum())
 st.caption(f"{len(view):,} requests selected ({n_fail} failed; TTFT counts every request that reached a first token, "
            "end-to-end and tokens/s completed ones). "
-           "Simulated deployments are labelled (simulated), replays (replay).")  # fmt: skip
+           "Simulated deployments are labelled (simulated)" + (", replays (replay)." if replays.is_replay(view).any() else "."))  # fmt: skip
 if hidden := replays.hidden_sentence(df, measured):
     st.caption(hidden)
 if view.empty:
