@@ -3,6 +3,7 @@ labelled and tagged, with clear errors when the recording is missing."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx2
@@ -236,3 +237,21 @@ def test_a_run_copied_to_another_file_replays_from_there(server: ServerHandle, r
     with Client(deps, server_url=server.url, retry=RetryPolicy(max_retries=0)) as c:
         r = c.run("replay-slow", LLMRequest.chat(PROMPTS[2], max_tokens=16))
     assert r.ok and r.text in set(a["text"]) and r.text != "an answer of its own"
+
+
+def test_bad_replay_fields_and_a_bad_copy_are_one_sentence_each(recorded: tuple[Path, str], tmp_path: Path) -> None:
+    from streaming.store.copy import copy_run
+
+    db, run = recorded
+    for body, words in (('run = ""', "field 'run' must be a non-empty string, got ''"),
+                        ('deployment = "a"\nreasoning = "yes"', "field 'reasoning' must be true or false, got 'yes'"),
+                        ('deployment = "a"\napi = "grpc"', "field 'api' must be one of 'chat', 'responses' or 'completions', got 'grpc'"),
+                        ('deployment = "a"\nttft_ms = 5', "unknown field(s) ['ttft_ms'] for provider 'replay'")):  # fmt: skip
+        (tmp_path / "bad.toml").write_text(f'[[deployments]]\nname = "r"\nprovider = "replay"\n{body}\n')
+        with pytest.raises(ConfigError, match=re.escape(f"deployments[0] ('r'): {words}")):
+            load_deployments(tmp_path / "bad.toml")
+    with pytest.raises(ConfigError, match="no run 'nope' in .*recent runs: "):
+        copy_run(db, "nope", tmp_path / "new.db")
+    assert not (tmp_path / "new.db").exists()  # nothing is created for a copy that cannot happen
+    with pytest.raises(ConfigError, match="that is the database the run is in"):
+        copy_run(db, run, db)

@@ -40,6 +40,8 @@ def describe_error(err: Mapping[str, Any], provider: str | None = None) -> str:
         return f"{where}field '{name}' must be one of {ctx.get('expected', '')}, got {got!r}"
     if kind in ("int_type", "int_from_float", "int_parsing"):
         return f"{where}field '{name}' must be a whole number, got {got!r}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{where}field '{name}' must be true or false, got {got!r}"
     if kind in ("float_type", "float_parsing"):
         return f"{where}field '{name}' must be a number, got {got!r}"
     if kind in ("string_type", "string_too_short"):

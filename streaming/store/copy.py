@@ -22,13 +22,16 @@ def copy_run(src: str | os.PathLike[str], run_id: str, dst: str | os.PathLike[st
         raise ConfigError(f"--db {src}: the results database does not exist")
     if src_p == dst_p:
         raise ConfigError(f"--to {dst}: that is the database the run is in; give another file")
-    connect(src_p).close()  # an older file is migrated first, so both have the same columns
+    s = connect(src_p)  # an older file is migrated first, so both have the same columns
+    try:
+        if s.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:  # before the destination is created
+            recent = [r[0] for r in s.execute("SELECT id FROM runs ORDER BY created_at DESC LIMIT 5")]
+            raise ConfigError(f"no run '{run_id}' in {src}; recent runs: {', '.join(recent) or 'none'}")
+    finally:
+        s.close()
     db = connect(dst_p)
     try:
         db.execute("ATTACH DATABASE ? AS src", (str(src_p),))
-        if db.execute("SELECT 1 FROM src.runs WHERE id = ?", (run_id,)).fetchone() is None:
-            recent = [r[0] for r in db.execute("SELECT id FROM src.runs ORDER BY created_at DESC LIMIT 5")]
-            raise ConfigError(f"no run '{run_id}' in {src}; recent runs: {', '.join(recent) or 'none'}")
         if db.execute("SELECT 1 FROM main.runs WHERE id = ?", (run_id,)).fetchone() is not None:
             raise ConfigError(f"--to {dst}: run '{run_id}' is already there")
         run_cols = ", ".join(r[1] for r in db.execute("PRAGMA main.table_info(runs)"))
