@@ -190,12 +190,15 @@ if view.empty:
 # -- headline ---------------------------------------------------------------------------------------
 st.subheader("Headline")
 labels = dict(zip(view["deployment"].astype(str), view["_label"].astype(str)))
+replayed = replays.replay_labels(raw_requests(db, key)[mask]) if replays.is_replay(view).any() else {}
 heads = headlines(view)
 for h in heads:
     with st.container(border=True):
         name, a, b, c = st.columns([2, 3, 3, 3])
         name.markdown(f"**{labels.get(h.deployment, h.deployment)}**")
         name.caption(f"{h.n_requests} requests, {h.n_failed} failed")
+        if h.deployment in replayed:
+            name.caption(replayed[h.deployment][0].upper() + replayed[h.deployment][1:])
         a.metric("median TTFT", fmt_s(h.ttft.value) if h.ttft.n else "n/a")
         a.caption(f"95 % CI {fmt_s(h.ttft.lo)}–{fmt_s(h.ttft.hi)} · n={h.ttft.n}" if h.ttft.n else ttft_n_caption(h.ttft.n, h.n_streamed))
         b.metric("median tokens/s", f"{h.tokens_per_s.value:.1f}" if h.tokens_per_s.n else "n/a")

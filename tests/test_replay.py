@@ -176,6 +176,7 @@ def test_metrics_page_keeps_replays_apart_by_default(tmp_path: Path, monkeypatch
     assert not at.exception
     assert list(at.multiselect(key="f_dep").options) == ["replay-slow"]
     assert any("replay-slow (replay)" in m.value for m in at.markdown)  # the headline names it a replay
+    assert any(c.value == "Replay of sim-slow (simulated, recorded 2026-11-20)" for c in at.caption)  # with its whole label
 
 
 THINKER = """

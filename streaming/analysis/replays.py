@@ -40,10 +40,14 @@ def hidden_sentence(df: pd.DataFrame, choice: str) -> str | None:
     return None
 
 
+def replay_labels(df: pd.DataFrame) -> dict[str, str]:
+    """Each replayed deployment's label: ``{"replay-slow": "replay of sim-slow (simulated, recorded 2026-11-30)"}``."""
+    if "replay_of" not in df.columns:
+        return {}
+    rows = df[is_replay(df) & df["replay_of"].notna()]
+    return dict(zip(rows["deployment"].astype(str), rows["replay_of"].astype(str)))
+
+
 def replay_notes(df: pd.DataFrame) -> list[str]:
     """One line per replayed deployment: ``replay-slow is a replay of sim-slow (…): recorded timings, not live measurements.``"""
-    if "replay_of" not in df.columns:
-        return []
-    rows = df[is_replay(df) & df["replay_of"].notna()]
-    pairs = dict(zip(rows["deployment"].astype(str), rows["replay_of"].astype(str)))
-    return [f"{name} is a {label}: recorded timings, not live measurements." for name, label in sorted(pairs.items())]
+    return [f"{name} is a {label}: recorded timings, not live measurements." for name, label in sorted(replay_labels(df).items())]
