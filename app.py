@@ -1,9 +1,9 @@
 """Streaming LLM Lab: navigation, the shared sidebar (deployment picker), and the live demo page.
 
 Run with ``streamlit run app.py``. Works with no keys: the built-in server (started
-once per app process) serves ``local`` and the simulated ``sim-*`` deployments.
+once per app process) serves ``local``, the simulated ``sim-*`` deployments and any replays.
 
-This file reads better whole (about 610 lines): it is widgets and layout only, but the Live demo's
+This file reads better whole (about 630 lines): it is widgets and layout only, but the Live demo's
 turns (chat, race, Continue, Regenerate, Edit) share the sidebar's settings, the chat history and the
 stop/rerun rules of ``st.write_stream``; what is not page code lives in ``streaming/demo/``.
 """

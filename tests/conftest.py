@@ -72,6 +72,16 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A page at 1400×1000 (the size the issues were tried at), 30 s timeouts. A test file may define its own."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    ctx.close()
+
+
 @contextlib.contextmanager
 def streamlit_app(script: str, env: dict[str, str], log_path: str, timeout: float = 60.0, address: str = "127.0.0.1",
                   extra_args: tuple[str, ...] = ()) -> Iterator[str]:  # fmt: skip

@@ -4,7 +4,6 @@ connection, the Benchmark form's preview, and the live line. Screenshots go unde
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +61,6 @@ def env(server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]
             s.add_record(run, c.run(name, LLMRequest.chat(f"What is latency? ({i})", max_tokens=12)))
         s.finish_run(run)
     return dict(os.environ, STREAMING_DEPLOYMENTS=str(tmp / "deployments.toml"), STREAMING_DB=db, STREAMING_SERVER_URL=server.url)
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Page]:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = ctx.new_page()
-    pg.set_default_timeout(30_000)
-    yield pg
-    ctx.close()
 
 
 def test_deep_link_to_benchmark_gets_the_shared_sidebar_and_the_preview(env: dict[str, str], page: Page, tmp_path: Path) -> None:
