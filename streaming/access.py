@@ -48,7 +48,7 @@ def is_loopback(address: str | None) -> bool:
 
 def keyed(dep: Deployment) -> bool:
     """A deployment that spends someone's key or token (every non-built-in one with a key variable or Entra ID)."""
-    return not dep.builtin and (bool(dep.api_key_env) or dep.auth == "entra")
+    return dep.spends_key
 
 
 @dataclass(frozen=True)

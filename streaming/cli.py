@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -52,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=_int_arg("--port", 0, 65535), default=8765)
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on every route (or set STREAMING_SERVER_API_KEY)")
+    s.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests whose Host is NAME (default: loopback names and --host only; DNS rebinding is refused)")
     s.add_argument("--exit-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
+    s.add_argument("--token-stdin", action="store_true", help=argparse.SUPPRESS)  # the launcher hands its per-start token on stdin
     s.add_argument("--preload", action="store_true", help="load the local model at start")
     s.add_argument("--log-level", default="warning")
     s.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain) file; needs --tls-key")
@@ -114,7 +118,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if path and not os.path.isfile(path):
             print(f"error: {flag} {path}: file not found", file=sys.stderr)
             return 2
-    app = create_app(load_deployments(args.deployments), api_key=key, preload=args.preload, recordings=_recordings())
+    # One token per start, never printed or stored: the relay requires it for deployments that spend a key.
+    token = sys.stdin.readline().strip() if args.token_stdin else ""
+    token = token or secrets.token_urlsafe(32)
+    any_ip = args.host in ("0.0.0.0", "::", "")
+    app = create_app(load_deployments(args.deployments), api_key=key, preload=args.preload, recordings=_recordings(), token=token,
+                     allowed_hosts=[args.host, *args.allow_host], any_ip=any_ip)  # fmt: skip
     if args.exit_with_parent:
         _watch_parent(args.exit_with_parent)
     scheme = "https" if args.tls_cert else "http"

@@ -120,14 +120,18 @@ def test_the_key_is_found_nowhere(server: Any, setup: dict[str, Any], tmp_path: 
     try:
         for name in ("az-secret", "az-broken"):
             body = {"deployment": name, "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]}
-            with httpx2.stream("POST", f"{relay.url}/chat/stream", json=body, timeout=30) as r:
+            with httpx2.stream("POST", f"{relay.url}/chat/stream", json=body, timeout=30, headers={"Authorization": f"Bearer {relay.token}"}) as r:
                 text = r.read()
             assert r.status_code == 200 and (b"[DONE]" in text if name == "az-secret" else b"event: error" in text)
             outputs.append(text)
-        for path in ("/chat/deployments", "/", "/v1/models", "/openapi.json"):
+        for path in ("/chat/deployments", "/v1/models", "/openapi.json"):
             outputs.append(httpx2.get(relay.url + path, timeout=10).content)
+        outputs.append(httpx2.get(relay.url + "/", timeout=10).content.replace(relay.token.encode(), b""))  # the page holds the token, not the key
     finally:
         relay.stop()
+    # the relay's start token went over its stdin only: not in its log, not in its command line
+    assert relay.token and relay.token not in "".join(p.read_text(errors="replace") for p in relay_logs.iterdir())
+    assert relay.token not in " ".join(relay.process.args)
 
     # the app: demo turns (ok and failing) saved to the database and a JSON-lines log, and the other pages
     monkeypatch.setenv("STREAMING_DEPLOYMENTS", str(deps))

@@ -38,7 +38,7 @@ class Credentials:
     def headers(self, dep: Deployment) -> dict[str, str]:
         """Auth headers for ``dep``; ConfigError naming the variable when a key is missing."""
         if dep.builtin:
-            key = self.lookup("STREAMING_SERVER_API_KEY")
+            key = self.lookup("STREAMING_SERVER_API_KEY") or server_token()
             return {"Authorization": f"Bearer {key}"} if key else {}
         if dep.provider == "azure" and dep.auth == "entra":
             provider = self.token_providers.get(dep.name)
@@ -55,6 +55,19 @@ class Credentials:
                 f"nor in .streamlit/secrets.toml (set one of them)"
             )
         return {"api-key": key} if dep.provider == "azure" else {"Authorization": f"Bearer {key}"}
+
+
+_server_token: list[str | None] = [None]  # the token of the built-in server this process started (never stored or shown)
+
+
+def use_server_token(token: str | None) -> None:
+    """Send ``token`` to the built-in server from now on (the launcher calls this when it starts one)."""
+    _server_token[0] = token
+
+
+def server_token() -> str | None:
+    """The token of the built-in server this process started, if any."""
+    return _server_token[0]
 
 
 SECRETS_FILES = (Path(".streamlit") / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")

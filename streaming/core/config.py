@@ -211,6 +211,11 @@ class Deployment:
         return self.provider in BUILTIN_PROVIDERS
 
     @property
+    def spends_key(self) -> bool:
+        """Reaching it spends someone's key or token: a non-built-in deployment with a key variable or Entra ID."""
+        return not self.builtin and (bool(self.api_key_env) or self.auth == "entra")
+
+    @property
     def label(self) -> str:
         if self.provider == "replay":
             return f"{self.name} — {'replay (not playable)' if self.replay_problem else self.replay_text}"

@@ -18,7 +18,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -40,6 +40,7 @@ from streaming.server.asgi import (
 from streaming.server.capacity import NO_SLOT, CapacityPool, at_capacity
 from streaming.server.chunks import DONE, ChunkWriter, full_response
 from streaming.server.errors import error_response, validation_error_response
+from streaming.server.guard import RequestGuard
 from streaming.server.local_model import (
     LocalSource,
     LocalWorker,
@@ -91,9 +92,12 @@ class ServerState:
 
 
 def create_app(deployments: list[Deployment] | None = None, api_key: str | None = None, clock: Callable[[], float] = time.perf_counter,
-               preload: bool = False, recordings: Callable[[Deployment], Recording] | None = None) -> FastAPI:  # fmt: skip
+               preload: bool = False, recordings: Callable[[Deployment], Recording] | None = None, token: str | None = None,
+               allowed_hosts: Iterable[str] = (), any_ip: bool = False) -> FastAPI:  # fmt: skip
     """The server app. ``api_key`` makes every route require ``Authorization: Bearer <key>``; ``preload`` starts the local model at once;
-    ``recordings`` gives a replay deployment its recording (``store.recordings.RecordingLibrary.get``; read in a thread)."""
+    ``recordings`` gives a replay deployment its recording (``store.recordings.RecordingLibrary.get``; read in a thread);
+    ``token`` (one per start) is what the relay requires for a deployment that spends a key; ``allowed_hosts``/``any_ip``: see
+    ``guard.RequestGuard`` (every route refuses other web pages, rebound host names and non-JSON bodies)."""
     state = ServerState(deployments, clock, recordings)
 
     @contextlib.asynccontextmanager
@@ -113,6 +117,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
     app.add_middleware(StampReceived, clock=clock)
     if api_key:
         app.add_middleware(BearerAuth, api_key=api_key)
+    app.add_middleware(RequestGuard, allowed_hosts=allowed_hosts, any_ip=any_ip)  # outermost: before the key, before any body
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -389,5 +394,5 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
 
     from streaming.server.relay import add_relay_routes
 
-    add_relay_routes(app, deployments, api_key=api_key)  # POST /chat/stream, GET /chat/deployments, GET /
+    add_relay_routes(app, deployments, api_key=api_key, token=token)  # POST /chat/stream, GET /chat/deployments, GET /
     return app

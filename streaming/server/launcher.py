@@ -1,9 +1,12 @@
 """Find or start the built-in server for the ``local`` and ``sim-*`` deployments, and keep it up.
 
-Order: ``STREAMING_SERVER_URL`` if set; else a server of ours already answering on
-the default port; else a new subprocess on a free loopback port (the default one
-when it is free). A server we started is stopped when this process exits, and
-stops by itself if this process dies without saying so (``--exit-with-parent``).
+Order: ``STREAMING_SERVER_URL`` if set; else a new subprocess on a random free loopback
+port, with a random token of its own (handed over its stdin: never on a command line,
+printed, logged or stored). Its relay serves deployments that spend a key only to requests
+bearing that token; this process's clients send it (``core.auth.use_server_token``).
+A server found running is never adopted: it may be another user's. A server we started is
+stopped when this process exits, and stops by itself if this process dies without saying
+so (``--exit-with-parent``).
 
 One URL per process: the demo, the Benchmark page and the Deployments page all get
 the same server. A server we started is supervised: if it dies for any reason, the
@@ -17,18 +20,19 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
 
-from streaming.core.auth import ENV_SECRETS_FILE, secrets_file
+from streaming.core.auth import ENV_SECRETS_FILE, secrets_file, server_token, use_server_token
 from streaming.errors import EndpointError, describe_exit
 
 DEFAULT_HOST = "127.0.0.1"
@@ -60,6 +64,7 @@ class ServerHandle:
     process: subprocess.Popen[bytes] | None = None
     log_path: str | None = None
     deployments_file: str | None = None
+    token: str | None = field(default=None, repr=False)
 
     def stop(self, timeout: float = 5.0) -> None:
         p = self.process
@@ -74,7 +79,7 @@ class ServerHandle:
 
 
 def _auth_headers() -> dict[str, str]:
-    key = os.environ.get("STREAMING_SERVER_API_KEY")
+    key = os.environ.get("STREAMING_SERVER_API_KEY") or server_token()
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
@@ -93,22 +98,13 @@ def free_port(host: str = DEFAULT_HOST) -> int:
         return int(s.getsockname()[1])
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-            return True
-        except OSError:
-            return False
-
-
 def start_server(port: int | None = None, deployments_file: str | None = None, timeout: float = 60.0, log_dir: str | None = None,
                  tls: tuple[str, str] | None = None) -> ServerHandle:  # fmt: skip
     """Start ``python -m streaming serve`` as a subprocess and wait until it answers. ``tls`` = (certificate, key) serves HTTPS:
     this process must trust the certificate (``SSL_CERT_FILE``)."""
     port = port or free_port()
     url = f"{'https' if tls else 'http'}://{DEFAULT_HOST}:{port}"
-    cmd = [sys.executable, "-m", "streaming", "serve", "--host", DEFAULT_HOST, "--port", str(port), "--exit-with-parent", str(os.getpid())]
+    cmd = [sys.executable, "-m", "streaming", "serve", "--host", DEFAULT_HOST, "--port", str(port), "--exit-with-parent", str(os.getpid()), "--token-stdin"]
     if tls:
         cmd += ["--tls-cert", str(Path(tls[0]).resolve()), "--tls-key", str(Path(tls[1]).resolve())]
     if deployments_file:
@@ -120,9 +116,14 @@ def start_server(port: int | None = None, deployments_file: str | None = None, t
     secrets_path = secrets_file()[1]  # the child runs in the package's directory: hand it the secrets file found here
     if secrets_path:
         env[ENV_SECRETS_FILE] = str(Path(secrets_path).resolve())
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=str(Path(__file__).resolve().parents[2]))
+    token = secrets.token_urlsafe(32)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=env, cwd=str(Path(__file__).resolve().parents[2]))
     log.close()
-    handle = ServerHandle(url=url, process=proc, log_path=log_path, deployments_file=deployments_file)
+    assert proc.stdin is not None
+    with contextlib.suppress(OSError):  # a child that died at once is reported below, with its log
+        proc.stdin.write(token.encode() + b"\n")
+        proc.stdin.close()
+    handle = ServerHandle(url=url, process=proc, log_path=log_path, deployments_file=deployments_file, token=token)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -151,6 +152,7 @@ def ensure_server(deployments_file: str | None = None) -> ServerHandle:
         h = _current
         if h is not None and h.process is not None:
             if h.process.poll() is None:
+                use_server_token(h.token)
                 return h
             how = describe_exit(h.process.returncode)
             port = int(h.url.rsplit(":", 1)[1])
@@ -162,18 +164,11 @@ def ensure_server(deployments_file: str | None = None) -> ServerHandle:
             _notice = f"the built-in server exited ({how}); restarted at {_current.url}; log: {h.log_path}"
             _restarts[0] += 1
             atexit.register(_current.stop)
+            use_server_token(_current.token)
             return _current
-        default = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
-        if h is not None and is_ours(h.url):  # a server we found (another process started it)
-            return h
-        if is_ours(default):
-            _current = ServerHandle(url=default)
-            return _current
-        port = DEFAULT_PORT if _port_free(DEFAULT_HOST, DEFAULT_PORT) else None
-        if h is not None:
-            _notice = f"the built-in server at {h.url}, started by another process, stopped answering; started a new one"
-        _current = start_server(port=port, deployments_file=deployments_file)
+        _current = start_server(deployments_file=deployments_file)  # a random free port: nothing to guess, nothing to squat
         atexit.register(_current.stop)
+        use_server_token(_current.token)
         return _current
 
 

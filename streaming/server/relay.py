@@ -24,6 +24,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import hmac
 import logging
 import os
 import re
@@ -46,6 +47,7 @@ from streaming.core.request import LLMRequest
 from streaming.errors import ConfigError
 from streaming.server.asgi import RelayStream
 from streaming.server.errors import error_response, validation_error_response
+from streaming.server.guard import same_user
 
 log = logging.getLogger("streaming.server.relay")
 STATIC = Path(__file__).parent / "static"
@@ -184,6 +186,13 @@ class _RelayCredentials(Credentials):
         return super().lookup(var)
 
 
+def _bears(request: Request, accepted: list[bytes]) -> bool:
+    """The request carries one of the ``accepted`` bearer tokens (compared in constant time)."""
+    given = request.headers.get("authorization", "").encode()
+    value = given[7:] if given[:7].lower() == b"bearer " else b""
+    return bool(value) and any(hmac.compare_digest(value, t) for t in accepted)
+
+
 def _own_url(request: Request) -> str:
     """This server's address as the connection reached it (the local socket), else the request's base URL."""
     server = request.scope.get("server")
@@ -211,17 +220,20 @@ def add_relay_routes(
     deployments: list[Deployment] | None = None,
     *,
     api_key: str | None = None,
+    token: str | None = None,
     server_url: str | None = None,
     heartbeat_s: float | None = None,
 ) -> None:
     """Add ``POST /chat/stream``, ``GET /chat/deployments`` and ``GET /`` to ``app``.
 
     ``server_url`` is where the built-in deployments are read (default: this server's own address per request);
-    ``api_key`` is this server's key, sent upstream to it.
+    ``api_key`` is this server's key, sent upstream to it. A deployment that spends a key is relayed only to a request
+    bearing ``token`` (this start's) or ``api_key``; the page at ``/`` gets ``token`` when the user who runs this server asks.
     """
     deps = {d.name: d for d in (deployments if deployments is not None else BUILTINS)}
     beat = heartbeat_s if heartbeat_s is not None else float(os.environ.get("STREAMING_RELAY_HEARTBEAT_S", DEFAULT_HEARTBEAT_S))
     credentials = _RelayCredentials(server_key=api_key)
+    accepted = [t.encode() for t in (token, api_key) if t]
     clients: dict[str, AsyncClient] = {}
     page: list[tuple[str, str]] = []
 
@@ -255,6 +267,11 @@ def add_relay_routes(
         dep = deps.get(body.deployment)
         if dep is None:
             return error_response(404, f"unknown deployment {body.deployment!r}; see GET /chat/deployments", "not_found_error", "deployment")
+        if dep.spends_key and not _bears(request, accepted):
+            return error_response(401, f"deployment '{dep.name}' spends a key, so this server relays it only to whoever started it: send "
+                                       "'Authorization: Bearer <this server's start token or --api-key>' (the page at / does so when opened "
+                                       "by the same user on this machine); nothing was sent", "authentication_error", "authorization",
+                                  headers={"x-should-retry": "false"})  # fmt: skip
         extra = {h: request.headers[h] for h in SIM_HEADERS if dep.provider == "simulated" and h in request.headers}
         req = LLMRequest(messages=[m.model_dump() for m in body.messages], temperature=body.temperature, max_tokens=body.max_tokens,
                          seed=body.seed, headers=extra, api=body.api, reasoning_effort=body.reasoning_effort)  # fmt: skip
@@ -265,8 +282,12 @@ def add_relay_routes(
         return RelayStream(relay_events(stream), beat)
 
     @app.get("/", response_class=HTMLResponse)
-    async def chat_page() -> HTMLResponse:
+    async def chat_page(request: Request) -> HTMLResponse:
         if not page:
             page.append(_page_html())
         html, csp = page[0]
-        return HTMLResponse(html, headers={"content-security-policy": csp, "cache-control": "no-cache", "x-content-type-options": "nosniff"})
+        if token and not api_key and same_user(request.scope):  # with --api-key the page asks for the key instead
+            html = html.replace('<meta name="streaming-token" content="">', f'<meta name="streaming-token" content="{token}">', 1)
+        return HTMLResponse(html, headers={"content-security-policy": csp + "; frame-ancestors 'none'", "cache-control": "no-store",
+                                           "x-content-type-options": "nosniff", "cross-origin-resource-policy": "same-origin",
+                                           "referrer-policy": "no-referrer"})  # fmt: skip
