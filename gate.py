@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from streaming.access import (
     PASSCODE_ENV,
@@ -20,6 +21,7 @@ from streaming.access import (
     TurnLimiter,
     exposure,
     keyed,
+    seen_through,
     may_benchmark,
     turns_per_minute,
 )
@@ -51,10 +53,30 @@ def _auth_section() -> Any:
         return None
 
 
+def _via() -> str | None:
+    """How this session's request shows a proxy, tunnel or port forward in front of the app (forwarding headers, Host, peer)."""
+    try:
+        return seen_through(dict(st.context.headers), st.context.ip_address)
+    except Exception:  # no request context (a bare script run): nothing seen
+        return None
+
+
+def _client() -> tuple[str, str | None]:
+    """This session's id and remote address: the passcode's wrong attempts are counted per client."""
+    ctx = get_script_run_ctx()
+    try:
+        address = st.context.ip_address or "loopback"
+    except Exception:
+        address = None
+    return (ctx.session_id if ctx is not None else ""), address
+
+
 def state(deployments: Iterable[Deployment] | None = None) -> Exposure:
-    """This app's exposure: its bind address (``server.address``), its deployments, and the sign-in configured."""
+    """This app's exposure: its bind address (``server.address``), how this session reached it, its deployments, and the
+    sign-in configured."""
     port = st.get_option("server.port")
-    return exposure(st.get_option("server.address"), int(port) if port else None, _deployments() if deployments is None else deployments, _auth_section())
+    return exposure(st.get_option("server.address"), int(port) if port else None, _deployments() if deployments is None else deployments,
+                    _auth_section(), via=_via())  # fmt: skip
 
 
 def _oidc_user() -> Any:
@@ -143,7 +165,7 @@ def _passcode_check_for(fingerprint: str) -> PasscodeCheck:  # noqa: ARG001 - th
 
 
 def _passcode_check() -> PasscodeCheck:
-    """The process-wide check for the current passcode, cached under its SHA-256 (never the passcode itself)."""
+    """The check for the current passcode (its counts are per client), cached under its SHA-256 (never the passcode itself)."""
     return _passcode_check_for(hashlib.sha256(os.environ.get(PASSCODE_ENV, "").encode()).hexdigest())
 
 
@@ -214,8 +236,9 @@ def _try_passcode() -> None:
     attempt = st.session_state.get(PASSCODE_INPUT) or ""
     st.session_state[PASSCODE_INPUT] = ""
     check = _passcode_check()
-    if check.check(attempt):
+    session, address = _client()
+    if check.check(attempt, session, address):
         st.session_state[SIGNED_IN] = "passcode"
         st.session_state.pop(WRONG, None)
     else:
-        st.session_state[WRONG] = f"Wrong passcode. The next wrong attempt waits {check.next_delay_s():.0f} s."
+        st.session_state[WRONG] = f"Wrong passcode. The next wrong attempt waits {check.next_delay_s(session, address):.0f} s."

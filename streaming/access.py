@@ -3,12 +3,16 @@
 No Streamlit here: the app's pages call these through one small helper (``gate.py``).
 
 Three states:
-- ``loopback``: the app listens on 127.0.0.1 / ::1 / localhost only; everything works, no sign-in.
+- ``loopback``: the app listens on 127.0.0.1 / ::1 / localhost only and this session came straight from this machine
+  (no forwarding headers, a loopback ``Host``); everything works, no sign-in.
 - ``signin``: it listens on another address, a deployment has a key, and a sign-in is configured
   (OIDC in secrets.toml ``[auth]``, or ``STREAMING_APP_PASSCODE``): keyed deployments need a signed-in user.
 - ``refused``: exposed with a keyed deployment and no sign-in configured: keyed deployments are refused,
   the built-ins (``local``, ``sim-*``) keep working.
 (Exposed with no keyed deployment at all is ``open``: there is nothing to spend.)
+
+A session that reached a loopback app through a reverse proxy, a tunnel or a port forward counts as exposed: the app
+sees that in the request (``via``), not in its bind address.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ BENCH_ENV = "STREAMING_BENCH_OPERATORS_ONLY"
 OPERATORS_ENV = "STREAMING_OPERATORS"
 DEFAULT_TURNS_PER_MIN = 30
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+# Headers a reverse proxy, tunnel or forwarder adds; a browser on this machine sends none of them.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Server",
+                      "X-Real-IP", "X-Original-Host", "X-Original-URL", "Via", "CF-Connecting-IP", "True-Client-IP", "Fly-Client-IP")  # fmt: skip
 
 
 def is_loopback(address: str | None) -> bool:
@@ -44,6 +51,22 @@ def is_loopback(address: str | None) -> bool:
         return ipaddress.ip_address(a).is_loopback
     except ValueError:
         return False  # a host name: it may resolve to anything, so count it as exposed
+
+
+def seen_through(headers: Mapping[str, str] | None, remote_ip: str | None = None) -> str | None:
+    """How this session shows it did not come straight from this machine ("through a proxy (X-Forwarded-For)"); None when it did."""
+    got = {k.lower(): v for k, v in (headers or {}).items()}
+    named = [h for h in FORWARDING_HEADERS if got.get(h.lower())]
+    if named:
+        return f"came through a proxy ({', '.join(named)})"
+    host = got.get("host", "").strip()
+    if host:
+        name = host[1 : host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        if not is_loopback(name) and not name.lower().endswith(".localhost"):
+            return f"was reached as {name}"
+    if remote_ip and not is_loopback(remote_ip):
+        return f"came from {remote_ip}"
+    return None
 
 
 def keyed(dep: Deployment) -> bool:
@@ -60,10 +83,11 @@ class Exposure:
     passcode: bool
     oidc: bool
     any_keyed: bool
+    via: str | None = None  # how this session shows a proxy, tunnel or forward in front of the app (``seen_through``)
 
     @property
     def exposed(self) -> bool:
-        return not is_loopback(self.address)
+        return not is_loopback(self.address) or self.via is not None
 
     @property
     def state(self) -> str:
@@ -79,6 +103,8 @@ class Exposure:
         where = f"{host}:{self.port}" if self.port else host
         if not self.exposed:
             return f"Listening on {where}: this machine only."
+        if self.via and is_loopback(self.address):
+            return f"Listening on {where}, but this session {self.via}: treated as reachable from other machines."
         return f"Listening on {where}: reachable from other machines."
 
     def refusal(self, dep: Deployment) -> str | None:
@@ -86,18 +112,20 @@ class Exposure:
         if not self.exposed or not keyed(dep):
             return None
         if self.state == "refused":
-            return (f"`{dep.name}` is refused: this app listens on {self.address or 'all interfaces'}, and no sign-in is configured, so anyone "
+            where = f"this session {self.via}" if self.via and is_loopback(self.address) else f"this app listens on {self.address or 'all interfaces'}"
+            return (f"`{dep.name}` is refused: {where}, and no sign-in is configured, so anyone "
                     f"who can reach it could spend its key; set {PASSCODE_ENV}, or add an [auth] section to .streamlit/secrets.toml "
                     f"(see the README, \"Exposing the app\"), or bind 127.0.0.1. The built-in deployments still work.")  # fmt: skip
         return f"`{dep.name}` uses a key: sign in (in the sidebar) to use it. The built-in deployments work without signing in."
 
 
 def exposure(address: str | None, port: int | None, deployments: Iterable[Deployment], secrets_auth: Mapping[str, Any] | None,
-             env: Mapping[str, str] | None = None) -> Exposure:  # fmt: skip
-    """The app's exposure from its bind address, its deployments, secrets.toml's ``[auth]`` and the environment."""
+             env: Mapping[str, str] | None = None, via: str | None = None) -> Exposure:  # fmt: skip
+    """The app's exposure from its bind address, how this session reached it (``via``), its deployments, secrets.toml's
+    ``[auth]`` and the environment."""
     env = os.environ if env is None else env
     return Exposure(address=address or "", port=port, passcode=bool(env.get(PASSCODE_ENV)), oidc=oidc_configured(secrets_auth),
-                    any_keyed=any(keyed(d) for d in deployments))  # fmt: skip
+                    any_keyed=any(keyed(d) for d in deployments), via=via)  # fmt: skip
 
 
 def oidc_configured(auth: Mapping[str, Any] | None) -> bool:
@@ -112,35 +140,56 @@ def oidc_configured(auth: Mapping[str, Any] | None) -> bool:
 
 
 class PasscodeCheck:
-    """Compares a passcode in constant time; each wrong attempt waits longer (doubling, capped) before it answers.
+    """Compares a passcode in constant time; each wrong attempt makes its client wait longer (doubling, capped) before it answers.
 
-    The failure count is shared by all sessions of the process, so opening new sessions does not reset it.
+    A client is its browser session and its remote address, counted apart: wrong attempts in one session never delay
+    another session. One address failing across many sessions (an attacker opening new ones) is slowed too, once it
+    has more than ``address_grace`` failures, so that users behind one proxy are not delayed by a single typo.
+    Counts are forgotten after ``forget_after_s`` without a failure, and a right passcode resets its client's.
     """
 
-    def __init__(self, passcode: str, base_delay_s: float = 0.5, max_delay_s: float = 30.0, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, passcode: str, base_delay_s: float = 0.5, max_delay_s: float = 30.0, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic, address_grace: int = 10, forget_after_s: float = 900.0) -> None:  # fmt: skip
         self._digest = passcode.encode("utf-8")
         self.base_delay_s, self.max_delay_s = base_delay_s, max_delay_s
-        self._sleep = sleep
+        self.address_grace, self.forget_after_s = address_grace, forget_after_s
+        self._sleep, self._clock = sleep, clock
         self._lock = threading.Lock()
-        self.failures = 0
+        self._failures: dict[str, tuple[int, float]] = {}  # "s:<session>" / "a:<address>" → (count, last failure)
 
     def __repr__(self) -> str:
-        return f"PasscodeCheck(<hidden>, failures={self.failures})"
+        return f"PasscodeCheck(<hidden>, clients={len(self._failures)})"
 
-    def next_delay_s(self) -> float:
-        """The wait the next wrong attempt will get."""
-        return min(self.max_delay_s, self.base_delay_s * 2**self.failures)
-
-    def check(self, attempt: str) -> bool:
-        ok = bool(self._digest) and hmac.compare_digest(attempt.encode("utf-8"), self._digest)
-        if ok:
-            with self._lock:
-                self.failures = 0
-            return True
+    def failures(self, session: str = "", address: str | None = None) -> int:
+        """The wrong attempts that count against this client now."""
         with self._lock:
-            delay = self.next_delay_s()
-            self.failures += 1
-        self._sleep(delay)
+            return self._count(session, address)
+
+    def _count(self, session: str, address: str | None) -> int:
+        now = self._clock()
+        for k in [k for k, (_, t) in self._failures.items() if now - t >= self.forget_after_s]:
+            del self._failures[k]
+        own = self._failures.get("s:" + session, (0, 0.0))[0]
+        shared = self._failures.get("a:" + address, (0, 0.0))[0] - self.address_grace if address else 0
+        return max(own, shared, 0)
+
+    def next_delay_s(self, session: str = "", address: str | None = None) -> float:
+        """The wait this client's next wrong attempt will get."""
+        return min(self.max_delay_s, self.base_delay_s * 2 ** self.failures(session, address))
+
+    def check(self, attempt: str, session: str = "", address: str | None = None) -> bool:
+        ok = bool(self._digest) and hmac.compare_digest(attempt.encode("utf-8"), self._digest)
+        keys = ["s:" + session] + (["a:" + address] if address else [])
+        with self._lock:
+            if ok:
+                for k in keys:
+                    self._failures.pop(k, None)
+                return True
+            delay = min(self.max_delay_s, self.base_delay_s * 2 ** self._count(session, address))
+            now = self._clock()
+            for k in keys:
+                self._failures[k] = (self._failures.get(k, (0, 0.0))[0] + 1, now)
+        self._sleep(delay)  # only this client's script waits: other sessions run on their own threads
         return False
 
 

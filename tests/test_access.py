@@ -25,9 +25,10 @@ from streaming.access import (
     exposure,
     is_loopback,
     may_benchmark,
+    seen_through,
     turns_per_minute,
 )
-from streaming.core.config import BUILTINS, load_deployments
+from streaming.core.config import BUILTINS, Deployment, load_deployments
 from streaming.server.launcher import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +106,7 @@ def test_a_wrong_passcode_waits_longer_each_time_and_the_right_one_resets() -> N
     check = PasscodeCheck(PASSCODE, base_delay_s=0.5, max_delay_s=4.0, sleep=slept.append)
     assert [check.check(w) for w in ("a", "", "correct horse", PASSCODE.upper(), "x", "y")] == [False] * 6
     assert slept == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    assert check.check(PASSCODE) and check.failures == 0 and slept[-1] == 4.0  # no wait for the right one
+    assert check.check(PASSCODE) and check.failures() == 0 and slept[-1] == 4.0  # no wait for the right one
     assert PASSCODE not in repr(check)
     assert not PasscodeCheck("").check("")  # an empty passcode never signs anyone in
 
@@ -250,3 +251,51 @@ def test_every_page_shows_the_sign_in_when_run_on_its_own(server: Any, exposed: 
         assert [b.key for b in pg.sidebar.button] == ["passcode_sign_in"], name
     at = app().run()
     assert not at.exception and [b.key for b in at.sidebar.button if b.key == "passcode_sign_in"] == ["passcode_sign_in"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "remote", "seen"),
+    [
+        ({"Host": "127.0.0.1:8501"}, None, None),
+        ({"Host": "localhost:8501", "User-Agent": "x"}, None, None),
+        ({"Host": "[::1]:8501"}, None, None),
+        ({"Host": "localhost:8501", "X-Forwarded-For": "203.0.113.7"}, None, "came through a proxy (X-Forwarded-For)"),
+        ({"Host": "localhost:8501", "forwarded": "for=1.2.3.4", "via": "1.1 nginx"}, None, "came through a proxy (Forwarded, Via)"),
+        ({"Host": "lab-8501.tunnel.example"}, None, "was reached as lab-8501.tunnel.example"),
+        ({"Host": "127.0.0.1:8501"}, "192.0.2.5", "came from 192.0.2.5"),
+    ],
+    ids=["loopback-ip", "localhost", "ipv6", "x-forwarded-for", "forwarded-via", "tunnel-host", "remote-peer"],
+)
+def test_a_session_through_a_proxy_tunnel_or_forward_is_seen(headers: dict[str, str], remote: str | None, seen: str | None) -> None:
+    assert seen_through(headers, remote) == seen
+
+
+def test_a_loopback_app_reached_through_a_proxy_is_exposed_and_says_so() -> None:
+    deps = [*BUILTINS, Deployment(name="paid", provider="openai", api_key_env="OPENAI_API_KEY")]
+    via = seen_through({"Host": "localhost:8501", "X-Forwarded-For": "203.0.113.7"})
+    exp = exposure("127.0.0.1", 8501, deps, None, {}, via=via)
+    assert exp.exposed and exp.state == "refused"
+    assert exp.listening() == ("Listening on 127.0.0.1:8501, but this session came through a proxy (X-Forwarded-For): "
+                               "treated as reachable from other machines.")  # fmt: skip
+    assert "this session came through a proxy" in (exp.refusal(deps[-1]) or "")
+    assert exposure("127.0.0.1", 8501, deps, None, {"STREAMING_APP_PASSCODE": "x"}, via=via).state == "signin"
+    assert exposure("127.0.0.1", 8501, deps, None, {}, via=None).state == "loopback"
+
+
+def test_wrong_passcodes_are_counted_per_session_and_per_address() -> None:
+    slept: list[float] = []
+    now = [0.0]
+    check = PasscodeCheck(PASSCODE, base_delay_s=0.5, max_delay_s=30.0, sleep=slept.append, clock=lambda: now[0], address_grace=3)
+    for _ in range(4):
+        check.check("guess", session="attacker", address="10.0.0.9")
+    assert slept == [0.5, 1.0, 2.0, 4.0]
+    assert check.next_delay_s("user", "10.0.0.1") == 0.5  # another session, another address: not delayed at all
+    assert check.next_delay_s("user", "10.0.0.9") == 1.0  # the same address: 4 failures, 3 forgiven
+    check.check("typo", session="user", address="10.0.0.1")
+    assert slept[-1] == 0.5
+    for i in range(6):  # the attacker opens a new session for every guess: the address still slows it
+        check.check("guess", session=f"fresh-{i}", address="10.0.0.9")
+    assert slept[-6:] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
+    assert check.check(PASSCODE, session="user", address="10.0.0.1") and check.failures("user", "10.0.0.1") == 0
+    now[0] = 901.0  # a quarter of an hour without a failure: forgotten
+    assert check.failures("fresh-5", "10.0.0.9") == 0

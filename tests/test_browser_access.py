@@ -156,3 +156,51 @@ def test_the_benchmark_page_asks_before_spending(page: Page, server: Any, tmp_pa
         expect(page.get_by_text("Listening on 127.0.0.1:")).to_be_visible()  # a deep link still gets the sidebar panel
         page.get_by_role("button", name="Cancel").click()
         expect(page.get_by_text("Cost guard:")).to_have_count(0)
+
+
+def test_a_session_through_a_proxy_gets_the_sign_in_not_the_keys(browser: Any, server: Any, tmp_path: Path) -> None:
+    """A loopback app reached through a reverse proxy or tunnel (forwarding headers): keyed deployments need the sign-in."""
+    env = env_for(server, tmp_path, STREAMING_APP_PASSCODE=PASSCODE)
+    with streamlit_app("app.py", env, str(tmp_path / "streamlit.log"), address="127.0.0.1") as url:
+        proxied = browser.new_context(viewport={"width": 1400, "height": 900}, extra_http_headers={"X-Forwarded-For": "203.0.113.7"})
+        page = proxied.new_page()
+        open_on(page, url, "paid")
+        expect(page.get_by_text("but this session came through a proxy (X-Forwarded-For)", exact=False)).to_be_visible()
+        expect(page.get_by_text("sign in (in the sidebar) to use it")).to_be_visible()
+        expect(page.get_by_label("Passcode")).to_be_visible()
+        ask(page, "hello")
+        expect(page.locator('[data-testid="stAlertContentError"]', has_text="The request was not sent")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "proxied-signin.png"), full_page=True)
+        proxied.close()
+        direct = browser.new_context(viewport={"width": 1400, "height": 900})  # the same app, straight from this machine
+        page = direct.new_page()
+        open_on(page, url, "paid")
+        expect(page.get_by_text("this machine only.", exact=False)).to_be_visible()
+        ask(page, "hello")
+        answered(page, "paid")
+        direct.close()
+
+
+def test_wrong_passcodes_in_one_session_do_not_delay_another(browser: Any, server: Any, tmp_path: Path) -> None:
+    env = env_for(server, tmp_path, STREAMING_APP_PASSCODE=PASSCODE)
+    with streamlit_app("app.py", env, str(tmp_path / "streamlit.log"), address="0.0.0.0") as url:
+        pages = [browser.new_context(viewport={"width": 1400, "height": 900}).new_page() for _ in range(2)]
+        for p in pages:
+            open_on(p, url, "paid")
+
+        def wrong(p: Page) -> None:
+            p.get_by_label("Passcode").fill("wrong")
+            p.get_by_role("button", name="Sign in", exact=True).click()
+
+        attacker, user = pages
+        for waits in (1, 2, 4):
+            wrong(attacker)
+            expect(attacker.get_by_text(f"The next wrong attempt waits {waits} s.")).to_be_visible()
+        wrong(user)  # the first wrong attempt of another session: its own count, not the attacker's
+        expect(user.get_by_text("The next wrong attempt waits 1 s.")).to_be_visible()
+        user.get_by_label("Passcode").fill(PASSCODE)
+        user.get_by_role("button", name="Sign in", exact=True).click()
+        expect(user.get_by_text("Signed in with the passcode.")).to_be_visible()
+        user.screenshot(path=str(tmp_path / "other-session-signed-in.png"), full_page=True)
+        for p in pages:
+            p.context.close()
