@@ -56,16 +56,22 @@ def _auth_section() -> Any:
 def _via() -> str | None:
     """How this session's request shows a proxy, tunnel or port forward in front of the app (forwarding headers, Host, peer)."""
     try:
-        return seen_through(dict(st.context.headers), st.context.ip_address)
+        return seen_through(dict(st.context.headers), _remote_ip())
     except Exception:  # no request context (a bare script run): nothing seen
         return None
+
+
+def _remote_ip() -> str | None:
+    """The session's TCP peer (None on loopback, and where no browser is attached, as under AppTest)."""
+    ip = st.context.ip_address
+    return ip if isinstance(ip, str) else None
 
 
 def _client() -> tuple[str, str | None]:
     """This session's id and remote address: the passcode's wrong attempts are counted per client."""
     ctx = get_script_run_ctx()
     try:
-        address = st.context.ip_address or "loopback"
+        address = _remote_ip() or "loopback"
     except Exception:
         address = None
     return (ctx.session_id if ctx is not None else ""), address

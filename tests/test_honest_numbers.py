@@ -175,7 +175,7 @@ def test_keys_come_from_the_secrets_file_for_the_cli_bench_and_relay(server: Ser
         import httpx2
 
         body = {"deployment": "az-file", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}
-        with httpx2.stream("POST", f"{relay.url}/chat/stream", json=body, timeout=30) as r:
+        with httpx2.stream("POST", f"{relay.url}/chat/stream", json=body, timeout=30, headers={"Authorization": f"Bearer {relay.token}"}) as r:
             text = r.read()
         assert r.status_code == 200 and b"[DONE]" in text and b"event: error" not in text
     finally:
