@@ -61,7 +61,7 @@ _server_token: list[str | None] = [None]  # the token of the built-in server thi
 
 
 def use_server_token(token: str | None) -> None:
-    """Send ``token`` to the built-in server from now on (the launcher calls this when it starts one)."""
+    """Send ``token`` to the built-in server from now on (called by whoever starts the server)."""
     _server_token[0] = token
 
 
