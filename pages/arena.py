@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-import gate
+from ui import gate
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
 from streaming.core.config import BUILTINS

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-import gate
+from ui import gate
 from streaming import store
 from streaming.analysis.failures import error_summary
 from streaming.analysis.summary_view import summary_table

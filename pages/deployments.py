@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-import gate
+from ui import gate
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
 from streaming.store.recordings import load_labelled

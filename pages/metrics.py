@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-import gate
+from ui import gate
 from streaming import store
 from streaming.analysis import charts, over_run, reasoning, replays
 from streaming.analysis.arena_stats import compare_deployments, pairs_sentence
