@@ -27,7 +27,7 @@ from streaming.core.config import Deployment, Fault, SimProfile
 from streaming.server.launcher import ServerHandle
 from streaming.store import Store, list_runs, load_requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sim(capacity: int = 0, ttft_ms: float = 30, tps: float = 500, tokens: int = 10, faults: tuple[Fault, ...] = ()) -> Deployment:

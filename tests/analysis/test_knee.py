@@ -21,7 +21,7 @@ from streaming.core.config import Deployment, SimProfile
 from streaming.server.launcher import ServerHandle
 from streaming.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "metrics.py")
 
 

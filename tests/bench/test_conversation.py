@@ -120,5 +120,5 @@ def test_metrics_page_charts_ttft_against_context_length(server: ServerHandle, t
     fig = ttft_vs_input_tokens(df)
     assert [t.name for t in fig.data] == ["turn 1", "turn 2", "turn 3", "turn 4"] and sum(len(t.x) for t in fig.data) == len(df) == 3 + 3 + 4 + 3
     monkeypatch.setenv("STREAMING_DB", str(tmp_path / "m.db"))
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "metrics.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "pages" / "metrics.py"), default_timeout=60).run()
     assert not at.exception and "Conversations" in [h.value for h in at.subheader]

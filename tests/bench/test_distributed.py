@@ -114,7 +114,7 @@ def test_cli_bench_with_workers(server: Any, tmp_path: Path) -> None:
 
     import orjson
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, STREAMING_SERVER_URL=server.url)
     env.pop("RAY_ADDRESS", None)
     p = subprocess.run([sys.executable, "-m", "streaming", "bench", "-d", "sim-fast", "-n", "8", "--warmup", "0", "--workers", "2",
@@ -136,7 +136,7 @@ def test_sweep_runs_its_steps_on_workers(server: Any, tmp_path: Path) -> None:
 
     deps = tmp_path / "deployments.toml"
     deps.write_text('[[deployments]]\nname = "sim-dist-sweep"\nprovider = "simulated"\nttft_ms = 30\ntokens_per_s = 400\noutput_tokens = 6\ncapacity = 2\n')
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, STREAMING_SERVER_URL=server.url)
     env.pop("RAY_ADDRESS", None)
     p = subprocess.run([sys.executable, "-m", "streaming", "--deployments", str(deps), "sweep", "-d", "sim-dist-sweep", "--slo", "ttft_p95 <= 0.3",

@@ -17,7 +17,7 @@ from streaming.bench.guard import cost_guard, estimate_run, needs_confirmation
 from streaming.bench.matrix import BenchConfig
 from streaming.core.cost import count_tokens
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEY_VAR = "COST_GUARD_TEST_KEY"
 
 

@@ -24,9 +24,9 @@ from streaming.bench.runner import run_benchmark
 from streaming.core.config import Fault
 from streaming.server.launcher import ServerHandle
 from streaming.store import Store, load_requests
-from tests.test_bench_run import fast_cfg, sim
+from tests.bench.test_runner import fast_cfg, sim
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def closed_port() -> int:

@@ -22,7 +22,7 @@ from streaming.server.launcher import ServerHandle
 from streaming.store import Store, load_requests
 from streaming.store.sweeps import list_sweeps, sweep_runs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # e2e ≈ 50 ms + 39 × 10 ms = 440 ms; beyond 8 streams a request waits for a slot, up to a whole e2e (TTFT ≈ 0.5 s).
 # The SLO (0.3 s) sits 250 ms above a served request's TTFT: a shared machine's stalls of 100-150 ms do not cross it.
 CAP8 = """

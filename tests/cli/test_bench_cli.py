@@ -17,7 +17,7 @@ import pytest
 from streaming.server.launcher import ServerHandle
 from streaming.store import integrity_check, list_runs, load_requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 CONFIG = """
 mode = "both"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DESIGN_KEYS = {
     "deployment", "provider", "model", "api", "stream", "temperature", "max_tokens", "status", "error", "finish_reason",
     "response_id", "request_id", "started_at", "t_headers_s", "t_first_event_s", "ttft_s", "t_last_token_s", "e2e_s",

@@ -25,7 +25,7 @@ from streaming.core.request import LLMRequest
 from streaming.errors import ConfigError
 from streaming.store import load_requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 FAST = {"ttft_ms": 5, "tokens_per_s": 1000, "output_tokens": 8}
 SIM = '[[deployments]]\nname = "s"\nprovider = "simulated"\n'

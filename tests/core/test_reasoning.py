@@ -264,7 +264,7 @@ def test_effort_table_and_breakdown_from_a_bench_run(server, tmp_path, monkeypat
     page = html_report(df)
     assert "Latency across reasoning efforts" in page and "fig-breakdown" in page and "fig-effort_thinking" in page
     monkeypatch.setenv("STREAMING_DB", db)
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "metrics.py"), default_timeout=30).run()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "pages" / "metrics.py"), default_timeout=30).run()
     assert not at.exception
     assert any(h.value == "Latency across reasoning efforts" for h in at.subheader)
     assert {"API", "Reasoning effort"} <= {m.label for m in at.sidebar.multiselect}

@@ -25,7 +25,7 @@ from streaming.core.auth import Credentials
 from streaming.core.config import find_deployment, load_deployments
 from streaming.server.launcher import start_server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-LABSECRET-" + uuid.uuid4().hex  # recognisable, and unique to this run
 VAR = "LAB_SECRET_TEST_AZURE_KEY"
 FAST = orjson.dumps({"ttft_ms": 5, "tokens_per_s": 1000, "output_tokens": 8}).decode()

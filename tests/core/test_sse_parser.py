@@ -13,7 +13,7 @@ import pytest
 
 from streaming.core.sse import SSEDecoder, SSEEvent
 
-SSE_JS = Path(__file__).resolve().parent.parent / "streaming" / "server" / "static" / "sse.js"
+SSE_JS = Path(__file__).resolve().parents[2] / "streaming" / "server" / "static" / "sse.js"
 
 
 def ev(data: str, event: str = "message", id: str | None = None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from streaming.core.config import load_deployments
 from streaming.core.request import LLMRequest
 from streaming.demo.arena import Arena, arena_problem, place_line
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "arena.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "arena.py")
 LANES = """
 [[deployments]]
 name = "lane-quick"

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from streaming.server.launcher import ServerHandle
 from streaming.store import list_runs, load_requests
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "benchmark.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "benchmark.py")
 DEPLOYMENTS = """
 [[deployments]]
 name = "sim-page"

@@ -16,7 +16,7 @@ from conftest import streamlit_app
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENTS = """
 [[deployments]]
 name = "sim-browser"

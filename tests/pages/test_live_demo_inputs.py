@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from streaming.demo.liveline import LiveLine
 from streaming.demo.reader import LiveStats
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from streaming import store
 from streaming.server.launcher import ServerHandle
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "metrics.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "metrics.py")
 
 
 def make_db(path: Path) -> str:

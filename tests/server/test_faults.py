@@ -213,7 +213,7 @@ def test_a_finished_answer_is_not_resumed(server) -> None:
 
 # -- every surface: one plain sentence, the request id, no traceback ------------------------------
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_cli_chat_and_bench_say_what_failed_with_the_request_id(server, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from streaming.server import launcher
 from streaming.server.launcher import ServerHandle, free_port, start_server, warm_local
 
 pytestmark = pytest.mark.model
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 LONG = "Write a long story about the sea, with many details."
 
 

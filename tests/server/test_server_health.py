@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from streaming.server import launcher
 from streaming.server.health import ServerHealth, server_health
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 def test_health_line_of_a_running_server(server: Any) -> None:

@@ -27,7 +27,7 @@ from streaming.core.config import load_deployments
 from streaming.core.request import LLMRequest
 from streaming.store import Store, integrity_check, list_runs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GRACE_S = 0.25
 
 

@@ -144,7 +144,7 @@ def test_two_processes_write_at_once_without_locking_errors(tmp_path: Path) -> N
     path = tmp_path / "c.db"
     Store(path).close()
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).resolve().parent.parent) for _ in range(2)]  # fmt: skip
+                              cwd=Path(__file__).resolve().parents[2]) for _ in range(2)]  # fmt: skip
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
     df = load_requests(path)

@@ -30,7 +30,7 @@ from streaming.access import (
 from streaming.core.config import BUILTINS, load_deployments
 from streaming.server.launcher import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VAR = "ACCESS_TEST_KEY"
 PASSCODE = "correct horse battery staple"
 
