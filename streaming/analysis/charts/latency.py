@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from streaming.analysis.charts.common import MAX_POINTS, _box_stats, _colors, _empty, _fig, _ids, _ok, _sample
+from streaming.analysis.charts.common import _box_stats, _colors, _empty, _fig, _ids, _ok, _sample
 from streaming.analysis.compare import paired_frame
 from streaming.analysis.estimators import METRIC_LABELS, median_ci
 
