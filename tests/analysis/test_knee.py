@@ -36,6 +36,7 @@ def sweep_db(server: ServerHandle, tmp_path_factory: pytest.TempPathFactory) -> 
     return path, res.sweep_id
 
 
+@pytest.mark.slow
 def test_knee_chart_has_a_point_per_step_with_ci_the_slo_line_and_the_edge(sweep_db: tuple[Path, str]) -> None:
     path, sweep_id = sweep_db
     res = load_sweep(str(path), sweep_id)

@@ -57,6 +57,7 @@ def test_report_renders_offline_in_chromium(frame: pd.DataFrame, tmp_path: Path,
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_cli_report_html(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -18,6 +18,8 @@ from streaming.bench.runner import run_benchmark
 from streaming.core.config import Deployment, SimProfile
 from streaming.store import Store, list_runs, load_requests
 
+pytestmark = pytest.mark.slow  # a local Ray cluster and real worker processes
+
 
 @pytest.fixture(scope="session")
 def ray_cluster(server: Any) -> Any:

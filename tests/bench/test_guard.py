@@ -75,6 +75,7 @@ def test_a_5000_request_run_on_a_keyed_deployment_is_refused_without_yes_and_not
     assert not db.exists() and r.stdout == ""  # a refused run leaves nothing behind but its sentence
 
 
+@pytest.mark.slow
 def test_yes_or_a_higher_budget_lets_the_run_go(server: Any, tmp_path: Path) -> None:
     deps = deployments_file(tmp_path, server.url)
     env = dict(os.environ, **{KEY_VAR: "sk-cost-guard-test"})

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import numpy as np
 import pandas as pd
 
@@ -131,6 +132,7 @@ def test_percentile_table_units_are_ms_and_tok_per_s() -> None:
     assert wide.loc["end-to-end (ms)", "p50"].startswith("500 [") and wide.loc["tokens/s (tok/s)", "p50"].startswith("100.1 [")
 
 
+@pytest.mark.slow
 def test_keys_come_from_the_secrets_file_for_the_cli_bench_and_relay(server: ServerHandle, tmp_path: Path) -> None:
     """Item 8: the environment first, then .streamlit/secrets.toml, for every surface outside Streamlit too."""
     from streaming.core.auth import Credentials

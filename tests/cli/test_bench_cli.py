@@ -45,6 +45,7 @@ def bench_toml(tmp_path: Path) -> Path:
     return p
 
 
+@pytest.mark.slow
 def test_fail_if_exit_codes_json_and_reports(server: ServerHandle, tmp_path: Path, bench_toml: Path) -> None:
     db = str(tmp_path / "cli.db")
     ok = cli("bench", "--config", str(bench_toml), "--db", db, "--json", "--quiet", "--fail-if", "ttft_p95 > 10")

@@ -81,6 +81,7 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "streaming", *args], cwd=ROOT, env=env, capture_output=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_the_key_is_found_nowhere(server: Any, setup: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     deps, db, env = setup["deps"], setup["db"], setup["env"]
     outputs: list[bytes] = []

@@ -216,6 +216,7 @@ def test_a_finished_answer_is_not_resumed(server) -> None:
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_cli_chat_and_bench_say_what_failed_with_the_request_id(server, tmp_path: Path) -> None:
     import os
     import re
@@ -247,6 +248,7 @@ def test_cli_chat_and_bench_say_what_failed_with_the_request_id(server, tmp_path
     assert broken.returncode == 1 and broken.stderr.startswith("error: FileNotFoundError") and broken.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_benchmark_page_names_each_kind_of_failure(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 

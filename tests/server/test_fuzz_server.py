@@ -113,6 +113,7 @@ def check(resp: httpx2.Response, body_field_names: set[str], what: str) -> None:
             assert "'" in msg  # names the model, deployment or id it did not find
 
 
+@pytest.mark.slow
 def test_fuzz_endpoints_from_openapi(fuzz_server: Any) -> None:
     url = fuzz_server.url
     schema = httpx2.get(f"{url}/openapi.json", timeout=10).json()

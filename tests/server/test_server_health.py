@@ -28,6 +28,7 @@ def test_a_server_that_does_not_answer() -> None:
     assert ServerHealth("u", True, "disabled", None, 3, 1).line().endswith("restarted 4 times (server 1, model worker 3)")
 
 
+@pytest.mark.slow
 def test_restart_server_starts_it_again_on_the_same_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STREAMING_SERVER_URL", raising=False)
     h = launcher.start_server(port=launcher.free_port(), log_dir=str(tmp_path))

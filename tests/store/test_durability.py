@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from streaming.core.client import Client
 from streaming.core.config import load_deployments
@@ -59,6 +60,7 @@ def count_rows(db: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points_loses_no_finished_request(server, tmp_path: Path) -> None:
     deps, name = sim_file(tmp_path)
     db = tmp_path / "kill.db"
@@ -95,6 +97,7 @@ def test_kill_9_at_random_points_loses_no_finished_request(server, tmp_path: Pat
     assert len(runs) == 3 and set(runs["status"]) == {"interrupted"}  # a dead run says so
 
 
+@pytest.mark.slow
 def test_demo_and_cli_bench_write_one_database_at_once(server, tmp_path: Path) -> None:
     deps_path, name = sim_file(tmp_path)
     db = tmp_path / "shared.db"
