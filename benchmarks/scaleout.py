@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from streaming.bench.distributed import run_distributed  # noqa: E402
+from streaming.bench.plan import plan_run  # noqa: E402
 from streaming.bench.matrix import BenchConfig  # noqa: E402
 from streaming.core.config import Deployment, SimProfile  # noqa: E402
 from streaming.server.launcher import free_port, start_server  # noqa: E402
@@ -43,7 +44,7 @@ def level(url: str, db: str, workers: int, conc: int, waves: int) -> dict[str, f
     stats: dict[str, object] = {}
     t = time.perf_counter()
     with Store(db) as st:
-        run_id = run_distributed(cfg, st, stats=stats)
+        run_id = run_distributed(plan_run(cfg), st, stats=stats)
     wall = time.perf_counter() - t
     df = load_requests(db, [run_id])
     truths = {t["response_id"]: t for t in httpx2.get(f"{url}/debug/truths", params={"model": name}, timeout=60).json()["responses"]}

@@ -10,7 +10,6 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-import gate
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
 from streaming.core.config import BUILTINS
@@ -23,6 +22,7 @@ from streaming.demo.inputs import prompt_problem
 from streaming.demo.turns import default_store_path
 from streaming.errors import ConfigError, EndpointError
 from streaming.server.launcher import ensure_server
+from ui import gate
 
 # Opened by its URL before app.py ever ran: hand over to app.py's navigation (see pages/benchmark.py).
 if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover"):

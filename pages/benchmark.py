@@ -10,7 +10,6 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-import gate
 from streaming import store
 from streaming.analysis.failures import error_summary
 from streaming.analysis.summary_view import summary_table
@@ -24,6 +23,7 @@ from streaming.bench.progress import BenchPoint
 from streaming.core.config import BUILTINS
 from streaming.store.recordings import load_labelled
 from streaming.errors import ConfigError, StreamingError
+from ui import gate
 
 # Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
 # no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.

@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-import gate
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
 from streaming.store.recordings import load_labelled
@@ -16,6 +15,7 @@ from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.demo.format import failure_sentence, metrics_line
 from streaming.errors import ConfigError, EndpointError
 from streaming.server.launcher import ensure_server
+from ui import gate
 
 # Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
 # no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.

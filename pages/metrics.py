@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-import gate
 from streaming import store
 from streaming.analysis import charts, over_run, reasoning, replays
 from streaming.analysis.arena_stats import compare_deployments, pairs_sentence
@@ -35,6 +34,7 @@ from streaming.analysis.capacity import GOODPUT_COLUMNS, THROUGHPUT_COLUMNS, par
 from streaming.analysis.knee import knee_chart
 from streaming.analysis.tables import KEYS, summarize
 from streaming.store.sweeps import run_configs
+from ui import gate
 
 # Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
 # no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.

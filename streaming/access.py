@@ -1,6 +1,6 @@
 """Who may spend the keys: exposure (where the app listens), the passcode check, and per-session turn limits.
 
-No Streamlit here: the app's pages call these through one small helper (``gate.py``).
+No Streamlit here: the app's pages call these through one small helper (``ui/gate.py``).
 
 Three states:
 - ``loopback``: the app listens on 127.0.0.1 / ::1 / localhost only and this session came straight from this machine

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from streaming.analysis.estimators import Estimate, bootstrap_quantiles
+from streaming.analysis.metric_names import SUMMARY_METRICS
 from streaming.errors import ConfigError
 
 _SLO = re.compile(r"^\s*([a-z_0-9]+)\s*(>=|<=|==|!=|>|<)\s*([-+0-9.eE]+)\s*$")
@@ -69,8 +69,6 @@ class Slo:
 
 def parse_slo(text: str, flag: str = "--slo") -> Slo:
     """ "ttft_p95 <= 0.5" → Slo; a ConfigError naming the flag when it does not parse or names no metric."""
-    from streaming.analysis.tables import SUMMARY_METRICS
-
     m = _SLO.match(text)
     if not m:
         raise ConfigError(f"{flag} {text!r}: write it as METRIC OP NUMBER, e.g. \"ttft_p95 <= 0.5\" (seconds) or \"error_rate <= 0.01\"")
@@ -210,40 +208,3 @@ def run_saturation(df: pd.DataFrame) -> Saturation:
     e2e = df["e2e_incl_retries_s"].to_numpy(dtype=float) if "e2e_incl_retries_s" in df.columns else np.full(len(df), np.nan)
     e2e = np.where(np.isfinite(e2e), e2e, df["e2e_s"].to_numpy(dtype=float))
     return detect_saturation(sent, wait, sent + np.nan_to_num(e2e, nan=0.0))
-
-
-# -- SLO estimates with CIs -------------------------------------------------------------------------
-def error_rate_ci(errors: int, n: int, confidence: float = 0.95) -> Estimate:
-    """Error rate with a Wilson score interval."""
-    if n == 0:
-        nan = float("nan")
-        return Estimate(nan, nan, nan, 0)
-    z = float(sps.norm.ppf(0.5 + confidence / 2))
-    p = errors / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return Estimate(p, max(0.0, c - h), min(1.0, c + h), n, q=p, confidence=confidence)
-
-
-def slo_estimate(df: pd.DataFrame, slo: Slo) -> Estimate:
-    """The SLO's metric over ``df`` with a 95 % CI (bootstrap for percentiles, Wilson for error_rate; else exact)."""
-    ok = df[df["status"] == "ok"]
-    q, col = slo.quantile, slo.column
-    if q is not None and col is not None:
-        return bootstrap_quantiles(ok[col].to_numpy(dtype=float, na_value=np.nan), [q])[0]
-    if slo.metric == "error_rate":
-        return error_rate_ci(int(len(df) - len(ok)), int(len(df)))
-    from streaming.analysis.tables import summarize
-
-    s = summarize(df)
-    v = float(s[slo.metric].max()) if len(s) and slo.metric in s.columns else float("nan")  # the worst cell, as --fail-if
-    return Estimate(v, v, v, int(len(df)))
-
-
-def verdict(slo: Slo, e: Estimate) -> tuple[bool, bool]:
-    """(holds on the point estimate, certain: the whole CI is on the same side of the limit)."""
-    holds = slo.holds(e.value)
-    if math.isnan(e.lo) or math.isnan(e.hi):
-        return holds, False
-    return holds, slo.holds(e.lo) == holds and slo.holds(e.hi) == holds

@@ -17,11 +17,10 @@ import pandas as pd
 from streaming.analysis.capacity import (
     Slo,
     run_saturation,
-    slo_estimate,
     throughput_row,
-    verdict,
 )
 from streaming.analysis.estimators import Estimate, bootstrap_quantiles
+from streaming.analysis.slo_check import slo_estimate, verdict
 
 LOOP_LAG_LIMIT_MS = 5.0  # the runner's own warning threshold
 SATURATION_GAIN = 0.5  # throughput rose by less than half of the load's relative rise: it has stopped rising

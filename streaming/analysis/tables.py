@@ -19,6 +19,12 @@ from streaming.analysis.estimators import (
     cluster_bootstrap_quantiles,
     median_ci,
 )
+from streaming.analysis.metric_names import (  # noqa: F401 - SUMMARY_METRICS is public here too
+    EXTRA_PERCENTILE_METRICS,
+    PCTS,
+    PERCENTILE_METRICS,
+    SUMMARY_METRICS,
+)
 from streaming.core.record import counts_for
 
 
@@ -87,15 +93,6 @@ def format_summary(summary: pd.DataFrame) -> str:
     return table
 
 
-PERCENTILE_METRICS = {"ttft": "ttft_s", "e2e": "e2e_s", "tpot": "tpot_s", "tokens_per_s": "tokens_per_s", "wait": "perceived_wait_s"}
-
-
-PCTS = (50, 90, 95, 99)
-
-
-# What the user waited through retries, and (rate mode) from the intended send time: shown when they differ.
-EXTRA_PERCENTILE_METRICS = {"ttft_incl_retries": "ttft_incl_retries_s", "e2e_incl_retries": "e2e_incl_retries_s",
-                            "ttft_from_schedule": "ttft_from_schedule_s", "e2e_from_schedule": "e2e_from_schedule_s"}  # fmt: skip
 
 
 KEYS = ["deployment", "temperature", "mode"]
@@ -133,9 +130,6 @@ def summarize(df: pd.DataFrame, slos: Sequence[Any] = ()) -> pd.DataFrame:
     return with_throughput(pd.DataFrame(rows), df, KEYS, slos)
 
 
-SUMMARY_METRICS = ("n", "ok", "errors", "error_rate", "retries", "retry_wait_s",
-                   *(f"{m}_p{p}" for m in PERCENTILE_METRICS for p in PCTS), "schedule_lag_p99",
-                   *(f"{m}_p{p}" for m in EXTRA_PERCENTILE_METRICS for p in PCTS))  # fmt: skip
 
 
 def metric_mask(g: pd.DataFrame, col: str) -> np.ndarray:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ import pandas as pd
 
 from streaming.analysis.replays import replay_notes
 from streaming.analysis.tables import format_summary
+from streaming.bench.interrupt import run_interruptibly
 from streaming.core.cost import DEFAULT_BUDGET_TOKENS
 from streaming.errors import ConfigError
 
@@ -154,36 +154,6 @@ class TextProgress:
 def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
     recs = df.astype(object).where(df.notna(), None).to_dict(orient="records")
     return orjson.loads(orjson.dumps(recs, option=orjson.OPT_SERIALIZE_NUMPY, default=lambda o: None if o is pd.NA else str(o)))
-
-
-def run_interruptibly(work: Callable[[], Any], stop: threading.Event, on_interrupt: str) -> Any:
-    """``work()`` on a thread; Ctrl-C sets ``stop`` (the run ends cleanly and keeps what finished) and waits for it.
-
-    Waits on an Event, not on Thread.join: an interrupted join can misreport the thread as ended.
-    """
-    box: dict[str, Any] = {}
-    ended = threading.Event()
-
-    def run() -> None:
-        try:
-            box["result"] = work()
-        except BaseException as e:  # handed to the main thread
-            box["error"] = e
-        finally:
-            ended.set()
-
-    threading.Thread(target=run, name="bench", daemon=True).start()
-    try:
-        while not ended.wait(0.2):
-            pass
-    except KeyboardInterrupt:
-        print(f"\n{on_interrupt}", file=sys.stderr)
-        stop.set()
-        while not ended.wait(0.2):
-            pass
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

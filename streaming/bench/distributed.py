@@ -1,7 +1,7 @@
 """Scale out: one benchmark on N worker processes through Ray; the driver alone writes the store.
 
-Each worker is a Ray actor that runs today's asyncio runner (``run_benchmark`` with a
-``WorkerShare``), with its own connection pool and its own event-loop lag self-check.
+Each worker is a Ray actor that runs the asyncio engine (``bench.engine.run_plan`` on its share of the
+``Plan``, with a ``WorkerShare``), with its own connection pool and its own event-loop lag self-check.
 The workload is split so the combined load is the one asked for:
 
 - the matrix is expanded once, in the driver (blocked randomisation, global ``seq``), and
@@ -26,39 +26,17 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from streaming.bench.matrix import (
-    BenchConfig,
-    WorkItem,
-    cell_label,
-    expand,
-    resolve_deployments,
-    resolve_prompts,
-)
+from streaming.bench.engine import run_plan
+from streaming.bench.matrix import cell_label
+from streaming.bench.plan import Plan, WorkerShare
 from streaming.bench.progress import BenchPoint, Progress, Tally
-from streaming.core.auth import Credentials
 from streaming.core.record import StreamRecord
 from streaming.errors import ConfigError
 from streaming.store import Store
-
-
-@dataclass(frozen=True)
-class WorkerShare:
-    """What one scale-out worker runs: its items (with their global seq and schedule), its id, and when to start.
-
-    ``start_at`` is called in a thread once the worker has warmed up; it returns the clock reading at
-    which the measured phase starts, so every worker starts one schedule at the same instant.
-    """
-
-    items: list[WorkItem]
-    worker: str
-    index: int
-    of: int
-    server_url: str | None
-    start_at: Callable[[], float]
 
 
 POLL_S = 0.1
@@ -100,13 +78,11 @@ class BenchWorker:
     def info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "host": socket.gethostname()}
 
-    def run(self, config: BenchConfig, items: list[Any], run_id: str, worker: str, index: int, of: int, server_url: str | None) -> dict[str, Any]:
-        from streaming.bench.runner import run_benchmark
-
+    def run(self, plan: Plan, run_id: str, worker: str, index: int, of: int, server_url: str | None) -> dict[str, Any]:
         sink = _Sink(run_id, self._buffer, self._lock)
-        share = WorkerShare(items=items, worker=worker, index=index, of=of, server_url=server_url, start_at=self._wait_for_go)
+        share = WorkerShare(worker=worker, index=index, of=of, server_url=server_url, start_at=self._wait_for_go)
         self._cpu0 = time.process_time()
-        run_benchmark(config, sink, stop=self._stop, share=share)  # type: ignore[arg-type]
+        run_plan(plan, sink, stop=self._stop, share=share)  # type: ignore[arg-type]
         return {**sink.result, "cpu_s": time.process_time() - self._cpu0}
 
     def _wait_for_go(self) -> float:
@@ -160,19 +136,13 @@ def split_concurrency(total: int, n: int) -> list[int]:
     return [total // n + (1 if i < total % n else 0) for i in range(n)]
 
 
-def run_distributed(config: BenchConfig, db: Store, progress: Callable[[Progress], None] | None = None,
+def run_distributed(plan: Plan, db: Store, progress: Callable[[Progress], None] | None = None,
                     stop: threading.Event | None = None, stats: dict[str, Any] | None = None) -> str:  # fmt: skip
-    """Run ``config`` on ``config.workers`` Ray workers, storing every request in ``db``; returns the run id.
+    """Run ``plan`` (from ``plan_run``) on ``plan.config.workers`` Ray workers, storing every request in ``db``; returns the run id.
 
     ``stats``, when given, is filled with each worker's CPU seconds and loop lag, and Ray's start-up time.
     """
-    config.validate()
-    deps = resolve_deployments(config)
-    creds = Credentials()
-    for d in deps:
-        creds.headers(d)  # a missing key is a ConfigError now, before anything starts
-    prompts = resolve_prompts(config)
-    items = expand(config, prompts, [d.name for d in deps])
+    config, deps, items = plan.config, plan.deployments, plan.items
     n = min(config.workers, max(1, len(items)))
     server_url = None
     if any(d.builtin for d in deps):
@@ -195,7 +165,7 @@ def run_distributed(config: BenchConfig, db: Store, progress: Callable[[Progress
     for i in range(n):
         a = actor_cls.options(name=f"bench-{run_id}-{names[i]}").remote()  # named: findable (ray list actors) while it runs
         share_cfg = replace(config, workers=1, concurrency=max(1, concurrency[i]), max_in_flight=max(1, config.max_in_flight // n))
-        futures[a.run.remote(share_cfg, items[i::n], run_id, names[i], i, n, server_url)] = i
+        futures[a.run.remote(plan.share(share_cfg, items[i::n]), run_id, names[i], i, n, server_url)] = i
         actors.append(a)
     tally = Tally(len(items))
     warnings: list[str] = []

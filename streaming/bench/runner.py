@@ -1,325 +1,36 @@
-"""The benchmark runner: a matrix of requests over asyncio, every request stored as it finishes.
+"""``run_benchmark(config, store)``: resolve the config once into a ``Plan``, then run it here or on Ray workers.
 
-``run_benchmark(config, store)`` is synchronous (it runs its own event loop), so the CLI
-calls it directly and the Streamlit page calls it in a thread. Closed loop at
-``concurrency``, or Poisson arrivals at ``rate`` with each request's intended and
-actual send time recorded (coordinated omission is reported, not hidden). The runner
-watches its own event-loop lag and warns when the client may be the bottleneck.
-Retries (429/5xx, honouring retry-after) happen inside the request's own slot, so
-they never add load; their count and waits are stored beside TTFT, never in it.
-
-This module reads better whole (about 340 lines): ``_Runner`` is one state machine (warmup, the
-closed or open loop, each request, the counters the progress bar reads) over one event loop and
-one set of counters; the pieces that stand alone (requests, self-checks, saturation, progress
-types, conversations) live in their own modules.
+It is synchronous (the engine runs its own event loop), so the CLI calls it directly and the Streamlit
+page calls it in a thread. The engine is ``bench.engine``; scale-out is ``bench.distributed``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
-import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from streaming.bench.conversation import run_conversation, unique_prefix
-from streaming.bench.matrix import (
-    BenchConfig,
-    WorkItem,
-    cell_label,
-    expand,
-    resolve_deployments,
-    resolve_prompts,
-)
-from streaming.bench.progress import BenchPoint, Progress, Tally
-from streaming.bench.requests import request_for
-from streaming.bench.saturation import SaturationWatch
+from streaming.bench.distributed import run_distributed
+from streaming.bench.engine import LAG_INTERVAL_S, PROGRESS_EVERY_S, Clock, run_plan  # noqa: F401 - public here too
+from streaming.bench.matrix import BenchConfig
+from streaming.bench.plan import Plan, plan_run  # noqa: F401 - public here too
+from streaming.bench.progress import Progress
 from streaming.bench.selfcheck import (  # noqa: F401 - public here too
     LOOP_LAG_MIN_SAMPLES,
     LOOP_LAG_WARN_MS,
     loop_lag_warning,
     send_lag_warning,
 )
-from streaming.core.auth import Credentials
-from streaming.core.client import AsyncClient
-from streaming.core.config import Deployment
-from streaming.core.record import StreamRecord
-from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
-from streaming.core.transport import transport_version
 from streaming.store import Store
-
-if TYPE_CHECKING:
-    from streaming.bench.distributed import WorkerShare
-
-
-
-LAG_INTERVAL_S = 0.01
-
-
-PROGRESS_EVERY_S = 0.1
-
-
-Clock = Callable[[], float]
 
 
 def run_benchmark(config: BenchConfig, db: Store, progress: Callable[[Progress], None] | None = None,
-                  stop: threading.Event | None = None, clock: Clock = time.perf_counter, *, share: WorkerShare | None = None) -> str:  # fmt: skip
+                  stop: threading.Event | None = None, clock: Clock = time.perf_counter) -> str:  # fmt: skip
     """Run the matrix, storing every request in ``db``; returns the run id. ``stop`` ends it early (kept, marked stopped).
 
-    With ``config.workers`` > 1 the load runs on that many Ray worker processes (``bench.distributed``);
-    ``share`` is what one such worker runs (its items, id, and when to start), given by the driver.
+    With ``config.workers`` > 1 the load runs on that many Ray worker processes (``bench.distributed``).
     """
-    if config.workers > 1 and share is None:
-        from streaming.bench.distributed import run_distributed
-
-        return run_distributed(config, db, progress, stop)
-    config.validate()
-    deps = resolve_deployments(config)
-    creds = Credentials()
-    for d in deps:
-        creds.headers(d)  # a missing key is a ConfigError now, before the run exists
-    prompts = resolve_prompts(config)
-    items = share.items if share is not None else expand(config, prompts, [d.name for d in deps])
-    runner = _Runner(config, db, deps, prompts[0].text, items, progress, stop or threading.Event(), clock)
-    runner.share = share
-    return asyncio.run(runner.main())
-
-
-class _Runner:
-    def __init__(self, config: BenchConfig, db: Store, deps: list[Deployment], warm_prompt: str, items: list[WorkItem],
-                 progress: Callable[[Progress], None] | None, stop: threading.Event, clock: Clock) -> None:  # fmt: skip
-        self.cfg, self.db, self.deps, self.items = config, db, deps, items
-        self.warm_prompt = warm_prompt
-        self.progress_cb, self.stop, self.clock = progress, stop, clock
-        self.run_id = ""
-        self.phase = "warmup"
-        self.tally = Tally(sum(max(1, it.prompt.turns) for it in items))  # a conversation is one request per turn
-        self.points = self.tally.points  # the same list, growing (saturation and the send-lag check read it)
-        self.warnings: list[str] = []
-        self.lags: list[float] = []
-        self.start = 0.0
-        self._last_emit = 0.0
-        self._stopping = False
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.cancelled_in_flight = 0
-        # SQLite commits (and WAL checkpoints, which fsync) run on a writer thread, never on the event loop
-        self._writes: queue.SimpleQueue[tuple[StreamRecord, dict[str, Any]] | None] = queue.SimpleQueue()
-        self._write_error: BaseException | None = None
-        self._writer = threading.Thread(target=self._write_loop, name="bench-writer", daemon=True)
-        self.share: WorkerShare | None = None
-        self.saturation = SaturationWatch()
-
-    def _write_loop(self) -> None:
-        while (job := self._writes.get()) is not None:
-            if self._write_error is None:
-                try:
-                    self.db.add_record(self.run_id, job[0], **job[1])
-                except BaseException as e:  # surfaced by main() when the run ends
-                    self._write_error = e
-
-    async def main(self) -> str:
-        cfg = self.cfg
-        server_url = self.share.server_url if self.share is not None else None
-        if any(d.builtin for d in self.deps) and self.share is None:
-            from streaming.server.launcher import ensure_server, warm_local
-
-            server_url = await asyncio.to_thread(lambda: ensure_server(cfg.deployments_file).url)
-            if any(d.provider == "local" for d in self.deps):
-                await asyncio.to_thread(warm_local, server_url)
-        pool = cfg.max_in_flight if cfg.rate is not None else cfg.concurrency
-        client = AsyncClient(self.deps, server_url=server_url, max_connections=pool, clock=self.clock, transport=cfg.transport,
-                             timeouts=Timeouts(connect_s=cfg.connect_s, stall_s=cfg.stall_s),
-                             retry=RetryPolicy(max_retries=cfg.max_retries, base_s=cfg.retry_base_s, max_wait_s=cfg.retry_max_wait_s),
-                             worker=self.share.worker if self.share is not None else None)  # fmt: skip
-        snap = cfg.snapshot(self.deps)  # which transport measured each deployment, with its package version
-        chosen = {d.name: client.transport_for(d.url("chat", server_url if d.builtin else None)) for d in self.deps}
-        snap["transports"] = {name: f"{t} ({transport_version(t)})" for name, t in chosen.items()}
-        snap["prompt_texts"] = {it.prompt.id: it.prompt.text[:2000] for it in self.items}  # what a replay of this run matches questions against
-        self.run_id = self.db.create_run("bench", snap, notes=cfg.notes, deployments=[d.name for d in self.deps])
-        status = "failed"
-        loop = asyncio.get_running_loop()
-        loop.set_exception_handler(self._loop_exception)
-        watcher = asyncio.create_task(self._watch_stop())
-        self._writer.start()
-        try:
-            await self._warmup(client)
-            self.phase = "running"
-            gc.collect()
-            gc.freeze()  # what exists now is never scanned again: full collections stay short during the run
-            lag = asyncio.create_task(self._lag_monitor())
-            self.start = self.clock()
-            if self.share is not None and not self._stopping:  # every worker starts the one schedule at the same instant
-                self.start = await asyncio.to_thread(self.share.start_at)
-                while not self._stopping and (delay := self.start - self.clock()) > 0:
-                    await asyncio.sleep(min(delay, 0.05))
-            if cfg.rate is None:
-                await self._closed_loop(client)
-            else:
-                await self._open_loop(client)
-            lag.cancel()
-            status = "stopped" if self._stopping else "finished"
-        finally:
-            gc.unfreeze()
-            watcher.cancel()
-            await client.aclose()
-            self._writes.put(None)
-            await asyncio.to_thread(self._writer.join)
-            if self._write_error is not None:
-                status = "failed"
-                self.warnings.append(f"requests could not be saved: {self._write_error}")
-            self.saturation.update(self.points, self.warnings, None, final=True)
-            lag_p99 = self._lag_report()
-            self._send_lag_report()
-            if self.cancelled_in_flight:
-                self.warnings.append(f"stopped: {self.cancelled_in_flight} request(s) in flight were cancelled and not stored")
-            self.phase = status
-            self.db.finish_run(self.run_id, status, warnings=self.warnings, loop_lag_p99_ms=lag_p99)
-            self._emit(force=True)
-        if self._write_error is not None:
-            raise self._write_error
-        return self.run_id
-
-    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if self._stopping and "never retrieved" in str(context.get("message", "")):
-            return  # connections cut by Stop leave orphaned read futures; nothing was lost
-        loop.default_exception_handler(context)
-
-    # -- phases -------------------------------------------------------------------------------
-    async def _warmup(self, client: AsyncClient) -> None:
-        from streaming.bench.prompts import Prompt
-
-        prompt = Prompt("warmup", self.warm_prompt, "custom")
-        n = 0
-        for dep in self.deps:
-            for _ in range(self.cfg.warmup):
-                if self._stopping:
-                    return
-                n -= 1
-                item = WorkItem(n, dep.name, self.cfg.temperatures[0], self.cfg.modes[0], prompt, -1)
-                await self._one(client, item, warmup=True)
-
-    async def _closed_loop(self, client: AsyncClient) -> None:
-        queue = iter(self.items)
-
-        n_workers = min(self.cfg.concurrency, len(self.items))
-
-        async def worker(i: int) -> None:
-            if self.cfg.ramp_s > 0:  # staggered starts: the first tokens of a wave do not all land at once
-                k, n = (self.share.index, self.share.of) if self.share is not None else (0, 1)
-                await asyncio.sleep(self.cfg.ramp_s * (i * n + k) / (n_workers * n))  # interleaved across workers
-            for item in queue:  # a shared iterator: each item goes to exactly one worker
-                if self._should_stop_sending():
-                    return
-                await self._one(client, item)
-
-        workers = [asyncio.create_task(worker(i)) for i in range(n_workers)]
-        self._tasks.update(workers)
-        await asyncio.gather(*workers, return_exceptions=True)
-
-    async def _open_loop(self, client: AsyncClient) -> None:
-        slots = asyncio.Semaphore(self.cfg.max_in_flight)
-
-        async def send(item: WorkItem) -> None:
-            try:
-                await self._one(client, item)
-            finally:
-                slots.release()
-
-        for item in self.items:
-            due = self.start + (item.scheduled_s or 0.0)
-            while not self._stopping and (delay := due - self.clock()) > 0:
-                await asyncio.sleep(min(delay, 0.1))
-            await slots.acquire()  # when full, the send is late; sent_s - scheduled_s shows by how much
-            if self._should_stop_sending():
-                slots.release()
-                break
-            task = asyncio.create_task(send(item))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    def _should_stop_sending(self) -> bool:
-        d = self.cfg.duration_s
-        return self._stopping or (d is not None and self.clock() - self.start >= d)
-
-    async def _watch_stop(self) -> None:
-        while not self.stop.is_set():
-            await asyncio.sleep(0.05)
-        self._stopping = True
-        for t in list(self._tasks):
-            t.cancel()
-
-    async def _lag_monitor(self) -> None:
-        while True:
-            t = self.clock()
-            await asyncio.sleep(LAG_INTERVAL_S)
-            self.lags.append(max(0.0, self.clock() - t - LAG_INTERVAL_S))
-
-    def _lag_report(self) -> float | None:
-        if not self.lags:
-            return None
-        warning = loop_lag_warning(self.lags)
-        if warning:
-            self.warnings.append(warning)
-        return float(np.percentile(self.lags, 99)) * 1000
-
-    def _send_lag_report(self) -> None:
-        warning = send_lag_warning([lag for p in self.points if (lag := p.schedule_lag_s) is not None])
-        if warning:
-            self.warnings.append(warning)
-
-    # -- one request ------------------------------------------------------------------------------
-    def _request(self, item: WorkItem, messages: list[dict[str, Any]] | None = None) -> LLMRequest:
-        return request_for(self.cfg, item, messages)
-
-    async def _one(self, client: AsyncClient, item: WorkItem, warmup: bool = False, request: LLMRequest | None = None,
-                   extra: dict[str, Any] | None = None) -> StreamRecord | None:  # fmt: skip
-        if request is None and item.prompt.turns and not warmup:
-            return await run_conversation(self, client, item)
-        sent = self.clock() - self.start if not warmup else None
-        req = request or self._request(item)
-        s = client.stream(item.deployment, req if self.cfg.cache_reuse else unique_prefix(req))
-        try:
-            async with asyncio.timeout(self.cfg.timeout_s):
-                await s.run()
-        except TimeoutError:
-            await s.abort("request_timeout", f"the request took longer than the {self.cfg.timeout_s:g} s limit")
-        except asyncio.CancelledError:
-            await asyncio.shield(s.aclose())
-            self.cancelled_in_flight += 1
-            raise
-        except Exception as e:  # an unexpected failure is data too: a row with its error type; the run goes on
-            with contextlib.suppress(Exception):
-                await s.abort(type(e).__name__, f"the request failed unexpectedly: {e}")
-        rec = s.record
-        self._writes.put((rec, dict(seq=item.seq, warmup=warmup, prompt_id=item.prompt.id, prompt_size=item.prompt.size,
-                                    mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent) | (extra or {})))  # fmt: skip
-        if not warmup:
-            self._count(item, rec, sent)
-        return rec
-
-    def _count(self, item: WorkItem, rec: StreamRecord, sent: float | None) -> None:
-        wait = rec.perceived_wait_s
-        self.tally.add(BenchPoint(item.seq, self.clock() - self.start, sent, item.scheduled_s, cell_label(*item.cell), item.deployment, item.mode,
-                                  rec.status, wait if rec.ok and wait is not None else None))  # fmt: skip
-        self.saturation.update(self.points, self.warnings, self.stop if self.cfg.stop_on_saturation else None)
-        self._emit()
-
-    def _emit(self, force: bool = False) -> None:
-        if self.progress_cb is None:
-            return
-        now = self.clock()
-        if not force and now - self._last_emit < PROGRESS_EVERY_S and self.tally.done < self.tally.total:
-            return
-        self._last_emit = now
-        snap = self.tally.snapshot(self.run_id, self.phase, (now - self.start) if self.start else 0.0, self.warnings)
-        try:
-            self.progress_cb(snap)
-        except Exception:  # a broken progress display must not end the run
-            pass
+    plan = plan_run(config)
+    if config.workers > 1:
+        return run_distributed(plan, db, progress, stop)
+    return run_plan(plan, db, progress, stop, clock)

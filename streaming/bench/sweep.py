@@ -201,7 +201,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"{unit} {s.load:g}: n={s.n} {figures} → {verdict}; {s.throughput.get('requests_per_s', math.nan):.2f} req/s, "
               f"{s.throughput.get('output_tokens_per_s', math.nan):.1f} output tok/s", file=sys.stderr, flush=True)  # fmt: skip
 
-    from streaming.bench.cli import run_interruptibly
+    from streaming.bench.interrupt import run_interruptibly
 
     stop = threading.Event()
     with Store(db_path) as db:

@@ -8,9 +8,6 @@ Each ``[[deployments]]`` table is one of six models, chosen by its ``provider``
 (a discriminated union); every error names the file, the entry and the field, in one
 sentence (``describe_error``), e.g. ``deployments.toml: deployments[0] ('x'): field
 'endpoint' is missing (required for provider 'azure')``.
-
-This module reads better whole (about 335 lines): the file's schema (one model per provider), the
-``Deployment`` it builds and the built-ins are one vocabulary, and a new field touches all three.
 """
 
 from __future__ import annotations

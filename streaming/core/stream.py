@@ -11,9 +11,6 @@ Retries happen only before the first byte of a successful response (429, 5xx,
 connection errors, slow headers); ``t0`` is the final attempt's, so TTFT never includes
 them, and ``ttft_incl_retries_s`` says what the user waited through them. After tokens
 have arrived nothing is retried silently.
-
-This module reads better whole (about 330 lines): ``Stream`` and ``AsyncStream`` are twins that
-differ only in ``await``; side by side, a change to one shows what the other needs.
 """
 
 from __future__ import annotations
@@ -33,7 +30,7 @@ from streaming.core.transport import httpx as hx
 from streaming.core.transport import transport_version
 
 if TYPE_CHECKING:
-    from streaming.core.client import AsyncClient, Client, _Base
+    from streaming.core.client_base import ClientBase
     from streaming.core.config import Deployment
 
 CANCELLED = "stopped by the user before the answer finished"
@@ -49,7 +46,7 @@ def _usage_rejected(rec: StreamRecord) -> bool:
 class _Attempts:
     """What the sync and async streams share: the current attempt's record, and what to do after a failed attempt."""
 
-    def __init__(self, client: _Base, dep: Deployment, req: LLMRequest) -> None:
+    def __init__(self, client: ClientBase, dep: Deployment, req: LLMRequest) -> None:
         self._client = client
         self.deployment = dep
         req = req.resolved(dep)  # the API and the reasoning effort, from the deployment unless the request names them
@@ -187,7 +184,7 @@ class Stream(_Attempts):
     connection, and the record says ``cancelled``.
     """
 
-    _client: Client
+    _client: ClientBase  # a Client
 
     def __enter__(self) -> Stream:
         return self
@@ -252,7 +249,7 @@ class Stream(_Attempts):
 class AsyncStream(_Attempts):
     """The asyncio twin of ``Stream``: ``async for delta in s``, then ``s.record``."""
 
-    _client: AsyncClient
+    _client: ClientBase  # an AsyncClient
 
     async def __aenter__(self) -> AsyncStream:
         return self

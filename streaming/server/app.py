@@ -3,9 +3,6 @@
 Responses stream through ``TimedStream``, a raw ASGI response that stamps the
 clock right after each chunk is handed to the transport and that stops the
 token source the moment the client disconnects.
-
-Over 320 lines: ``handle`` (with its ``events``) reads better whole, as one request's path from the body to
-the bytes, for every API (chat, completions, responses), source (simulator, local model) and fault, in order.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streaming.core.protocol.builder import RecordBuilder
+    from streaming.core.protocol.sink import RecordSink as RecordBuilder  # the builder, as the parsers see it
 
 
 def event(b: RecordBuilder, t: float, name: str, obj: dict[str, Any]) -> str | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streaming.core.protocol.builder import RecordBuilder
+    from streaming.core.protocol.sink import RecordSink as RecordBuilder  # the builder, as the parsers see it
 
 TERMINAL = ("response.completed", "response.incomplete", "response.failed", "error")
 INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}

@@ -1,0 +1,113 @@
+"""The arena (issue 14): lanes over the real built-in server, the finish line, Stop stops every lane, linked groups, paired statistics."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from streaming import store
+from streaming.analysis.arena_stats import compare_deployments, pairs_sentence
+from streaming.core.client import Client
+from streaming.core.config import load_deployments
+from streaming.core.request import LLMRequest
+from streaming.demo.arena import Arena, arena_problem, place_line
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "arena.py")
+LANES = """
+[[deployments]]
+name = "lane-quick"
+provider = "simulated"
+ttft_ms = 40
+tokens_per_s = 400
+output_tokens = 20
+jitter = 0
+
+[[deployments]]
+name = "lane-slow"
+provider = "simulated"
+ttft_ms = 400
+tokens_per_s = 200
+output_tokens = 20
+jitter = 0
+
+[[deployments]]
+name = "lane-long"
+provider = "simulated"
+ttft_ms = 30
+tokens_per_s = 20
+output_tokens = 400
+"""
+
+
+@pytest.fixture
+def env(server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "deployments.toml").write_text(LANES)
+    monkeypatch.setenv("STREAMING_DEPLOYMENTS", str(tmp_path / "deployments.toml"))
+    monkeypatch.setenv("STREAMING_DB", str(tmp_path / "arena.db"))
+    return tmp_path
+
+
+def test_two_to_four_lanes() -> None:
+    assert arena_problem(["a"]) == "Deployments: pick 2 to 4 to race (now 1)."
+    assert arena_problem(["a", "b"]) is None and arena_problem(list("abcd")) is None and arena_problem(list("abcde"))
+
+
+def test_finish_line_and_linked_group_on_the_page(env: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    at.multiselect(key="arena_deps").set_value(["lane-slow", "lane-quick"]).run()
+    for i in range(3):
+        at.chat_input(key="arena_prompt").set_value(f"Why does latency matter? ({i})").run()
+        assert not at.exception
+    last = at.session_state["arena_last"]
+    quick, slow = ({s["deployment"]: s for s in last["standings"]}[n] for n in ("lane-quick", "lane-slow"))
+    assert quick["first_token_place"] == 1 and slow["first_token_place"] == 2
+    assert quick["finish_place"] == 1 and slow["finish_place"] == 2
+    assert 0.04 <= quick["ttft_s"] < slow["ttft_s"] and slow["ttft_s"] >= 0.4
+    assert any("First token:" in m.value and m.value.index("lane-quick") < m.value.index("lane-slow") for m in at.markdown)
+    assert any(c.value.startswith("first token 1st · finished 1st · TTFT") for c in at.caption)
+    df = store.load_requests(str(env / "arena.db"), store.list_runs(str(env / "arena.db"))["run_id"].tolist())
+    assert len(df) == 6 and df.groupby("pair_id")["deployment"].nunique().eq(2).all() and df["pair_id"].nunique() == 3
+    c = compare_deployments(df, "lane-quick", "lane-slow")
+    assert c is not None and c.n_pairs == 3 and c.median_a < c.median_b and c.diff.value > 0.3
+    assert pairs_sentence(c).startswith("On the same 3 arena prompts, median TTFT lane-quick")
+
+
+def test_one_lane_is_refused(env: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.multiselect(key="arena_deps").set_value(["lane-quick"]).run()
+    assert at.info[0].value == "Deployments: pick 2 to 4 to race (now 1)."
+    assert at.chat_input(key="arena_prompt").proto.disabled
+
+
+def test_cancel_stops_every_lane(env: Path, server: Any) -> None:
+    deps = load_deployments(str(env / "deployments.toml"))
+    with Client(deps, server_url=server.url) as client:
+        arena = Arena(client, [d for d in deps if d.name in ("lane-long", "lane-quick")], LLMRequest.chat("Tell me about cloud.", max_tokens=400)).start()
+        long_lane = arena.columns[0] if arena.columns[0].deployment.name == "lane-long" else arena.columns[1]
+        deadline = time.monotonic() + 20
+        while len(long_lane.text.split()) < 5 and time.monotonic() < deadline:
+            arena.pump(0.05)
+        arena.cancel()
+        recs = {r.deployment: r for r in arena.join()}
+    assert recs["lane-long"].status == "cancelled" and 5 <= (recs["lane-long"].output_tokens or 0) < 400
+    assert recs["lane-quick"].status in ("ok", "cancelled")
+    long_row = next(r for r in arena.standings(final=True) if r.deployment == "lane-long")
+    assert long_row.finish_place is None and "· stopped ·" in place_line(long_row)  # a stopped lane never "finishes"
+
+
+def test_metrics_page_pairs_deployments_from_arena_turns(env: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.multiselect(key="arena_deps").set_value(["lane-quick", "lane-slow"]).run()
+    for i in range(2):
+        at.chat_input(key="arena_prompt").set_value(f"What is a token? ({i})").run()
+    m = AppTest.from_file(str(Path(PAGE).parent / "metrics.py"), default_timeout=60).run()
+    assert not m.exception
+    m.radio(key="cmp_by").set_value("deployments").run()
+    m.selectbox(key="cmp_a").set_value("lane-quick (simulated)").run()
+    m.selectbox(key="cmp_b").set_value("lane-slow (simulated)").run()
+    assert any(x.value.startswith("On the same 2 arena prompts, median TTFT lane-quick") for x in m.markdown)

@@ -1,0 +1,117 @@
+"""The metrics page: AppTest on a small database made through the store, the empty state's quick benchmark, and a real browser."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import streamlit_app
+from metrics_frames import make_record
+from streamlit.testing.v1 import AppTest
+
+from streaming import store
+from streaming.server.launcher import ServerHandle
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "metrics.py")
+
+
+def make_db(path: Path) -> str:
+    """One bench run: 3 deployments × 2 temperatures × both modes × 3 prompts × 3 repeats, with one 429; and a demo run."""
+    rng = np.random.default_rng(0)
+    t = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    items, seq = [], 0
+    for dep in ("sim-fast", "sim-slow", "sim-turbo"):
+        for temp in (0.0, 1.0):
+            for stream in (True, False):
+                for p in range(3):
+                    for _ in range(3):
+                        rec = make_record(dep, stream, rng, temp, status="error" if seq == 0 else "ok", started=t + timedelta(seconds=seq), idx=seq)
+                        items.append((rec, {"seq": seq, "prompt_id": f"p{p}", "prompt_size": "short", "mode": "stream" if stream else "non-stream"}))
+                        seq += 1
+    with store.Store(path) as s:
+        run_id = s.create_run("bench", {"test": True}, deployments=["sim-fast", "sim-slow", "sim-turbo"])
+        s.add_records(run_id, items)
+        s.finish_run(run_id)
+        demo = s.get_or_create_demo_run()
+        s.add_record(demo, make_record("sim-fast", True, rng, 0.7, idx=999), prompt_id="demo")
+    return run_id
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    path = tmp_path / "results.db"
+    run_id = make_db(path)
+    monkeypatch.setenv("STREAMING_DB", str(path))
+    return path, run_id
+
+
+def text_of(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+
+
+def test_page_shows_headline_table_compare_and_export(db: tuple[Path, str]) -> None:
+    _, run_id = db
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert at.multiselect(key="runs").value == [run_id]  # the latest bench run by default
+    names = [m.label for m in at.metric]
+    assert names.count("median TTFT") == 3 and names.count("non-stream / stream wait") == 3
+    assert "sim-slow (simulated)" in text_of(at)
+    assert "107 requests selected (1 failed" not in text_of(at) and "108 requests selected (1 failed" in text_of(at)
+    assert "a non-streaming user waits" in text_of(at)
+    table = [d.value for d in at.dataframe if "p99" in d.value.columns][0]
+    assert {"p50", "p90", "p95", "p99", "n"} <= set(table.columns) and table["p99"].str.contains("≈max").all()
+    assert "Mann-Whitney" in text_of(at)  # the compare sentence
+    assert [b.proto.label for b in at.get("download_button")] == ["Download the filtered rows (CSV)", "Download the HTML report"]
+
+    at.multiselect(key="f_dep").set_value(["sim-slow"]).run()
+    assert not at.exception and "36 requests selected (0 failed" in text_of(at)
+    assert [m.label for m in at.metric].count("median TTFT") == 1
+
+    at.multiselect(key="f_dep").set_value([]).run()
+    at.radio(key="cmp_by").set_value("cells (deployment · temperature · mode)").run()
+    at.selectbox(key="cmp_a").set_value("sim-fast (simulated) · T=0 · stream").run()
+    at.selectbox(key="cmp_b").set_value("sim-slow (simulated) · T=0 · stream").run()
+    sentence = [m.value for m in at.markdown if "Mann-Whitney" in m.value][0]
+    assert "sim-slow (simulated) · T=0 · stream" in sentence and "higher than" in sentence and "statistically significant" in sentence
+
+
+def test_demo_run_can_be_picked(db: tuple[Path, str]) -> None:
+    path, _ = db
+    runs = store.list_runs(path)
+    demo = runs[runs["tag"] == "demo"]["run_id"].iloc[0]
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.multiselect(key="runs").set_value([demo]).run()
+    assert not at.exception and "1 requests selected (0 failed" in text_of(at)
+
+
+def test_empty_state_runs_a_quick_benchmark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: ServerHandle) -> None:
+    monkeypatch.setenv("STREAMING_DB", str(tmp_path / "empty.db"))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception and "No results yet" in at.info[0].value
+    at.button(key="quick").click().run(timeout=120)
+    assert not at.exception
+    runs = store.list_runs(tmp_path / "empty.db")
+    assert len(runs) == 1 and int(runs["n_requests"].iloc[0]) == 3 * 2 * 2 * 2 * 2
+    assert [m.label for m in at.metric].count("median TTFT") == 3
+
+
+@pytest.mark.browser
+def test_page_in_chromium(db: tuple[Path, str], tmp_path: Path, browser: Any) -> None:
+    path, _ = db
+    env = {**os.environ, "STREAMING_DB": str(path)}
+    with streamlit_app(PAGE, env, str(tmp_path / "streamlit.log")) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(url + "/")
+            page.get_by_text("Percentiles", exact=True).wait_for(timeout=60_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            assert page.get_by_text("sim-turbo (simulated)").count() >= 1
+            page.screenshot(path=str(tmp_path / "metrics.png"), full_page=True)
+        finally:
+            page.close()
+    assert (tmp_path / "metrics.png").stat().st_size > 20_000
