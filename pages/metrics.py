@@ -21,7 +21,7 @@ from streaming.analysis.compare import (
 from streaming.analysis.tables import (
     format_percentile_table,
     headlines,
-    metric_values,
+    metric_samples,
     percentile_table,
 )
 from streaming.analysis.wording import (
@@ -309,7 +309,8 @@ else:
     b = c2.selectbox("B", options, index=1, key="cmp_b")
     metric = METRIC_CHOICES[metric_name]
     rows_a, rows_b = view[(group == a).to_numpy()], view[(group == b).to_numpy()]
-    cmp = compare(metric_values(rows_a, metric), metric_values(rows_b, metric), a, b)  # each over the statuses that count for the metric
+    (xa, pa), (xb, pb) = metric_samples(rows_a, metric), metric_samples(rows_b, metric)  # each over the statuses that count for it
+    cmp = compare(xa, xb, a, b, prompts_a=pa, prompts_b=pb)  # tested on prompts when they repeat
     st.markdown(comparison_sentence(cmp, f"median {metric_name}", seconds=metric != "tokens_per_s",
                                     why_a=why_no_values(rows_a, metric), why_b=why_no_values(rows_b, metric)))  # fmt: skip
     if by == "deployments" and metric != "tokens_per_s":  # the arena asked both the same prompts: pair them

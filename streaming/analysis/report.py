@@ -26,7 +26,7 @@ from streaming.analysis.tables import (
     Headline,
     format_percentile_table,
     headlines,
-    metric_values,
+    metric_samples,
     ok_rows,
     percentile_table,
 )
@@ -127,8 +127,8 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
         if len(deps) >= 2:
             base = deps[0]
             for other in deps[1:]:  # TTFT over every request that reached a first token
-                c = compare(metric_values(stream[stream.deployment == base], "ttft_s"), metric_values(stream[stream.deployment == other], "ttft_s"),
-                              labels.get(base, base), labels.get(other, other))  # fmt: skip
+                (xa, pa), (xb, pb) = (metric_samples(stream[stream.deployment == d], "ttft_s") for d in (base, other))
+                c = compare(xa, xb, labels.get(base, base), labels.get(other, other), prompts_a=pa, prompts_b=pb)
                 sentences.append(comparison_sentence(c))
         parts += ["<h2>In one sentence</h2><ul>", *(f"<li>{html.escape(s)}</li>" for s in sentences), "</ul>"]
         parts += ["<h2>Percentiles</h2>", f"<p class=ci>{html.escape(_NOTES)}</p>", _table(format_percentile_table(percentile_table(df)))]

@@ -156,6 +156,12 @@ def metric_values(g: pd.DataFrame, col: str) -> np.ndarray:
     return g[col].to_numpy(dtype=float, na_value=np.nan)[metric_mask(g, col)]
 
 
+def metric_samples(g: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``metric_values`` and each value's prompt (``prompt_clusters``): what ``compare`` tests on."""
+    clusters = prompt_clusters(g)
+    return metric_values(g, col), (None if clusters is None else clusters[metric_mask(g, col)])
+
+
 def prompt_clusters(g: pd.DataFrame) -> np.ndarray | None:
     """Each row's prompt, for the cluster bootstrap (a row without a prompt id is its own cluster); None without the column."""
     if "prompt_id" not in g.columns:
