@@ -31,9 +31,10 @@ from streaming.analysis.wording import (
     why_no_values,
 )
 from streaming.errors import StreamingError
-from streaming.analysis.capacity import GOODPUT_COLUMNS, THROUGHPUT_COLUMNS, parse_slos
+from streaming.analysis.capacity import GOODPUT_COLUMNS, SPAN_COLUMN, THROUGHPUT_COLUMNS, parse_slos
+from streaming.analysis.grouping import GROUP_KEYS
 from streaming.analysis.knee import knee_chart
-from streaming.analysis.tables import KEYS, summarize
+from streaming.analysis.tables import summarize
 from streaming.store.sweeps import run_configs
 
 # Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
@@ -195,7 +196,7 @@ heads = headlines(view)
 for h in heads:
     with st.container(border=True):
         name, a, b, c = st.columns([2, 3, 3, 3])
-        name.markdown(f"**{labels.get(h.deployment, h.deployment)}**")
+        name.markdown(f"**{h.label(labels)}**")
         name.caption(f"{h.n_requests} requests, {h.n_failed} failed")
         if h.deployment in replayed:
             name.caption(replayed[h.deployment][0].upper() + replayed[h.deployment][1:])
@@ -213,10 +214,12 @@ st.markdown(paired_sentence(paired_compare(paired_frame(view)), modes))
 configs = run_configs(db, sorted(picked))
 slos = parse_slos(sorted({t for c in configs.values() for t in (c.get("slos") or [])}))
 st.subheader("Throughput")
-st.caption("Successful requests, output and input tokens per second of the window from the first send to the last end"
+st.caption("Successful requests, output and input tokens per second of the span: each run from its first send to its last end over "
+           "all its workers, on one wall clock, the gaps between runs left out (the span column says what each row covers)"
            + (f"; goodput: the same over the requests meeting every SLO ({', '.join(x.text for x in slos)})." if slos else "."))  # fmt: skip
 tput = summarize(raw_requests(db, key)[mask], slos)  # the prepared frame keeps only the chart columns
-st.dataframe(tput[[*KEYS, "n", *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]].round(3), hide_index=True, key="throughput")
+tcols = [*(k for k in GROUP_KEYS if k in tput.columns), "n", SPAN_COLUMN, *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
+st.dataframe(tput[tcols].round(3), hide_index=True, key="throughput")
 sweep_ids = sorted({str(c["sweep_id"]) for c in configs.values() if c.get("sweep_id")})
 if sweep_ids:
     sweep = sweep_result(db, st.selectbox("Sweep", sweep_ids, key="sweep") if len(sweep_ids) > 1 else sweep_ids[0])
@@ -277,14 +280,14 @@ if reasoning.has_reasoning(view):
 # -- over the run -----------------------------------------------------------------------------------
 st.subheader("Over the run")
 st.caption("Drift and warm-up: each successful request's TTFT (streamed) and e2e against seconds since the first request in this view. "
-           "Aggregate throughput over the span from the first request's start to the last one's end: requests/s counts every request, "
-           "output tokens/s the successful ones' output tokens.")  # fmt: skip
+           "Aggregate throughput over the same span as the Throughput table (runs' windows on one wall clock, gaps left out): "
+           "requests/s counts every request, output tokens/s the successful ones' output tokens.")  # fmt: skip
 st.plotly_chart(over_run.latency_over_run(view), key="c_over_run")
-st.dataframe(over_run.throughput_frame(over_run.aggregate_throughput(view)), hide_index=True, key="throughput")
+st.dataframe(over_run.throughput_frame(over_run.aggregate_throughput(view)), hide_index=True, key="over_run_throughput")
 
 # -- percentile table -------------------------------------------------------------------------------
 st.subheader("Percentiles")
-st.caption("p50/p90/p95/p99 per (deployment, temperature, mode), times in ms: value [95 % bootstrap CI] and n per metric "
+st.caption("p50/p90/p95/p99 per (deployment, temperature, mode; API and reasoning effort when they vary), times in ms: value [95 % bootstrap CI] and n per metric "
            "(TTFT: every request with a first token; the rest: completed requests). "
            "Percentiles use numpy's linear method; ⚑ ≈max marks a percentile the sample cannot support "
            "(fewer than one request expected above it, e.g. p99 with n < 100).")  # fmt: skip

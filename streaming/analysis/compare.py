@@ -37,6 +37,7 @@ from streaming.analysis.estimators import (
     clean,
     median_ci,
 )
+from streaming.analysis.grouping import GROUP_KEYS, group_keys
 
 
 @dataclass(frozen=True)
@@ -234,8 +235,13 @@ def _welch_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> t
     return m - t * se, m + t * se, float(2 * sps.t.sf(abs(m) / se, df))
 
 
-def paired_frame(df: pd.DataFrame, value: str = "perceived_wait_s", keys: Sequence[str] = ("deployment", "temperature", "prompt_id")) -> pd.DataFrame:
-    """One row per prompt (within ``keys``) with the median stream and non-stream wait: columns stream, non_stream, ratio."""
+def paired_frame(df: pd.DataFrame, value: str = "perceived_wait_s", keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per prompt (within ``keys``) with the median stream and non-stream wait: columns stream, non_stream, ratio.
+
+    ``keys`` default: the grouping keys but mode (``grouping.group_keys``), then ``prompt_id``: a prompt pairs with its twin
+    of the same deployment, temperature, api and effort."""
+    if keys is None:
+        keys = [*group_keys(df, tuple(k for k in GROUP_KEYS if k != "mode")), "prompt_id"]
     need = set(keys) | {"mode", value}
     if df.empty or not need <= set(df.columns):
         return pd.DataFrame(columns=[*keys, "stream", "non_stream", "ratio", "n_stream", "n_non_stream"])

@@ -52,6 +52,14 @@ def _column(df: pd.DataFrame, name: str) -> np.ndarray:
     return df[name].to_numpy(dtype=float, na_value=np.nan) if name in df.columns else np.full(len(df), np.nan)
 
 
+def _wall_seconds(df: pd.DataFrame) -> np.ndarray:
+    """``started_at`` as seconds since the epoch (NaN when missing or unreadable)."""
+    if "started_at" not in df.columns:
+        return np.full(len(df), np.nan)
+    wall = pd.to_datetime(df["started_at"], errors="coerce", utc=True, format="ISO8601")
+    return (wall - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
+
+
 def wall_offsets(df: pd.DataFrame) -> tuple[np.ndarray, bool]:
     """Per row, wall − monotonic of the process that sent it; and whether every row had its recorded anchor."""
     off = _column(df, "clock_offset_s")
@@ -59,23 +67,13 @@ def wall_offsets(df: pd.DataFrame) -> tuple[np.ndarray, bool]:
     if not missing.any():
         return off, True
     t0 = _column(df, "t0_monotonic")
-    wall = pd.to_datetime(df["started_at"], errors="coerce", utc=True, format="ISO8601") if "started_at" in df.columns else None
-    if wall is not None:
-        secs = (wall - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
-        guess = pd.Series(secs - t0, index=df.index)
+    if "started_at" in df.columns:
+        guess = pd.Series(_wall_seconds(df) - t0, index=df.index)
         keys = [k for k in ("run_id", "worker") if k in df.columns]
         if keys:  # one anchor per worker: the median of its rows' estimates
             guess = guess.groupby([df[k].astype(object).fillna("") for k in keys], sort=False).transform("median")
         off = np.where(missing, guess.to_numpy(dtype=float), off)
     return off, False
-
-
-def request_windows(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each request's send and end on the shared wall clock (NaN when it has no time)."""
-    off, _ = wall_offsets(df)
-    start = _column(df, "t0_monotonic") + off
-    e2e = _column(df, "e2e_s")
-    return start, np.where(np.isfinite(e2e), start + e2e, start)
 
 
 def _union_length(intervals: list[tuple[float, float]]) -> float:
@@ -90,23 +88,34 @@ def _union_length(intervals: list[tuple[float, float]]) -> float:
 
 def span_of(df: pd.DataFrame) -> Span:
     """The selection's span (module doc); ``NO_SPAN`` when no row has a time."""
-    if df.empty or "t0_monotonic" not in df.columns:
+    if df.empty or not {"t0_monotonic", "started_at"} & set(df.columns):
         return NO_SPAN
-    start, end = request_windows(df)
-    ok = np.isfinite(start)
-    if not ok.any():
+    if "t0_monotonic" in df.columns:
+        off, anchored = wall_offsets(df)
+        t0 = _column(df, "t0_monotonic")
+    else:  # a frame with wall-clock labels only: they are the times (to the millisecond)
+        t0, off, anchored = _wall_seconds(df), np.zeros(len(df)), False
+    e2e = _column(df, "e2e_s")
+    end = np.where(np.isfinite(e2e), t0 + e2e, t0)
+    timed = np.isfinite(t0)
+    if not timed.any():
         return NO_SPAN
-    d = pd.DataFrame({"run": df["run_id"].astype(object).fillna("") if "run_id" in df.columns else "",
-                      "worker": df["worker"].astype(object).fillna("") if "worker" in df.columns else "",
+    d = pd.DataFrame({"run": df["run_id"].astype(object).fillna("").to_numpy() if "run_id" in df.columns else "",
+                      "worker": df["worker"].astype(object).fillna("").to_numpy() if "worker" in df.columns else "",
                       "demo": (df["tag"] == "demo").to_numpy() if "tag" in df.columns else False,
-                      "start": start, "end": end})[ok]  # fmt: skip
-    intervals = [(float(a), float(b)) for a, b in d.loc[d["demo"], ["start", "end"]].itertuples(index=False)]
-    runs = d[~d["demo"]].groupby("run", sort=False).agg(start=("start", "min"), end=("end", "max"))
+                      "start": t0 + np.nan_to_num(off), "end": end + np.nan_to_num(off), "wall": np.isfinite(off)})[timed]  # fmt: skip
+    on_wall = d[d["wall"]]
+    intervals = [(float(a), float(b)) for a, b in on_wall.loc[on_wall["demo"], ["start", "end"]].itertuples(index=False)]
+    runs = on_wall[~on_wall["demo"]].groupby("run", sort=False).agg(start=("start", "min"), end=("end", "max"))
     intervals += [(float(a), float(b)) for a, b in runs.itertuples(index=False)]
     seconds = _union_length(intervals)
-    _, anchored = wall_offsets(df[ok])
+    # no anchor at all (no offset, no started_at): each worker on its own clock; a run lasts as long as its longest worker
+    own = d[~d["wall"]].groupby(["run", "worker"], sort=False).agg(start=("start", "min"), end=("end", "max"))
+    if len(own):
+        seconds += float((own["end"] - own["start"]).groupby(level="run").max().sum())
     workers = int(d.groupby("run", sort=False)["worker"].nunique().max())  # processes per run (the most of any run)
-    return Span(seconds if seconds > 0 else float("nan"), int(d["run"].nunique()), workers, anchored)
+    single = d["run"].nunique() == 1 and workers == 1  # one clock: no anchor needed
+    return Span(seconds if seconds > 0 else float("nan"), int(d["run"].nunique()), workers, anchored or single)
 
 
 def worker_windows(df: pd.DataFrame) -> pd.DataFrame:
