@@ -67,8 +67,8 @@ def prepared(db: str, key: tuple[tuple[str, int], ...]) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def csv_bytes(_df: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str) -> bytes:
-    """CSV of the filtered rows; cached by (runs, filters): hashing the frame itself would cost more than the export."""
+def csv_bytes(_df: pd.DataFrame, db: str, rows: str) -> bytes:
+    """CSV of the selected rows; cached by (database, ``selection_key`` of the rows): any filter that changes the rows changes it."""
     flat = _df.copy()
     for c in ("chunk_times_s", "chunk_chars", "itl_s", "ratelimit", "content_filter", "attempts"):
         if c in flat.columns:
@@ -84,11 +84,11 @@ def sweep_result(db: str, sweep_id: str) -> object:
 
 
 @st.cache_data(show_spinner="Building the report…", max_entries=2)
-def html_bytes(_df: pd.DataFrame, _runs: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str) -> bytes:
-    """The shareable HTML report of the filtered rows (the CLI's ``report --format html``), built only when downloaded."""
+def html_bytes(_df: pd.DataFrame, _runs: pd.DataFrame, db: str, rows: str, title: str) -> bytes:
+    """The shareable HTML report of the selected rows (the CLI's ``report --format html``), built only when downloaded."""
     from streaming.analysis.report import html_report
 
-    return html_report(_df, _runs, "Streaming LLM Lab report: " + ", ".join(r for r, _ in key)).encode()
+    return html_report(_df, _runs, title).encode()
 
 
 def quick_benchmark(db: str) -> str:
@@ -325,7 +325,9 @@ else:
 # -- export -----------------------------------------------------------------------------------------
 st.subheader("Export")
 raw = raw_requests(db, key)
-st.download_button("Download the filtered rows (CSV)", csv_bytes(raw[mask], key, repr((deps, tsel, modes, sizes))), file_name="requests.csv", mime="text/csv", key="csv")
-st.download_button("Download the HTML report", lambda: html_bytes(view, runs[runs["run_id"].isin(picked)], key, repr((deps, tsel, modes, sizes))),
+rows_key = store.selection_key(raw[mask])  # the selected rows themselves: every filter (API, effort, live/replay, …) is in it
+st.download_button("Download the filtered rows (CSV)", csv_bytes(raw[mask], db, rows_key), file_name="requests.csv", mime="text/csv", key="csv")
+st.download_button("Download the HTML report", lambda: html_bytes(view, runs[runs["run_id"].isin(picked)], db, rows_key,
+                                                                  "Streaming LLM Lab report: " + ", ".join(r for r, _ in key)),
                    file_name="streaming-report.html", mime="text/html", key="html", on_click="ignore", icon=":material/download:")  # fmt: skip
 st.caption("The shareable HTML report (self-contained, opens offline): `python -m streaming report RUN_ID --format html --out report.html`.")

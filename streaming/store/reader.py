@@ -133,6 +133,13 @@ def load_requests(db_path: str | os.PathLike[str] | None = None, run_ids: Sequen
     return df
 
 
+def selection_key(df: pd.DataFrame) -> str:
+    """A digest of which stored requests ``df`` holds (their row ids, in order): a cache key for anything built from them."""
+    import hashlib
+
+    return hashlib.sha256(df["request_key"].to_numpy(dtype=np.int64).tobytes()).hexdigest()
+
+
 def list_runs(db_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """One row per run, newest first: run_id, created_at, finished_at, status, kind, tag, n_requests,
     n_errors, deployments, notes, warnings, loop_lag_p99_ms. A ``running`` run whose process is gone
