@@ -83,6 +83,9 @@ def format_summary(summary: pd.DataFrame) -> str:
         t["goodput tok/s"] = [("-" if pd.isna(v) else f"{v:.1f}") for v in summary["goodput_tokens_per_s"]]
         t["SLO met"] = [("-" if pd.isna(v) else f"{v:.0%}") for v in summary["slo_met"]]
     table = t.to_string(index=False)
+    if "span" in summary.columns:  # which time the rates divide by
+        spans = sorted({str(v) for v in summary["span"] if isinstance(v, str)})
+        table += "\nreq/s and tok/s per second of each row's span: " + "; ".join(spans) if spans else ""
     if flagged:
         table += "\n* too few requests behind this percentile (p90 needs 10, p95 20, p99 100): it is the sample's extreme, not an estimate"
     return table

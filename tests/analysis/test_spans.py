@@ -9,7 +9,7 @@ import pytest
 
 from streaming.analysis.capacity import throughput_row
 from streaming.analysis.spans import span_of, worker_windows
-from streaming.analysis.tables import summarize
+from streaming.analysis.tables import format_summary, summarize
 from streaming.core.record import StreamRecord
 from streaming.store import Store, load_requests
 
@@ -48,6 +48,7 @@ def test_gaps_between_runs_are_left_out(tmp_path: Path) -> None:
     assert span_of(df[df["run_id"] == a]).seconds == pytest.approx(10.0) and span_of(df[df["run_id"] == b]).seconds == pytest.approx(10.0)
     table = summarize(df)  # the throughput table's row says which span it divides by
     assert table["span"].iloc[0] == "over 1 worker, 2 runs, 20.0 s" and table["requests_per_s"].iloc[0] == pytest.approx(1.0)
+    assert "per second of each row's span: over 1 worker, 2 runs, 20.0 s" in format_summary(table)  # the CLI's table says it too
 
 
 def test_overlapping_runs_count_once(tmp_path: Path) -> None:
