@@ -20,7 +20,7 @@ from streaming.analysis.compare import (
 from streaming.analysis.tables import (
     format_percentile_table,
     headlines,
-    metric_values,
+    metric_samples,
     percentile_table,
 )
 from streaming.analysis.wording import (
@@ -30,9 +30,10 @@ from streaming.analysis.wording import (
     why_no_values,
 )
 from streaming.errors import StreamingError
-from streaming.analysis.capacity import GOODPUT_COLUMNS, THROUGHPUT_COLUMNS, parse_slos
+from streaming.analysis.capacity import GOODPUT_COLUMNS, SPAN_COLUMN, THROUGHPUT_COLUMNS, parse_slos
+from streaming.analysis.grouping import GROUP_KEYS
 from streaming.analysis.knee import knee_chart
-from streaming.analysis.tables import KEYS, summarize
+from streaming.analysis.tables import summarize
 from streaming.store.sweeps import run_configs
 from ui import gate
 
@@ -66,8 +67,8 @@ def prepared(db: str, key: tuple[tuple[str, int], ...]) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def csv_bytes(_df: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str) -> bytes:
-    """CSV of the filtered rows; cached by (runs, filters): hashing the frame itself would cost more than the export."""
+def csv_bytes(_df: pd.DataFrame, db: str, rows: str) -> bytes:
+    """CSV of the selected rows; cached by (database, ``selection_key`` of the rows): any filter that changes the rows changes it."""
     flat = _df.copy()
     for c in ("chunk_times_s", "chunk_chars", "itl_s", "ratelimit", "content_filter", "attempts"):
         if c in flat.columns:
@@ -83,11 +84,11 @@ def sweep_result(db: str, sweep_id: str) -> object:
 
 
 @st.cache_data(show_spinner="Building the report…", max_entries=2)
-def html_bytes(_df: pd.DataFrame, _runs: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str) -> bytes:
-    """The shareable HTML report of the filtered rows (the CLI's ``report --format html``), built only when downloaded."""
+def html_bytes(_df: pd.DataFrame, _runs: pd.DataFrame, db: str, rows: str, title: str) -> bytes:
+    """The shareable HTML report of the selected rows (the CLI's ``report --format html``), built only when downloaded."""
     from streaming.analysis.report import html_report
 
-    return html_report(_df, _runs, "Streaming LLM Lab report: " + ", ".join(r for r, _ in key)).encode()
+    return html_report(_df, _runs, title).encode()
 
 
 def quick_benchmark(db: str) -> str:
@@ -195,7 +196,7 @@ heads = headlines(view)
 for h in heads:
     with st.container(border=True):
         name, a, b, c = st.columns([2, 3, 3, 3])
-        name.markdown(f"**{labels.get(h.deployment, h.deployment)}**")
+        name.markdown(f"**{h.label(labels)}**")
         name.caption(f"{h.n_requests} requests, {h.n_failed} failed")
         if h.deployment in replayed:
             name.caption(replayed[h.deployment][0].upper() + replayed[h.deployment][1:])
@@ -213,10 +214,12 @@ st.markdown(paired_sentence(paired_compare(paired_frame(view)), modes))
 configs = run_configs(db, sorted(picked))
 slos = parse_slos(sorted({t for c in configs.values() for t in (c.get("slos") or [])}))
 st.subheader("Throughput")
-st.caption("Successful requests, output and input tokens per second of the window from the first send to the last end"
+st.caption("Successful requests, output and input tokens per second of the span: each run from its first send to its last end over "
+           "all its workers, on one wall clock, the gaps between runs left out (the span column says what each row covers)"
            + (f"; goodput: the same over the requests meeting every SLO ({', '.join(x.text for x in slos)})." if slos else "."))  # fmt: skip
 tput = summarize(raw_requests(db, key)[mask], slos)  # the prepared frame keeps only the chart columns
-st.dataframe(tput[[*KEYS, "n", *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]].round(3), hide_index=True, key="throughput")
+tcols = [*(k for k in GROUP_KEYS if k in tput.columns), "n", SPAN_COLUMN, *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
+st.dataframe(tput[tcols].round(3), hide_index=True, key="throughput")
 sweep_ids = sorted({str(c["sweep_id"]) for c in configs.values() if c.get("sweep_id")})
 if sweep_ids:
     sweep = sweep_result(db, st.selectbox("Sweep", sweep_ids, key="sweep") if len(sweep_ids) > 1 else sweep_ids[0])
@@ -277,14 +280,14 @@ if reasoning.has_reasoning(view):
 # -- over the run -----------------------------------------------------------------------------------
 st.subheader("Over the run")
 st.caption("Drift and warm-up: each successful request's TTFT (streamed) and e2e against seconds since the first request in this view. "
-           "Aggregate throughput over the span from the first request's start to the last one's end: requests/s counts every request, "
-           "output tokens/s the successful ones' output tokens.")  # fmt: skip
+           "Aggregate throughput over the same span as the Throughput table (runs' windows on one wall clock, gaps left out): "
+           "requests/s counts every request, output tokens/s the successful ones' output tokens.")  # fmt: skip
 st.plotly_chart(over_run.latency_over_run(view), key="c_over_run")
-st.dataframe(over_run.throughput_frame(over_run.aggregate_throughput(view)), hide_index=True, key="throughput")
+st.dataframe(over_run.throughput_frame(over_run.aggregate_throughput(view)), hide_index=True, key="over_run_throughput")
 
 # -- percentile table -------------------------------------------------------------------------------
 st.subheader("Percentiles")
-st.caption("p50/p90/p95/p99 per (deployment, temperature, mode), times in ms: value [95 % bootstrap CI] and n per metric "
+st.caption("p50/p90/p95/p99 per (deployment, temperature, mode; API and reasoning effort when they vary), times in ms: value [95 % bootstrap CI] and n per metric "
            "(TTFT: every request with a first token; the rest: completed requests). "
            "Percentiles use numpy's linear method; ⚑ ≈max marks a percentile the sample cannot support "
            "(fewer than one request expected above it, e.g. p99 with n < 100).")  # fmt: skip
@@ -309,7 +312,8 @@ else:
     b = c2.selectbox("B", options, index=1, key="cmp_b")
     metric = METRIC_CHOICES[metric_name]
     rows_a, rows_b = view[(group == a).to_numpy()], view[(group == b).to_numpy()]
-    cmp = compare(metric_values(rows_a, metric), metric_values(rows_b, metric), a, b)  # each over the statuses that count for the metric
+    (xa, pa), (xb, pb) = metric_samples(rows_a, metric), metric_samples(rows_b, metric)  # each over the statuses that count for it
+    cmp = compare(xa, xb, a, b, prompts_a=pa, prompts_b=pb)  # tested on prompts when they repeat
     st.markdown(comparison_sentence(cmp, f"median {metric_name}", seconds=metric != "tokens_per_s",
                                     why_a=why_no_values(rows_a, metric), why_b=why_no_values(rows_b, metric)))  # fmt: skip
     if by == "deployments" and metric != "tokens_per_s":  # the arena asked both the same prompts: pair them
@@ -321,7 +325,9 @@ else:
 # -- export -----------------------------------------------------------------------------------------
 st.subheader("Export")
 raw = raw_requests(db, key)
-st.download_button("Download the filtered rows (CSV)", csv_bytes(raw[mask], key, repr((deps, tsel, modes, sizes))), file_name="requests.csv", mime="text/csv", key="csv")
-st.download_button("Download the HTML report", lambda: html_bytes(view, runs[runs["run_id"].isin(picked)], key, repr((deps, tsel, modes, sizes))),
+rows_key = store.selection_key(raw[mask])  # the selected rows themselves: every filter (API, effort, live/replay, …) is in it
+st.download_button("Download the filtered rows (CSV)", csv_bytes(raw[mask], db, rows_key), file_name="requests.csv", mime="text/csv", key="csv")
+st.download_button("Download the HTML report", lambda: html_bytes(view, runs[runs["run_id"].isin(picked)], db, rows_key,
+                                                                  "Streaming LLM Lab report: " + ", ".join(r for r, _ in key)),
                    file_name="streaming-report.html", mime="text/html", key="html", on_click="ignore", icon=":material/download:")  # fmt: skip
 st.caption("The shareable HTML report (self-contained, opens offline): `python -m streaming report RUN_ID --format html --out report.html`.")

@@ -2,10 +2,12 @@
 
 Definitions (the README repeats them):
 
-- *window*: from the first request's send (``t0``) to the last request's end (``t0 + e2e``), over
-  every request of the group, failures included;
-- *requests/s*: successful requests / window; *output tokens/s* and *input tokens/s*: their
-  ``output_tokens`` and ``input_tokens`` summed / window;
+- *span*: how long the group was sending (``analysis/spans``): the union of its runs' windows, each from
+  the first send to the last end over all its workers on the shared wall clock (each worker's monotonic
+  times plus its recorded wall-clock offset), failures included; gaps between runs are not counted;
+- *requests/s*: successful requests / span; *output tokens/s* and *input tokens/s*: their
+  ``output_tokens`` and ``input_tokens`` summed / span; ``span`` says what it covers
+  ("over 2 workers, 1 run, 12.3 s");
 - *goodput*: the same two rates (requests/s, output tokens/s) over the successful requests that
   meet every SLO given; a percentile SLO (``ttft_p95 <= 0.5``) is applied to each request's own
   value (its TTFT ≤ 0.5 s), a request whose value is undefined (TTFT of a non-streaming call) does
@@ -29,13 +31,16 @@ import pandas as pd
 from scipy import stats as sps
 
 from streaming.analysis.metric_names import SUMMARY_METRICS
+from streaming.analysis.estimators import Estimate, bootstrap_quantiles
+from streaming.analysis.spans import Span, span_of
 from streaming.errors import ConfigError
 
 _SLO = re.compile(r"^\s*([a-z_0-9]+)\s*(>=|<=|==|!=|>|<)\s*([-+0-9.eE]+)\s*$")
 _OPS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne}
 _PCT = re.compile(r"^(ttft|e2e|tpot|tokens_per_s|wait)_p(\d+)$")
 PER_REQUEST = {"ttft": "ttft_s", "e2e": "e2e_s", "tpot": "tpot_s", "tokens_per_s": "tokens_per_s", "wait": "perceived_wait_s"}
-THROUGHPUT_COLUMNS = ("duration_s", "requests_per_s", "output_tokens_per_s", "input_tokens_per_s")
+THROUGHPUT_COLUMNS = ("duration_s", "runs", "workers", "requests_per_s", "output_tokens_per_s", "input_tokens_per_s")
+SPAN_COLUMN = "span"  # text: which span the throughput figures divide by
 GOODPUT_COLUMNS = ("goodput_requests_per_s", "goodput_tokens_per_s", "slo_met")
 SATURATION_MIN_N = 24
 
@@ -83,17 +88,8 @@ def parse_slos(texts: Sequence[str], flag: str = "--slo") -> list[Slo]:
 
 # -- throughput and goodput ----------------------------------------------------------------------
 def window_s(df: pd.DataFrame) -> float:
-    """Seconds from the first send to the last end over the rows given (NaN when none is timed)."""
-    if df.empty or "t0_monotonic" not in df.columns or "e2e_s" not in df.columns:  # a frame without timings (e.g. a summary's test frame)
-        return float("nan")
-    t0 = df["t0_monotonic"].to_numpy(dtype=float)
-    e2e = df["e2e_s"].to_numpy(dtype=float)
-    ok = np.isfinite(t0)
-    if not ok.any():
-        return float("nan")
-    end = np.where(np.isfinite(e2e), t0 + e2e, t0)
-    span = float(np.nanmax(end[ok]) - np.nanmin(t0[ok]))
-    return span if span > 0 else float("nan")
+    """Seconds the rows were sending: the span of ``analysis.spans`` (NaN when none is timed)."""
+    return span_of(df).seconds
 
 
 def meets_slos(df: pd.DataFrame, slos: Sequence[Slo]) -> np.ndarray:
@@ -110,8 +106,10 @@ def meets_slos(df: pd.DataFrame, slos: Sequence[Slo]) -> np.ndarray:
 
 
 def throughput_row(g: pd.DataFrame, slos: Sequence[Slo] = ()) -> dict[str, float]:
-    """duration_s, requests_per_s, output/input tokens per s; with SLOs also goodput and the share of requests meeting them."""
-    w = window_s(g)
+    """duration_s (the span), runs, workers, requests_per_s, output/input tokens per s; with SLOs also goodput and the share
+    of requests meeting them."""
+    span = span_of(g)
+    w = span.seconds
     ok = g[g["status"] == "ok"]
 
     def rate(x: float) -> float:
@@ -120,7 +118,7 @@ def throughput_row(g: pd.DataFrame, slos: Sequence[Slo] = ()) -> dict[str, float
     def tokens(d: pd.DataFrame, col: str) -> float:
         return float(d[col].astype(float).fillna(0).sum()) if col in d.columns else float("nan")
 
-    out = {"duration_s": w, "requests_per_s": rate(len(ok)), "output_tokens_per_s": rate(tokens(ok, "output_tokens")),
+    out = {"duration_s": w, "runs": float(span.runs), "workers": float(span.workers), "requests_per_s": rate(len(ok)), "output_tokens_per_s": rate(tokens(ok, "output_tokens")),
            "input_tokens_per_s": rate(tokens(ok, "input_tokens"))}  # fmt: skip
     if slos:
         met = meets_slos(g, slos)
@@ -134,12 +132,19 @@ def with_throughput(summary: pd.DataFrame, df: pd.DataFrame, keys: Sequence[str]
     """The summary with the throughput (and, given SLOs, goodput) columns appended, per group."""
     cols = [*THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
     if summary.empty or df.empty:
-        return summary.reindex(columns=[*summary.columns, *cols])
+        return summary.reindex(columns=[*summary.columns, *cols, SPAN_COLUMN])
     rows = {_key(k): throughput_row(g, slos) for k, g in df.groupby(list(keys), dropna=False, sort=True)}
     out = summary.copy()
     for c in cols:
         out[c] = [rows.get(_key(r), {}).get(c, float("nan")) for r in summary[list(keys)].itertuples(index=False, name=None)]
+    out[SPAN_COLUMN] = [span_text(r) for r in out[["duration_s", "runs", "workers"]].itertuples(index=False)]
     return out
+
+
+def span_text(row: Sequence[float]) -> str:
+    """(duration_s, runs, workers) as ``over 2 workers, 1 run, 12.3 s``."""
+    seconds, runs, workers = (float(v) for v in row)
+    return "no timed request" if math.isnan(seconds) else Span(seconds, int(runs), int(workers)).text
 
 
 def _key(k: object) -> tuple[object, ...]:

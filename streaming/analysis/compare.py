@@ -1,8 +1,27 @@
-"""Statistical comparisons: difference in medians with a bootstrap CI, Mann-Whitney U, Cliff's delta, paired ratios.
+"""Statistical comparisons: two groups' medians on the unit they were sampled in (prompts, or requests), paired ratios.
+
+Requests on one prompt are not independent: with 5 prompts × 20 repeats a test over requests acts as if
+n = 100 and calls noise significant. So ``compare`` takes each value's prompt and tests on prompts:
+
+- *paired prompts* (both sides ran at least two of the same prompts): each prompt's median on each side;
+  a paired t-test (k − 1 degrees of freedom) on the common prompts' log ratios log(B's median / A's median),
+  and its t interval. Latency effects are multiplicative (a slow prompt is slow on both), so on the log scale
+  the per-prompt differences have one spread and the t-test holds its size with 5 prompts;
+- *prompts* (unpaired: fewer than two prompts in common): Welch's t-test on the two sides' log prompt
+  medians, and its interval;
+- *requests*: when no prompt repeats (every request is its own unit) or a side ran one prompt only (the
+  result then holds for that prompt): the difference in medians with a bootstrap CI and Mann-Whitney U.
+
+A t interval and not the cluster bootstrap: with 5 prompts a bootstrap over prompts is too narrow (it
+misses the (k − 1)/k variance factor and the t quantile). The test and the interval use the same unit,
+so the interval excludes 0 exactly when p < 0.05. On prompts, each side's figure is the geometric mean of its
+prompt medians, the difference is B's minus A's, and its CI is A's figure × (the ratio's CI − 1).
+benchmarks/compare_false_positives.py measures the false-positive rate on a known null.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,11 +37,37 @@ from streaming.analysis.estimators import (
     clean,
     median_ci,
 )
+from streaming.analysis.grouping import GROUP_KEYS, group_keys
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What the test and the CI count as one observation: ``requests``, ``prompts`` or ``paired prompts``."""
+
+    kind: str = "requests"
+    n_a: int = 0  # units on each side (prompts; requests for ``requests``)
+    n_b: int = 0
+    repeats: tuple[int, int] = (1, 1)  # fewest and most requests per prompt
+
+    @property
+    def text(self) -> str:
+        """``over 5 prompts (paired), 20 repeats each``, as the sentence and the table show it."""
+        lo, hi = self.repeats
+        reps = f"{lo} repeat{'s' if lo != 1 else ''} each" if lo == hi else f"{lo}–{hi} repeats per prompt"
+        if self.kind == "paired prompts":
+            return f"over {self.n_a} prompt{'s' if self.n_a != 1 else ''} (paired), {reps}"
+        if self.kind == "prompts":
+            return f"over {self.n_a} and {self.n_b} prompts (unpaired), {reps}"
+        if lo > 1:  # one prompt: its repeats are the sample, and the answer is about that prompt
+            return f"over requests on one prompt, {reps}: true of that prompt only"
+        return "over requests (no prompt repeats)"
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Two independent samples compared: difference in medians (b − a) with CI, Mann-Whitney U and Cliff's delta."""
+    """Two groups compared on ``unit``: B − A with a 95 % CI and a two-sided test, plus Cliff's delta over requests.
+
+    With prompts as the unit, ``median_a``/``median_b`` are the geometric mean of each side's prompt medians."""
 
     label_a: str
     label_b: str
@@ -36,6 +81,13 @@ class Comparison:
     p_value: float
     effect: float  # Cliff's delta, P(b > a) - P(b < a), in [-1, 1]
     test: str = "Mann-Whitney U (two-sided)"
+    unit: Unit = Unit()
+
+    @property
+    def ratio(self) -> tuple[float, float, float]:
+        """B / A with its CI (from the difference: exact for prompts, where the CI is built as a ratio)."""
+        m = self.median_a
+        return tuple(float("nan") if not m else 1.0 + x / m for x in (self.diff, self.diff_lo, self.diff_hi))  # type: ignore[return-value]
 
     @property
     def significant(self) -> bool:
@@ -98,22 +150,98 @@ def compare(
     label_b: str = "B",
     resamples: int = DEFAULT_RESAMPLES,
     seed: int | None = DEFAULT_SEED,
+    *,
+    prompts_a: Sequence[object] | np.ndarray | None = None,
+    prompts_b: Sequence[object] | np.ndarray | None = None,
 ) -> Comparison:
-    """Compare two independent samples: difference in medians (b − a), Mann-Whitney U p-value, Cliff's delta."""
-    xa, xb = clean(a), clean(b)
+    """Compare two groups (b − a) on the unit they were sampled in: paired prompts, prompts, or requests (module doc).
+
+    ``prompts_a``/``prompts_b``: each value's prompt (aligned with ``a``/``b``); without them, requests are the unit."""
+    xa, ca = _aligned(a, prompts_a)
+    xb, cb = _aligned(b, prompts_b)
+    delta = cliffs_delta(xa, xb)
+    if xa.size and xb.size and ca is not None and cb is not None:
+        ga, gb = _prompt_medians(xa, ca), _prompt_medians(xb, cb)
+        counts = [int(v) for v in (*ga["size"], *gb["size"])]
+        repeats = (min(counts), max(counts))
+        common = ga.index.intersection(gb.index)
+        positive = bool((ga["median"] > 0).all() and (gb["median"] > 0).all())  # a log needs positive medians
+        if positive and len(common) >= 2:
+            la, lb = np.log(ga.loc[common, "median"].to_numpy(float)), np.log(gb.loc[common, "median"].to_numpy(float))
+            lo, hi, p = _t_interval(lb - la)
+            unit = Unit("paired prompts", len(common), len(common), repeats)
+            return _on_prompts(label_a, label_b, xa.size, xb.size, la, lb, lo, hi, p, delta, "paired t-test over prompts", unit)
+        if positive and len(ga) >= 2 and len(gb) >= 2 and repeats[1] > 1:
+            la, lb = np.log(ga["median"].to_numpy(float)), np.log(gb["median"].to_numpy(float))
+            lo, hi, p = _welch_interval(la, lb)
+            unit = Unit("prompts", len(ga), len(gb), repeats)
+            return _on_prompts(label_a, label_b, xa.size, xb.size, la, lb, lo, hi, p, delta, "Welch t-test over prompts", unit)
+        unit = Unit("requests", int(xa.size), int(xb.size), repeats)
+    else:
+        unit = Unit("requests", int(xa.size), int(xb.size), (1, 1))
     d = diff_in_medians(xa, xb, resamples=resamples, seed=seed)
     if xa.size and xb.size:
         res = sps.mannwhitneyu(xb, xa, alternative="two-sided", method="auto" if xa.size * xb.size < 250_000 else "asymptotic")
         p = float(res.pvalue)
-        delta = float(2.0 * res.statistic / (xa.size * xb.size) - 1.0)
         ma, mb = float(np.median(xa)), float(np.median(xb))
     else:
-        p = delta = ma = mb = float("nan")
-    return Comparison(label_a, label_b, int(xa.size), int(xb.size), ma, mb, d.value, d.lo, d.hi, p, delta)
+        p = ma = mb = float("nan")
+    return Comparison(label_a, label_b, int(xa.size), int(xb.size), ma, mb, d.value, d.lo, d.hi, p, delta, unit=unit)
 
 
-def paired_frame(df: pd.DataFrame, value: str = "perceived_wait_s", keys: Sequence[str] = ("deployment", "temperature", "prompt_id")) -> pd.DataFrame:
-    """One row per prompt (within ``keys``) with the median stream and non-stream wait: columns stream, non_stream, ratio."""
+def _on_prompts(label_a: str, label_b: str, n_a: int, n_b: int, la: np.ndarray, lb: np.ndarray, lo: float, hi: float, p: float,
+                delta: float, test: str, unit: Unit) -> Comparison:  # fmt: skip
+    """A Comparison from log prompt medians and the log-ratio interval: medians are geometric means over prompts."""
+    ma, mb = math.exp(float(la.mean())), math.exp(float(lb.mean()))
+    return Comparison(label_a, label_b, int(n_a), int(n_b), ma, mb, mb - ma, ma * math.expm1(lo), ma * math.expm1(hi), p, delta, test, unit)
+
+
+def _aligned(x: Sequence[float] | np.ndarray, prompts: Sequence[object] | np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The finite values and their prompts (None without prompts)."""
+    v = pd.to_numeric(pd.Series(x, dtype=object), errors="coerce").to_numpy(dtype=float, na_value=np.nan) if not (
+        isinstance(x, np.ndarray) and x.dtype.kind in "fiu") else np.asarray(x, dtype=float)  # fmt: skip
+    keep = np.isfinite(v)
+    if prompts is None:
+        return v[keep], None
+    c = np.asarray(prompts, dtype=object)
+    if c.shape != v.shape:
+        raise ValueError(f"prompts: {c.size} labels for {v.size} values; give one prompt per value")
+    return v[keep], c[keep]
+
+
+def _prompt_medians(x: np.ndarray, prompts: np.ndarray) -> pd.DataFrame:
+    """Per prompt: the median and the number of requests."""
+    return pd.DataFrame({"p": prompts, "x": x}).groupby("p", sort=True)["x"].agg(["median", "size"])
+
+
+def _t_interval(d: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(lo, hi, p) of the mean of ``d`` (one-sample t: ``k − 1`` degrees of freedom)."""
+    k, m = d.size, float(d.mean())
+    se = float(d.std(ddof=1)) / math.sqrt(k)
+    if se == 0:  # every prompt moved by exactly the same amount
+        return m, m, (1.0 if m == 0 else 0.0)
+    t = float(sps.t.ppf(0.5 + confidence / 2, k - 1))
+    return m - t * se, m + t * se, float(2 * sps.t.sf(abs(m) / se, k - 1))
+
+
+def _welch_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(lo, hi, p) of mean(b) − mean(a), Welch's unequal-variance t with Welch–Satterthwaite degrees of freedom."""
+    va, vb = float(a.var(ddof=1)) / a.size, float(b.var(ddof=1)) / b.size
+    m, se = float(b.mean() - a.mean()), math.sqrt(va + vb)
+    if se == 0:
+        return m, m, (1.0 if m == 0 else 0.0)
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    t = float(sps.t.ppf(0.5 + confidence / 2, df))
+    return m - t * se, m + t * se, float(2 * sps.t.sf(abs(m) / se, df))
+
+
+def paired_frame(df: pd.DataFrame, value: str = "perceived_wait_s", keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per prompt (within ``keys``) with the median stream and non-stream wait: columns stream, non_stream, ratio.
+
+    ``keys`` default: the grouping keys but mode (``grouping.group_keys``), then ``prompt_id``: a prompt pairs with its twin
+    of the same deployment, temperature, api and effort."""
+    if keys is None:
+        keys = [*group_keys(df, tuple(k for k in GROUP_KEYS if k != "mode")), "prompt_id"]
     need = set(keys) | {"mode", value}
     if df.empty or not need <= set(df.columns):
         return pd.DataFrame(columns=[*keys, "stream", "non_stream", "ratio", "n_stream", "n_non_stream"])

@@ -4,13 +4,21 @@ the latency SLOs as lines, and the edge marked."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import plotly.graph_objects as go
 
+from streaming.analysis.capacity import span_text
 from streaming.analysis.sweep import SweepResult
 
 _COLORS = {"ttft_p95": "#1f77b4", "e2e_p95": "#ff7f0e"}
 _NAMES = {"ttft_p95": "TTFT p95", "e2e_p95": "e2e p95"}
+
+
+def _span(step: Any) -> str:
+    """Which span the step's throughput divides by (``over 2 workers, 1 run, 12.3 s``)."""
+    t = step.throughput
+    return span_text((t.get("duration_s", math.nan), t.get("runs", 0), t.get("workers", 0)))
 
 
 def knee_chart(result: SweepResult, x: str = "output_tokens_per_s") -> go.Figure:
@@ -31,9 +39,9 @@ def knee_chart(result: SweepResult, x: str = "output_tokens_per_s") -> go.Figure
             x=xs, y=[e.value for e in est], mode="lines+markers+text", name=_NAMES[key], line={"color": _COLORS[key]},
             text=[f"{s.load:g}" for s in steps], textposition="top left",
             error_y={"type": "data", "symmetric": False, "array": [e.hi - e.value for e in est], "arrayminus": [e.value - e.lo for e in est]},
-            customdata=[[s.load, e.lo, e.hi, e.n] for s, e in zip(steps, est)],
+            customdata=[[s.load, e.lo, e.hi, e.n, _span(s)] for s, e in zip(steps, est)],
             hovertemplate=f"{result.by} %{{customdata[0]:g}} {unit}<br>{_NAMES[key]} %{{y:.3f}} s (95 %% CI %{{customdata[1]:.3f}}–%{{customdata[2]:.3f}}, n=%{{customdata[3]}})<br>"
-                          f"{xlabel} %{{x:.1f}}<extra></extra>",
+                          f"{xlabel} %{{x:.1f}} (%{{customdata[4]}})<extra></extra>",
         ))  # fmt: skip
     for slo in result.slos:
         if slo.metric in _NAMES:

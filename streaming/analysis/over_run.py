@@ -1,19 +1,22 @@
 """Over the run: latency against time since the run started (drift, warm-up), and aggregate throughput.
 
 - time since start: a request's ``started_at`` minus the earliest ``started_at`` in the selection;
-- aggregate throughput over a span from the first request's start to the last request's end
-  (``started_at`` + ``e2e_s``): requests/s = finished requests / span, output tokens/s = the sum of
-  successful requests' ``output_tokens`` / span. Failed requests count in requests/s, not in tokens.
+- aggregate throughput over the selection's span (``analysis.spans``: per run, from the first send to the
+  last end over all its workers on the shared wall clock; the gaps between runs left out):
+  requests/s = finished requests / span, output tokens/s = the sum of successful requests'
+  ``output_tokens`` / span. Failed requests count in requests/s, not in tokens.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from streaming.analysis.charts import _colors, _empty, _fig, dep_labels
+from streaming.analysis.spans import span_of
 
 
 def _starts(df: pd.DataFrame) -> pd.Series:
@@ -29,25 +32,22 @@ class Throughput:
     span_s: float
     requests_per_s: float | None
     output_tokens_per_s: float | None
+    span: str = ""  # which span: "over 2 workers, 1 run, 12.3 s"
 
 
 def aggregate_throughput(df: pd.DataFrame, by: str | None = "deployment") -> list[Throughput]:
     """One ``Throughput`` per deployment (or one for everything with ``by=None``); see the module doc for the definitions."""
-    if df.empty or "started_at" not in df.columns:
+    if df.empty:
         return []
-    t0 = _starts(df)
-    d = df.assign(_t0=t0).dropna(subset=["_t0"])
-    groups = [("all", d)] if by is None else [(str(k), g) for k, g in d.groupby(by, observed=True, sort=True)]
+    groups = [("all", df)] if by is None else [(str(k), g) for k, g in df.groupby(by, observed=True, sort=True)]
     out = []
     for name, g in groups:
-        start = g["_t0"].min()
-        ends = g["_t0"] + pd.to_timedelta(pd.to_numeric(g["e2e_s"], errors="coerce").fillna(0.0), unit="s")
-        span = (ends.max() - start).total_seconds()
+        sp = span_of(g)
+        if math.isnan(sp.seconds):
+            continue
         ok = g["status"] == "ok"
         tokens = float(pd.to_numeric(g.loc[ok, "output_tokens"], errors="coerce").fillna(0).sum())
-        rps = len(g) / span if span > 0 else None
-        tps = tokens / span if span > 0 else None
-        out.append(Throughput(name, len(g), span, rps, tps))
+        out.append(Throughput(name, len(g), sp.seconds, len(g) / sp.seconds, tokens / sp.seconds, sp.text))
     return out
 
 
@@ -77,9 +77,10 @@ def latency_over_run(df: pd.DataFrame) -> go.Figure:
 
 
 def throughput_frame(items: list[Throughput]) -> pd.DataFrame:
-    """For display: deployment, requests, span (s), requests/s, output tokens/s."""
+    """For display: deployment, requests, span (s), requests/s, output tokens/s, and which span."""
     return pd.DataFrame([{"deployment": t.deployment, "requests": t.n, "span (s)": round(t.span_s, 2),
                           "requests/s": None if t.requests_per_s is None else round(t.requests_per_s, 2),
-                          "output tokens/s": None if t.output_tokens_per_s is None else round(t.output_tokens_per_s, 1)} for t in items])  # fmt: skip
+                          "output tokens/s": None if t.output_tokens_per_s is None else round(t.output_tokens_per_s, 1),
+                          "span": t.span} for t in items])  # fmt: skip
 
 

@@ -26,7 +26,7 @@ from streaming.analysis.tables import (
     Headline,
     format_percentile_table,
     headlines,
-    metric_values,
+    metric_samples,
     ok_rows,
     percentile_table,
 )
@@ -80,8 +80,8 @@ def _table(df: pd.DataFrame) -> str:
 
 def _capacity_parts(df: pd.DataFrame, slos: Sequence[Any], sweep: Any) -> list[str]:
     """The capacity card (a sweep), and the throughput table (requests/s, output and input tokens/s; goodput given SLOs)."""
-    from streaming.analysis.capacity import GOODPUT_COLUMNS, THROUGHPUT_COLUMNS, with_throughput
-    from streaming.analysis.tables import KEYS
+    from streaming.analysis.capacity import GOODPUT_COLUMNS, SPAN_COLUMN, THROUGHPUT_COLUMNS, with_throughput
+    from streaming.analysis.grouping import group_keys
 
     out = []
     if sweep is not None and sweep.steps:
@@ -89,13 +89,14 @@ def _capacity_parts(df: pd.DataFrame, slos: Sequence[Any], sweep: Any) -> list[s
         out += ["<h2>Capacity</h2><div class=cards><div class=card id=capacity><h3>capacity</h3>",
                 f"<div class=big>{html.escape(sweep.headline())}</div><div class=ci>{html.escape(v['sentence'])}; saturated at "
                 f"{'—' if sweep.saturated_at is None else f'{sweep.saturated_at:g}'}; client-limited: {'yes' if sweep.client_limited else 'no'}</div></div></div>"]  # fmt: skip
-    keys = [k for k in KEYS if k in df.columns]
+    keys = group_keys(df)  # the keys of every other table: api and effort split rows where they vary
     s = with_throughput(df.groupby(keys, dropna=False, sort=True).size().reset_index(name="n"), df, keys, slos)
-    cols = [*keys, "n", *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
+    cols = [*keys, "n", SPAN_COLUMN, *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
     t = s[[c for c in cols if c in s.columns]].round(3)
-    note = ("Throughput: successful requests (and their output / input tokens) per second of the window from the first send to the "
-            "last end. Goodput: the same over the requests that met every SLO (" + ", ".join(x.text for x in slos) + ")." if slos else
-            "Throughput: successful requests (and their output / input tokens) per second of the window from the first send to the last end.")  # fmt: skip
+    note = ("Throughput: successful requests (and their output / input tokens) per second of the span (each run from its first "
+            "send to its last end over all its workers, on one wall clock; gaps between runs left out). Goodput: the same over the requests that met every SLO (" + ", ".join(x.text for x in slos) + ")." if slos else
+            "Throughput: successful requests (and their output / input tokens) per second of the span (each run from its first send to its "
+            "last end over all its workers, on one wall clock; gaps between runs left out).")  # fmt: skip
     return [*out, "<h2>Throughput</h2>", f"<p class=ci>{html.escape(note)}</p>", _table(t)]
 
 
@@ -119,7 +120,7 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
         parts.append("<p>No requests in this selection.</p>")
     else:
         labels = dict(zip(df["deployment"], C.dep_labels(df)))
-        parts += ["<h2>Headline</h2><div class=cards>", *(_card(h, labels.get(h.deployment, h.deployment)) for h in headlines(df)), "</div>"]
+        parts += ["<h2>Headline</h2><div class=cards>", *(_card(h, h.label(labels)) for h in headlines(df)), "</div>"]
         parts += _capacity_parts(df, slos, sweep)
         sentences = [paired_sentence(paired_compare(paired_frame(df)))]
         stream = df[df["mode"] == "stream"] if "mode" in df.columns else df
@@ -127,8 +128,8 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
         if len(deps) >= 2:
             base = deps[0]
             for other in deps[1:]:  # TTFT over every request that reached a first token
-                c = compare(metric_values(stream[stream.deployment == base], "ttft_s"), metric_values(stream[stream.deployment == other], "ttft_s"),
-                              labels.get(base, base), labels.get(other, other))  # fmt: skip
+                (xa, pa), (xb, pb) = (metric_samples(stream[stream.deployment == d], "ttft_s") for d in (base, other))
+                c = compare(xa, xb, labels.get(base, base), labels.get(other, other), prompts_a=pa, prompts_b=pb)
                 sentences.append(comparison_sentence(c))
         parts += ["<h2>In one sentence</h2><ul>", *(f"<li>{html.escape(s)}</li>" for s in sentences), "</ul>"]
         parts += ["<h2>Percentiles</h2>", f"<p class=ci>{html.escape(_NOTES)}</p>", _table(format_percentile_table(percentile_table(df)))]

@@ -25,6 +25,7 @@ from streaming.analysis.metric_names import (  # noqa: F401 - SUMMARY_METRICS is
     PERCENTILE_METRICS,
     SUMMARY_METRICS,
 )
+from streaming.analysis.grouping import IDENTITY_KEYS, group_keys, group_label
 from streaming.core.record import counts_for
 
 
@@ -88,6 +89,9 @@ def format_summary(summary: pd.DataFrame) -> str:
         t["goodput tok/s"] = [("-" if pd.isna(v) else f"{v:.1f}") for v in summary["goodput_tokens_per_s"]]
         t["SLO met"] = [("-" if pd.isna(v) else f"{v:.0%}") for v in summary["slo_met"]]
     table = t.to_string(index=False)
+    if "span" in summary.columns:  # which time the rates divide by
+        spans = sorted({str(v) for v in summary["span"] if isinstance(v, str)})
+        table += "\nreq/s and tok/s per second of each row's span: " + "; ".join(spans) if spans else ""
     if flagged:
         table += "\n* too few requests behind this percentile (p90 needs 10, p95 20, p99 100): it is the sample's extreme, not an estimate"
     return table
@@ -95,12 +99,11 @@ def format_summary(summary: pd.DataFrame) -> str:
 
 
 
-KEYS = ["deployment", "temperature", "mode"]
-MATRIX_KEYS = ("api", "reasoning_effort")  # bench --api / --reasoning-effort dimensions: rows split by them when the run varies them
+KEYS = ["deployment", "temperature", "mode"]  # always present; ``grouping.group_keys`` adds api and effort where they vary
 
 
 def summarize(df: pd.DataFrame, slos: Sequence[Any] = ()) -> pd.DataFrame:
-    """One row per (deployment, temperature, mode): n, ok, errors, error_rate, retries, retry_wait_s,
+    """One row per group (``grouping.group_keys``: deployment, temperature, mode, and api / effort where they vary): n, ok, errors, error_rate, retries, retry_wait_s,
     {ttft,e2e,tpot,tokens_per_s,wait,ttft_incl_retries,e2e_incl_retries,ttft_from_schedule,e2e_from_schedule}_p{50,90,95,99}
     (seconds; tokens/s), each over the statuses that count for it (``core.record.METRIC_STATUSES``), and n_<metric>:
     how many requests each rests on; then the throughput columns, and with ``slos`` (``analysis.capacity.Slo``) the goodput
@@ -110,7 +113,7 @@ def summarize(df: pd.DataFrame, slos: Sequence[Any] = ()) -> pd.DataFrame:
     rows = []
     if not len(df):
         return pd.DataFrame(columns=[*KEYS, "n", "ok", "errors", "error_rate", "retries", "retry_wait_s"])
-    keys = KEYS + [c for c in MATRIX_KEYS if c in df.columns and df[c].nunique(dropna=False) > 1]  # api, effort: when they vary
+    keys = group_keys(df)
     for key, g in df.groupby(keys, dropna=False, sort=True):
         ok = g[g["status"] == "ok"]
         row: dict[str, Any] = dict(zip(keys, key))
@@ -127,7 +130,7 @@ def summarize(df: pd.DataFrame, slos: Sequence[Any] = ()) -> pd.DataFrame:
         row["schedule_lag_p99"] = float(np.percentile(lag, 99)) if len(lag) else float("nan")
         row.update({f"n_{name}": n for name, n in counted.items()})
         rows.append(row)
-    return with_throughput(pd.DataFrame(rows), df, KEYS, slos)
+    return with_throughput(pd.DataFrame(rows), df, keys, slos)  # the same keys: each row its own throughput
 
 
 
@@ -150,6 +153,12 @@ def metric_values(g: pd.DataFrame, col: str) -> np.ndarray:
     return g[col].to_numpy(dtype=float, na_value=np.nan)[metric_mask(g, col)]
 
 
+def metric_samples(g: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``metric_values`` and each value's prompt (``prompt_clusters``): what ``compare`` tests on."""
+    clusters = prompt_clusters(g)
+    return metric_values(g, col), (None if clusters is None else clusters[metric_mask(g, col)])
+
+
 def prompt_clusters(g: pd.DataFrame) -> np.ndarray | None:
     """Each row's prompt, for the cluster bootstrap (a row without a prompt id is its own cluster); None without the column."""
     if "prompt_id" not in g.columns:
@@ -166,18 +175,18 @@ def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
 def percentile_table(
     df: pd.DataFrame,
     metrics: Sequence[str] = ("ttft_s", "e2e_s", "tpot_s", "tokens_per_s"),
-    by: Sequence[str] = ("deployment", "temperature", "mode"),
+    by: Sequence[str] | None = None,
     qs: Sequence[float] = (0.5, 0.9, 0.95, 0.99),
     resamples: int = DEFAULT_RESAMPLES,
     seed: int | None = DEFAULT_SEED,
 ) -> pd.DataFrame:
-    """Long table: one row per (group, metric, percentile) with value, CI, n and flag.
+    """Long table: one row per (group, metric, percentile) with value, CI, n and flag; groups by ``grouping.group_keys``.
 
     Each metric is over the statuses that count for it (TTFT: every request with a first token; the rest:
     completed requests), so n is per metric. When any request retried, the retry-inclusive TTFT and e2e are
     added; in rate mode, the schedule-corrected ones."""
+    by = group_keys(df) if by is None else [b for b in by if b in df.columns]  # default: the one grouping of every table
     cols = [*by, "metric", "q", "value", "lo", "hi", "n", "flagged"]
-    by = [b for b in by if b in df.columns]
     metrics = [*metrics, *extra_metrics(df, metrics)]
     data = df[[*by, *(m for m in metrics if m in df.columns), *(c for c in ("status", "stream", "prompt_id") if c in df.columns)]]
     rows: list[tuple] = []
@@ -252,7 +261,7 @@ def format_percentile_table(long: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Headline:
-    """Per-deployment headline: median TTFT, median tokens/s and the stream vs non-stream perceived-wait ratio."""
+    """Per-group headline (deployment, and api / effort where they vary): median TTFT, median tokens/s, the wait ratio."""
 
     deployment: str
     ttft: Estimate
@@ -261,6 +270,12 @@ class Headline:
     n_requests: int
     n_failed: int
     n_streamed: int = 0  # streamed requests, whether or not they reached a first token
+    group: tuple[tuple[str, Any], ...] = ()  # the group's keys and values (``grouping.IDENTITY_KEYS`` that split the rows)
+
+    def label(self, names: dict[str, str] | None = None) -> str:
+        """The card's title: the deployment's display name, then the api / effort that set this group apart."""
+        keys, values = zip(*self.group) if self.group else (("deployment",), (self.deployment,))
+        return group_label(keys, values, names)
 
 
 def cluster_median(g: pd.DataFrame, col: str, resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> Estimate:
@@ -272,20 +287,21 @@ def cluster_median(g: pd.DataFrame, col: str, resamples: int = DEFAULT_RESAMPLES
 
 
 def headlines(df: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> list[Headline]:
-    """One Headline per deployment, over the rows given (failures counted, not measured)."""
+    """One Headline per ``grouping.IDENTITY_KEYS`` group, over the rows given (failures counted, not measured)."""
     out: list[Headline] = []
     if df.empty:
         return out
-    df = df[[c for c in ("deployment", "status", "mode", "stream", "ttft_s", "tokens_per_s", "perceived_wait_s", "temperature", "prompt_id", "pair_id")
-             if c in df.columns]]  # fmt: skip
-    pairs_all = paired_frame(df)
-    for dep, g in df.groupby("deployment", sort=True, observed=True):
+    df = df[[c for c in ("deployment", "api", "reasoning_effort", "status", "mode", "stream", "ttft_s", "tokens_per_s", "perceived_wait_s",
+                         "temperature", "prompt_id", "pair_id") if c in df.columns]]  # fmt: skip
+    keys = group_keys(df, IDENTITY_KEYS)
+    for key, g in df.groupby(keys, sort=True, observed=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
         ok = ok_rows(g)
         streamed = g[g["mode"] == "stream"] if "mode" in g.columns else g
         ttft, tps = (cluster_median(streamed, m, resamples, seed) for m in ("ttft_s", "tokens_per_s"))  # TTFT: every request with a first token
-        pairs = pairs_all[pairs_all["deployment"] == dep] if len(pairs_all) else pairs_all
+        pairs = paired_frame(g)  # within the group: a prompt pairs with its twin of the same api and effort
         ratio = median_ci(pairs["ratio"].to_numpy(float), resamples=resamples, seed=seed) if len(pairs) else None
         if ratio is not None and len(pairs) < MIN_PAIRS_FOR_CI:
             ratio = without_ci(ratio)
-        out.append(Headline(str(dep), ttft, tps, ratio, int(len(g)), int(len(g) - len(ok)), int(len(streamed))))
+        out.append(Headline(str(key[0]), ttft, tps, ratio, int(len(g)), int(len(g) - len(ok)), int(len(streamed)), tuple(zip(keys, key))))
     return out

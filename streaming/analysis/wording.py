@@ -37,7 +37,7 @@ def comparison_sentence(c: Comparison, metric: str = "median TTFT", seconds: boo
         empty = [f"{label} has no value ({why or 'no request counts for this metric'})"
                  for label, n, why in ((c.label_a, c.n_a, why_a), (c.label_b, c.n_b, why_b)) if n == 0]  # fmt: skip
         return f"Cannot compare {metric} of {c.label_a} and {c.label_b}: {' and '.join(empty)}."
-    fmt = _fmt_s if seconds else (lambda v: f"{v:.3g}")
+    fmt = _fmt_s if seconds else (lambda v: f"{v:.3g}")  # on prompts, each side's figure is its prompts' geometric mean median
     if c.diff == 0:
         direction = "the same as"
     else:
@@ -48,10 +48,15 @@ def comparison_sentence(c: Comparison, metric: str = "median TTFT", seconds: boo
         if c.significant
         else "the difference is not statistically significant: it could be noise"
     )
+    if c.unit.kind == "requests":
+        how = f"Mann-Whitney {_fmt_p(c.p_value)}"
+    else:  # the interval was built as a ratio: show it as one too
+        r, r_lo, r_hi = c.ratio
+        how = f"B/A {r:.2f}× [{r_lo:.2f}–{r_hi:.2f}×], {c.test} {_fmt_p(c.p_value)}"
     return (
         f"{metric[:1].upper() + metric[1:]} of {c.label_b} ({fmt(c.median_b)}, n={c.n_b}) is {size}{direction} {c.label_a} "
-        f"({fmt(c.median_a)}, n={c.n_a}); 95 % CI of the difference {fmt(c.diff_lo)} to {fmt(c.diff_hi)}, "
-        f"Mann-Whitney {_fmt_p(c.p_value)}, Cliff's δ = {c.effect:+.2f}: {verdict}."
+        f"({fmt(c.median_a)}, n={c.n_a}) {c.unit.text}; 95 % CI of the difference {fmt(c.diff_lo)} to {fmt(c.diff_hi)}, "
+        f"{how}, Cliff's δ = {c.effect:+.2f}: {verdict}."
     )
 
 

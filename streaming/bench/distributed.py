@@ -15,8 +15,9 @@ The workload is split so the combined load is the one asked for:
 Records come back in batches (each worker is polled every ``POLL_S``), and the driver
 writes them as they arrive. If a worker dies, what it had handed over is kept, the run's
 warnings name it, and the others finish. Each record carries ``worker`` and ``host``;
-its times are the worker's own monotonic deltas, so no clock sync is needed. Stop (Ctrl-C,
-the Benchmark page) reaches every worker.
+its durations are the worker's own monotonic deltas, and its ``clock_offset_s`` (the worker's
+``time.time() − clock()``) puts its send and end on the shared wall clock, which spans across
+workers need (``analysis.spans``). Stop (Ctrl-C, the Benchmark page) reaches every worker.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -74,21 +75,24 @@ class BenchWorker:
         self._start_wall = 0.0
         self._warm = False
         self._cpu0 = time.process_time()
+        self._clock: Callable[[], float] = time.perf_counter
 
     def info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "host": socket.gethostname()}
 
-    def run(self, plan: Plan, run_id: str, worker: str, index: int, of: int, server_url: str | None) -> dict[str, Any]:
+    def run(self, plan: Plan, run_id: str, worker: str, index: int, of: int, server_url: str | None,
+            clock: Callable[[], float] | None = None) -> dict[str, Any]:  # fmt: skip
+        self._clock = clock or time.perf_counter
         sink = _Sink(run_id, self._buffer, self._lock)
         share = WorkerShare(worker=worker, index=index, of=of, server_url=server_url, start_at=self._wait_for_go)
         self._cpu0 = time.process_time()
-        run_plan(plan, sink, stop=self._stop, share=share)  # type: ignore[arg-type]
+        run_plan(plan, sink, stop=self._stop, clock=self._clock, share=share)  # type: ignore[arg-type]
         return {**sink.result, "cpu_s": time.process_time() - self._cpu0}
 
     def _wait_for_go(self) -> float:
         self._warm = True
         self._go.wait()
-        return time.perf_counter() + (self._start_wall - time.time())  # the driver's wall-clock instant on this worker's clock
+        return self._clock() + (self._start_wall - time.time())  # the driver's wall-clock instant on this worker's clock
 
     def drain(self) -> tuple[list[tuple[StreamRecord, dict[str, Any]]], bool, float]:
         """Records finished since the last call, whether the worker has warmed up, and its CPU seconds so far."""
@@ -137,10 +141,12 @@ def split_concurrency(total: int, n: int) -> list[int]:
 
 
 def run_distributed(plan: Plan, db: Store, progress: Callable[[Progress], None] | None = None,
-                    stop: threading.Event | None = None, stats: dict[str, Any] | None = None) -> str:  # fmt: skip
+                    stop: threading.Event | None = None, stats: dict[str, Any] | None = None,
+                    clocks: Sequence[Callable[[], float]] | None = None) -> str:  # fmt: skip
     """Run ``plan`` (from ``plan_run``) on ``plan.config.workers`` Ray workers, storing every request in ``db``; returns the run id.
 
     ``stats``, when given, is filled with each worker's CPU seconds and loop lag, and Ray's start-up time.
+    ``clocks``: each worker's monotonic clock (default ``time.perf_counter``), e.g. one offset as another host's would be.
     """
     config, deps, items = plan.config, plan.deployments, plan.items
     n = min(config.workers, max(1, len(items)))
@@ -165,7 +171,8 @@ def run_distributed(plan: Plan, db: Store, progress: Callable[[Progress], None] 
     for i in range(n):
         a = actor_cls.options(name=f"bench-{run_id}-{names[i]}").remote()  # named: findable (ray list actors) while it runs
         share_cfg = replace(config, workers=1, concurrency=max(1, concurrency[i]), max_in_flight=max(1, config.max_in_flight // n))
-        futures[a.run.remote(plan.share(share_cfg, items[i::n]), run_id, names[i], i, n, server_url)] = i
+        clock = clocks[i] if clocks is not None else None
+        futures[a.run.remote(plan.share(share_cfg, items[i::n]), run_id, names[i], i, n, server_url, clock)] = i
         actors.append(a)
     tally = Tally(len(items))
     warnings: list[str] = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import math
 import queue
 import threading
 import time
@@ -49,6 +50,17 @@ PROGRESS_EVERY_S = 0.1
 Clock = Callable[[], float]
 
 
+def wall_offset(clock: Clock, wall: Clock = time.time) -> float:
+    """``wall() − clock()`` read back to back (the tighter of three tries): a clock reading plus it is wall-clock time."""
+    best = (math.inf, 0.0)
+    for _ in range(3):
+        a = clock()
+        w = wall()
+        b = clock()
+        best = min(best, (b - a, w - (a + b) / 2))
+    return best[1]
+
+
 def run_plan(plan: Plan, db: Store, progress: Callable[[Progress], None] | None = None, stop: threading.Event | None = None,
              clock: Clock = time.perf_counter, share: WorkerShare | None = None) -> str:  # fmt: skip
     """Run ``plan`` on this process, storing every request in ``db``; returns the run id. ``stop`` ends it early (kept, marked stopped).
@@ -72,6 +84,7 @@ class _Runner:
         self.warnings: list[str] = []
         self.lags: list[float] = []
         self.start = 0.0
+        self.clock_offset = 0.0  # time.time() − clock(): this process's wall-clock anchor, stored with every request
         self._last_emit = 0.0
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -115,6 +128,7 @@ class _Runner:
         loop.set_exception_handler(self._loop_exception)
         watcher = asyncio.create_task(self._watch_stop())
         self._writer.start()
+        self.clock_offset = wall_offset(self.clock)
         try:
             await self._warmup(client)
             self.phase = "running"
@@ -268,7 +282,8 @@ class _Runner:
                 await s.abort(type(e).__name__, f"the request failed unexpectedly: {e}")
         rec = s.record
         self._writes.put((rec, dict(seq=item.seq, warmup=warmup, prompt_id=item.prompt.id, prompt_size=item.prompt.size,
-                                    mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent) | (extra or {})))  # fmt: skip
+                                    mode=item.mode, pair_id=item.pair_id, scheduled_s=item.scheduled_s, sent_s=sent,
+                                    clock_offset_s=self.clock_offset, run_start_s=None if warmup else self.start) | (extra or {})))  # fmt: skip
         if not warmup:
             self._count(item, rec, sent)
         return rec

@@ -39,14 +39,21 @@ def schedule_lag(sent_s: Any, scheduled_s: Any) -> Any:
     return sent_s - scheduled_s
 
 
-def from_schedule(lag_s: Any, wait_s: Any) -> Any:
-    """A wait counted from the intended (Poisson) send time: schedule lag + the wait from the actual send.
+def from_schedule(lag_s: Any, wait_s: Any, connect_s: Any = 0.0) -> Any:
+    """Rows stored before the run's start was (m004): schedule lag + connection setup + the wait from the send.
 
-    Rate mode only (None/NaN otherwise): the figure without coordinated omission. Scalars or arrays.
-    """
+    Rate mode only (None/NaN otherwise). Scalars or arrays. ``since_scheduled`` is the definition; this approximates it."""
     if lag_s is None or wait_s is None:
         return None
-    return lag_s + wait_s
+    return lag_s + connect_s + wait_s
+
+
+def since_scheduled(t0_monotonic: Any, t_s: Any, run_start_s: Any, scheduled_s: Any) -> Any:
+    """From the intended (Poisson) send instant to an event ``t_s`` after ``t0``, on the sender's clock: connection setup,
+    pool waits and retries included, so no coordinated omission. Rate mode only (None/NaN otherwise). Scalars or arrays."""
+    if t0_monotonic is None or t_s is None or run_start_s is None or scheduled_s is None:
+        return None
+    return (t0_monotonic + t_s) - (run_start_s + scheduled_s)
 
 
 # Which statuses count for each metric. A TTFT is real for every request that reached a first token, even

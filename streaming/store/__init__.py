@@ -22,12 +22,12 @@ from typing import Any
 # Loaded on first use: ``streaming.store.recordings`` (a server's replays) must not pay for pandas.
 _WHERE = {
     "integrity_check": "reader", "list_runs": "reader", "load_requests": "reader", "load_timeline": "reader",
-    "DEFAULT_DB": "schema", "ENV_DB": "schema", "MIGRATIONS": "schema", "NUM_LAYOUTS": "schema", "RUN_STATUSES": "schema",
+    "selection_key": "reader", "DEFAULT_DB": "schema", "ENV_DB": "schema", "MIGRATIONS": "schema", "NUM_LAYOUTS": "schema", "RUN_STATUSES": "schema",
     "connect": "schema", "default_db_path": "schema", "migrate": "schema", "Store": "writer", "scrub": "writer",
 }  # fmt: skip
 
 __all__ = ["DEFAULT_DB", "ENV_DB", "MIGRATIONS", "NUM_LAYOUTS", "RUN_STATUSES", "Store", "connect", "default_db_path", "integrity_check",
-           "list_runs", "load_requests", "load_timeline", "migrate", "scrub"]
+           "list_runs", "load_requests", "load_timeline", "migrate", "scrub", "selection_key"]
 
 
 def __getattr__(name: str) -> Any:

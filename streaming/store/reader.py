@@ -12,7 +12,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from streaming.core.record import from_schedule, perceived_wait, schedule_lag, thinking_time
+from streaming.core.record import from_schedule, perceived_wait, schedule_lag, since_scheduled, thinking_time
 from streaming.store.schema import (
     _BENCH_COLUMNS,
     _BLOB_ONLY,
@@ -56,7 +56,8 @@ def load_requests(db_path: str | os.PathLike[str] | None = None, run_ids: Sequen
                   include_warmup: bool = False, tags: Sequence[str] | None = None, timelines: bool = True) -> pd.DataFrame:  # fmt: skip
     """One row per request: every StreamRecord field, plus request_key, run_id, tag, prompt_id, prompt_size,
     mode, pair_id, seq, scheduled_s, sent_s, schedule_lag_s, perceived_wait_s (TTFT when streaming,
-    e2e otherwise) and, in rate mode, ttft_from_schedule_s / e2e_from_schedule_s (schedule lag + the wait).
+    e2e otherwise) and, in rate mode, ttft_from_schedule_s / e2e_from_schedule_s (from the scheduled instant to the first token /
+    the end, connection setup and retries included: ``core.record.since_scheduled``).
 
     ``chunk_times_s``, ``chunk_chars`` and ``itl_s`` are numpy arrays (list-like; ``.tolist()`` for JSON);
     ``ratelimit``, ``content_filter`` and ``attempts`` stay JSON text. Warmup requests are left out
@@ -126,11 +127,20 @@ def load_requests(db_path: str | os.PathLike[str] | None = None, run_ids: Sequen
             df[key] = [p.get(key) for p in parsed]
     df["perceived_wait_s"] = perceived_wait(df["stream"].to_numpy(dtype=bool), df["ttft_s"].to_numpy(), df["e2e_s"].to_numpy())
     df["schedule_lag_s"] = schedule_lag(df["sent_s"], df["scheduled_s"])
-    for m in ("ttft", "e2e"):  # from the intended send, through any retries (rows older than the retry fields: the plain figure)
+    for m in ("ttft", "e2e"):  # from the scheduled instant to the event, on the sender's clock (connection setup and retries in it)
+        exact = since_scheduled(df["t0_monotonic"], df[f"{m}_s"], df["run_start_s"], df["scheduled_s"])
         waited = df[f"{m}_incl_retries_s"].fillna(df[f"{m}_s"]) if f"{m}_incl_retries_s" in df.columns else df[f"{m}_s"]
-        df[f"{m}_from_schedule_s"] = from_schedule(df["schedule_lag_s"], waited)
+        older = from_schedule(df["schedule_lag_s"], waited, df["connect_s"].fillna(0.0))  # rows stored before run_start_s
+        df[f"{m}_from_schedule_s"] = exact.where(df["run_start_s"].notna(), older)
     df["thinking_s"] = thinking_time(df["t_first_reasoning_s"], df["ttft_s"]) if len(df) else pd.Series(dtype=float)
     return df
+
+
+def selection_key(df: pd.DataFrame) -> str:
+    """A digest of which stored requests ``df`` holds (their row ids, in order): a cache key for anything built from them."""
+    import hashlib
+
+    return hashlib.sha256(df["request_key"].to_numpy(dtype=np.int64).tobytes()).hexdigest()
 
 
 def list_runs(db_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:

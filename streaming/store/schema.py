@@ -25,8 +25,11 @@ _REC_COLUMNS_V1 = (
 )  # fmt: skip
 _REC_COLUMNS_V3 = ("connect_s", "resume_of")  # record fields added later (m003)
 _REC_COLUMNS = _REC_COLUMNS_V1 + _REC_COLUMNS_V3
-_FLOAT_COLUMNS = ("connect_s",)  # numeric, but not in the packed ``num`` blob (its layout is fixed)
-_BENCH_COLUMNS = ("seq", "tag", "warmup", "prompt_id", "prompt_size", "mode", "pair_id", "scheduled_s", "sent_s")
+# A request's wall-clock anchor (m004): its process's time.time() − monotonic clock, and the run's start on that clock
+# (the origin of scheduled_s and sent_s), so times from processes with different clock epochs can be put on one clock.
+_ANCHOR_COLUMNS = ("clock_offset_s", "run_start_s")
+_FLOAT_COLUMNS = ("connect_s", *_ANCHOR_COLUMNS)  # numeric, but not in the packed ``num`` blob (its layout is fixed)
+_BENCH_COLUMNS = ("seq", "tag", "warmup", "prompt_id", "prompt_size", "mode", "pair_id", "scheduled_s", "sent_s", *_ANCHOR_COLUMNS)
 _BOOL_COLUMNS = ("stream", "usage_requested", "warmup")
 # Numeric columns are also packed into one float64 blob per row (``num``): reading 100,000 rows
 # then costs one Python object per row instead of one per value. NaN stands for NULL.
@@ -92,6 +95,12 @@ def m002_run_metrics(db: sqlite3.Connection) -> None:
 def m003_connect_and_resume(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN connect_s REAL")
     db.execute("ALTER TABLE requests ADD COLUMN resume_of TEXT")
+
+
+@migration
+def m004_clock_anchor(db: sqlite3.Connection) -> None:
+    for c in _ANCHOR_COLUMNS:
+        db.execute(f"ALTER TABLE requests ADD COLUMN {c} REAL")
 
 
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:

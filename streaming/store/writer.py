@@ -18,6 +18,7 @@ import orjson
 
 from streaming.core.record import StreamRecord, utc_now
 from streaming.store.schema import (
+    _ANCHOR_COLUMNS,
     _BENCH_COLUMNS,
     _BLOB_ONLY,
     _BOOL_COLUMNS,
@@ -162,7 +163,7 @@ class Store:
     # -- requests -----------------------------------------------------------------
     def add_record(self, run_id: str, record: StreamRecord, **extra: Any) -> int:
         """Store one request (committed now). ``extra``: seq, tag, warmup, prompt_id, prompt_size, mode,
-        pair_id, scheduled_s, sent_s; anything else goes to the ``extra`` JSON column. Returns its row id."""
+        pair_id, scheduled_s, sent_s, clock_offset_s, run_start_s; anything else goes to the ``extra`` JSON column. Returns its row id."""
         row, times, chars = self._row(run_id, record, extra)
 
         def fn(db: sqlite3.Connection) -> int:
@@ -192,6 +193,7 @@ class Store:
             "prompt_id": extra.pop("prompt_id", None), "prompt_size": extra.pop("prompt_size", None),
             "mode": extra.pop("mode", None) or ("stream" if rec.stream else "non-stream"), "pair_id": extra.pop("pair_id", None),
             "scheduled_s": extra.pop("scheduled_s", None), "sent_s": extra.pop("sent_s", None),
+            **{c: extra.pop(c, None) for c in _ANCHOR_COLUMNS},
         }  # fmt: skip
         d = {f.name: getattr(rec, f.name) for f in dataclasses.fields(rec)}
         d["tpot_s"], d["tokens_per_s"] = rec.tpot_s, rec.tokens_per_s

@@ -30,7 +30,7 @@ def test_report_is_self_contained(frame: pd.DataFrame) -> None:
     for name in C.DEFAULT_VIEW:
         assert f"id='fig-{name}'" in page
     assert "sim-slow (simulated)" in page and "run-a" in page
-    assert "a non-streaming user waits" in page and "Mann-Whitney" in page
+    assert "a non-streaming user waits" in page and "t-test over prompts" in page
     assert "⚑ ≈max" in page  # p99 with n=6 per cell is flagged
 
 

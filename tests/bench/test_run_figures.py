@@ -67,8 +67,8 @@ def test_schedule_corrected_figures_in_rate_mode_and_fail_if_uses_them(server: S
     df = load_requests(tmp_path / "p.db", [run])
     lag = df["schedule_lag_s"].to_numpy(float)
     assert lag.max() > 0.3  # the client fell behind
-    np.testing.assert_allclose(df["ttft_from_schedule_s"], lag + df["ttft_s"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(df["e2e_from_schedule_s"], lag + df["e2e_s"], rtol=0, atol=1e-12)
+    # against the server's truth log: tests/bench/test_schedule_truth.py; here only that the send's setup can add, never remove
+    assert (df["ttft_from_schedule_s"] >= lag + df["ttft_s"]).all() and (df["e2e_from_schedule_s"] >= lag + df["e2e_s"]).all()
     s = summarize(df)
     assert s.iloc[0]["ttft_p99"] < 0.3 < s.iloc[0]["ttft_from_schedule_p99"]
     text = format_summary(s)

@@ -65,7 +65,7 @@ def test_page_shows_headline_table_compare_and_export(db: tuple[Path, str]) -> N
     assert "a non-streaming user waits" in text_of(at)
     table = [d.value for d in at.dataframe if "p99" in d.value.columns][0]
     assert {"p50", "p90", "p95", "p99", "n"} <= set(table.columns) and table["p99"].str.contains("≈max").all()
-    assert "Mann-Whitney" in text_of(at)  # the compare sentence
+    assert "prompts (paired)" in text_of(at) and "paired t-test over prompts" in text_of(at)  # the compare sentence, on prompts
     assert [b.proto.label for b in at.get("download_button")] == ["Download the filtered rows (CSV)", "Download the HTML report"]
 
     at.multiselect(key="f_dep").set_value(["sim-slow"]).run()
@@ -76,7 +76,7 @@ def test_page_shows_headline_table_compare_and_export(db: tuple[Path, str]) -> N
     at.radio(key="cmp_by").set_value("cells (deployment · temperature · mode)").run()
     at.selectbox(key="cmp_a").set_value("sim-fast (simulated) · T=0 · stream").run()
     at.selectbox(key="cmp_b").set_value("sim-slow (simulated) · T=0 · stream").run()
-    sentence = [m.value for m in at.markdown if "Mann-Whitney" in m.value][0]
+    sentence = [m.value for m in at.markdown if "t-test" in m.value][0]
     assert "sim-slow (simulated) · T=0 · stream" in sentence and "higher than" in sentence and "statistically significant" in sentence
 
 
