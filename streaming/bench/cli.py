@@ -59,6 +59,7 @@ def register(sub: Any) -> None:
     b.add_argument("--slo", action="append", default=[], metavar="COND", help="e.g. 'ttft_p95 <= 0.5' (repeatable): goodput counts the requests meeting all")
     b.add_argument("--stop-on-saturation", action="store_true", help="stop sending when latency keeps rising while throughput stays flat")
     b.add_argument("--no-cache-reuse", action="store_true", help="a unique prefix on every request, to measure without prompt caching")
+    b.add_argument("--scrape-interval", type=float, metavar="S", help="scrape the servers' Prometheus metrics every S seconds (default 1; 0: off)")
     b.set_defaults(func=cmd_bench)
 
     r = sub.add_parser("report", help="report or export a run (the latest by default)")
@@ -99,6 +100,7 @@ def build_config(args: argparse.Namespace) -> Any:
         "seed": args.seed, "timeout_s": args.timeout, "stall_s": args.stall_timeout, "max_retries": args.retries,
         "retry_max_wait_s": args.retry_max_wait, "notes": args.notes, "transport": args.transport,
         "workers": getattr(args, "workers", None), "ray_address": getattr(args, "ray_address", None),
+        "scrape_interval_s": getattr(args, "scrape_interval", None),
     }  # fmt: skip
     for k, v in overrides.items():
         if v is not None:
