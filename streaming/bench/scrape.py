@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx2
 
-from streaming.bench.prom import parse_exposition
+from streaming.core.prometheus import parse_exposition
 from streaming.core.config import Deployment
 from streaming.store.samples import SampleRow, add_samples
 

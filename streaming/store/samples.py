@@ -2,7 +2,7 @@
 
 One row per sample per scrape: the run, the deployment it belongs to, the URL it came from, the
 sample's own name (``vllm:num_requests_waiting``, ``…_bucket``), its common name when the family is a
-known one (``waiting``, ``queue_time_sum``; see ``bench.prom``), its labels (JSON), its value, and when:
+known one (``waiting``, ``queue_time_sum``; see ``core.prometheus``), its labels (JSON), its value, and when:
 ``t_s`` on the run's clock (seconds since its first measured send) and ``wall`` (Unix time).
 """
 
@@ -45,14 +45,18 @@ def add_samples(store: object, run_id: str, rows: Sequence[SampleRow]) -> int:
     return len(data)
 
 
-def load_samples(db_path: str | os.PathLike[str] | None, run_ids: Sequence[str], *, common_only: bool = False) -> pd.DataFrame:
-    """The samples of ``run_ids`` ordered by time: run_id, deployment, url, name, common, labels (dict), value, t_s, wall."""
+def load_samples(db_path: str | os.PathLike[str] | None, run_ids: Sequence[str], *, common_only: bool = False,
+                 summary: bool = False) -> pd.DataFrame:  # fmt: skip
+    """The samples of ``run_ids`` ordered by time: run_id, deployment, url, name, common, labels (dict), value, t_s, wall.
+
+    ``common_only``: the known families only; ``summary``: those without histogram buckets (what the charts read)."""
     cols = ["run_id", *COLUMNS]
     if not run_ids:
         return pd.DataFrame(columns=cols)
     db = connect(db_path if db_path is not None else default_db_path())
     try:
-        where = f"run_id IN ({', '.join('?' * len(run_ids))})" + (" AND common IS NOT NULL" if common_only else "")
+        where = f"run_id IN ({', '.join('?' * len(run_ids))})" + (" AND common IS NOT NULL" if common_only or summary else "")
+        where += " AND common NOT LIKE '%\\_bucket' ESCAPE '\\'" if summary else ""
         rows = db.execute(f"SELECT {', '.join(cols)} FROM server_samples WHERE {where} ORDER BY t_s, id", list(run_ids)).fetchall()
     finally:
         db.close()
