@@ -59,13 +59,16 @@ class CapacityPool:
         """A slot once one is free, or None after ``profile.queue_timeout_s`` (the caller answers 429)."""
         sem = self._sems.setdefault((key, profile.capacity), asyncio.Semaphore(profile.capacity))
         t = self.clock()
-        self.queued[key] = self.queued.get(key, 0) + 1
-        try:
-            await asyncio.wait_for(sem.acquire(), profile.queue_timeout_s)
-        except TimeoutError:
-            return None
-        finally:
-            self.queued[key] -= 1
+        if not sem.locked():  # a free slot: taken at once, never counted as waiting (GET /metrics)
+            await sem.acquire()
+        else:
+            self.queued[key] = self.queued.get(key, 0) + 1
+            try:
+                await asyncio.wait_for(sem.acquire(), profile.queue_timeout_s)
+            except TimeoutError:
+                return None
+            finally:
+                self.queued[key] -= 1
         now = self.clock()
         self.held[key] = self.held.get(key, 0) + 1
         self.capacity[key] = profile.capacity
