@@ -235,6 +235,22 @@ if "turn_index" in selected.columns and selected["turn_index"].notna().any():  #
     st.subheader("Conversations")
     st.plotly_chart(ttft_vs_input_tokens(selected), key="c_context")
 
+# -- server side (README: "Server side"): the servers' scraped metrics, queue-time split, rate limits -----
+from streaming.analysis.server_charts import CAPTION, server_side
+from streaming.store.samples import load_samples
+
+side = server_side(load_samples(db, sorted(picked), summary=True), selected, configs,
+                   [w for ws in runs.loc[runs["run_id"].isin(picked), "warnings"] for w in ws])  # fmt: skip
+if side.shown:
+    st.subheader("Server side")
+    st.caption(CAPTION)
+    for w in side.warnings:
+        st.warning(w)
+    for sentence in side.sentences:
+        st.markdown(sentence)
+    for name, fig in side.figures.items():
+        st.plotly_chart(fig, key=f"c_server_{name}")
+
 # -- charts -----------------------------------------------------------------------------------------
 st.subheader("Charts")
 figs = charts.default_figures(view, stall_s=stall_ms / 1000)
