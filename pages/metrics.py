@@ -83,11 +83,11 @@ def sweep_result(db: str, sweep_id: str) -> object:
 
 
 @st.cache_data(show_spinner="Building the report…", max_entries=2)
-def html_bytes(_df: pd.DataFrame, _runs: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str) -> bytes:
+def html_bytes(_df: pd.DataFrame, _runs: pd.DataFrame, key: tuple[tuple[str, int], ...], filters: str, _server: object = None) -> bytes:
     """The shareable HTML report of the filtered rows (the CLI's ``report --format html``), built only when downloaded."""
     from streaming.analysis.report import html_report
 
-    return html_report(_df, _runs, "Streaming LLM Lab report: " + ", ".join(r for r, _ in key)).encode()
+    return html_report(_df, _runs, "Streaming LLM Lab report: " + ", ".join(r for r, _ in key), server=_server).encode()
 
 
 def quick_benchmark(db: str) -> str:
@@ -338,6 +338,6 @@ else:
 st.subheader("Export")
 raw = raw_requests(db, key)
 st.download_button("Download the filtered rows (CSV)", csv_bytes(raw[mask], key, repr((deps, tsel, modes, sizes))), file_name="requests.csv", mime="text/csv", key="csv")
-st.download_button("Download the HTML report", lambda: html_bytes(view, runs[runs["run_id"].isin(picked)], key, repr((deps, tsel, modes, sizes))),
+st.download_button("Download the HTML report", lambda: html_bytes(view, runs[runs["run_id"].isin(picked)], key, repr((deps, tsel, modes, sizes)), side),
                    file_name="streaming-report.html", mime="text/html", key="html", on_click="ignore", icon=":material/download:")  # fmt: skip
 st.caption("The shareable HTML report (self-contained, opens offline): `python -m streaming report RUN_ID --format html --out report.html`.")

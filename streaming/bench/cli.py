@@ -270,7 +270,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         slos = parse_slos(run_configs(db_path, [run_id]).get(run_id, {}).get("slos") or [])
         sweep_id = sweep_of_run(db_path, run_id)  # a step of a sweep: the report shows the whole sweep's knee
         sweep = load_sweep(db_path, sweep_id) if sweep_id else None
-        return _write_text(html_report(df, runs[runs["run_id"] == run_id], f"Streaming LLM Lab: run {run_id}", slos=slos, sweep=sweep), args.out)
+        from streaming.analysis.server_charts import server_side
+        from streaming.store.samples import load_samples
+
+        server = server_side(load_samples(db_path, [run_id], summary=True), df, run_configs(db_path, [run_id]),
+                             [w for ws in runs.loc[runs["run_id"] == run_id, "warnings"] for w in ws])  # fmt: skip
+        return _write_text(html_report(df, runs[runs["run_id"] == run_id], f"Streaming LLM Lab: run {run_id}", slos=slos, sweep=sweep,
+                                       server=server), args.out)  # fmt: skip
     flat = df.copy()
     for c in ("chunk_times_s", "chunk_chars", "itl_s"):
         flat[c] = [np.asarray(v).tolist() for v in flat[c]]

@@ -54,3 +54,18 @@ def test_capacity_8_at_32_streams_shows_24_waiting_and_the_queue_in_the_ttft(ser
     side = server_side(samples, df, {run: {"concurrency": 32, "rate": None}}, warnings)
     assert side.sentences[0].startswith(f"{name}: of a ") and "at 32 streams" in side.sentences[0] and "was queueing in the server" in side.sentences[0]
     assert {"server_side", "ttft_split"} <= set(side.figures)
+
+
+def test_the_html_report_has_the_server_side(server: ServerHandle, tmp_path: Path) -> None:
+    name = f"sim-cap2-{uuid.uuid4().hex[:6]}"
+    dep = Deployment(name=name, provider="simulated", model=name, sim=SimProfile(ttft_ms=50, tokens_per_s=100, output_tokens=10, capacity=2))
+    db = tmp_path / "rep.db"
+    with Store(db) as st:
+        run = run_benchmark(BenchConfig(deployments=[dep], mode="stream", requests=8, concurrency=8, warmup=0, prompts=["p"], scrape_interval_s=0.1), st)
+    out = tmp_path / "r.html"
+    from streaming.cli import main
+
+    assert main(["report", run, "--db", str(db), "--format", "html", "--out", str(out)]) == 0
+    page = out.read_text()
+    assert "<h2 id=server-side>Server side</h2>" in page and "fig-server-server_side" in page and "fig-server-ttft_split" in page
+    assert f"{name}: of a " in page and "at 8 streams" in page and "was queueing in the server" in page
