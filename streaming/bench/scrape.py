@@ -94,9 +94,13 @@ class _TargetThread(threading.Thread):
         self.dropped: str | None = None  # a default URL that did not answer: why
         self.busy_since: float | None = None  # a scrape under way since then
 
+        # built here, in the thread that creates the scraper: building a client (its TLS context) holds the GIL for
+        # milliseconds, which the run's event loop would feel if it happened once the load is on
+        self.http = httpx2.Client(timeout=owner.timeout_s, follow_redirects=False, trust_env=False)
+
     def run(self) -> None:
         o = self.owner
-        with httpx2.Client(timeout=o.timeout_s, follow_redirects=False, trust_env=False) as http:
+        with self.http as http:
             due = o.clock()
             while not o.stopped.is_set():
                 self._once(http)
@@ -196,7 +200,10 @@ class Scraper:
         self.store_errors: list[str] = []
         self.threads = [_TargetThread(t, self) for t in targets]
 
-    def start(self) -> Scraper:
+    def start(self, origin: float | None = None) -> Scraper:
+        """Start scraping; ``origin``: the run clock's zero (the runner's start), if not given at construction."""
+        if origin is not None:
+            self.origin = origin
         for t in self.threads:
             t.start()
         return self
@@ -221,10 +228,10 @@ class Scraper:
         return [w for t in self.threads if (w := t.warning())] + self.store_errors
 
 
-def start_scraping(store: object, run_id: str, deps: Sequence[Deployment], server_url: str | None, interval_s: float,
-                   timeout_s: float = DEFAULT_TIMEOUT_S, origin: float = 0.0, clock: Callable[[], float] = time.perf_counter) -> Scraper | None:  # fmt: skip
-    """A started Scraper for ``deps``' metrics URLs, or None (``interval_s`` 0, or nothing to scrape)."""
+def scraper_for(store: object, run_id: str, deps: Sequence[Deployment], server_url: str | None, interval_s: float,
+                timeout_s: float = DEFAULT_TIMEOUT_S, clock: Callable[[], float] = time.perf_counter) -> Scraper | None:  # fmt: skip
+    """A Scraper for ``deps``' metrics URLs, ready to ``start`` (its clients already built), or None (``interval_s`` 0, nothing to scrape)."""
     targets = targets_for(deps, server_url) if interval_s > 0 else []
     if not targets:
         return None
-    return Scraper(store, run_id, targets, interval_s, timeout_s, origin, clock).start()
+    return Scraper(store, run_id, targets, interval_s, timeout_s, clock=clock)
