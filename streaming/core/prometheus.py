@@ -23,6 +23,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 COMMON: dict[str, str] = {family: common for common, names in FAMILIES.items() for family in names}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 GAUGES = ("waiting", "running", "kv_cache_usage")
+HISTOGRAMS = ("queue_time", "ttft")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def common_name(sample_name: str) -> str | None:
     if sample_name in COMMON:
         return COMMON[sample_name]
     for suffix in HISTOGRAM_SUFFIXES:
-        if sample_name.endswith(suffix) and (base := sample_name[: -len(suffix)]) in COMMON:
+        if sample_name.endswith(suffix) and COMMON.get(base := sample_name[: -len(suffix)]) in HISTOGRAMS:
             return COMMON[base] + suffix
     return None
 
