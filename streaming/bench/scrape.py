@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx2
 
-from streaming.core.prometheus import parse_exposition
+from streaming.core.prometheus import Sample, parse_exposition
 from streaming.core.config import Deployment
 from streaming.store.samples import SampleRow, add_samples
 
@@ -54,15 +54,17 @@ class Target:
     named: bool
     deployments: dict[str, str] = field(default_factory=dict)  # model or name → deployment name
 
-    def deployment_of(self, labels: dict[str, str]) -> tuple[bool, str | None]:
-        """(keep, deployment) for a sample: one deployment takes all; else by its model label (another model's: not kept)."""
+    def assign(self, samples: Sequence[Sample]) -> list[tuple[Sample, str | None]]:
+        """Each kept sample with its deployment: by its model label; a sample of another model is not this run's.
+
+        A server whose labels name none of the run's models (a served-model alias) speaks for its one deployment whole."""
+        models = [next((s.labels[k] for k in MODEL_LABELS if k in s.labels), None) for s in samples]
         names = set(self.deployments.values())
-        if len(names) == 1:
-            return True, next(iter(names))
-        model = next((labels[k] for k in MODEL_LABELS if k in labels), None)
-        if model is None:
-            return True, None  # server-wide
-        return (model in self.deployments), self.deployments.get(model)
+        if len(names) == 1 and not any(m in self.deployments for m in models if m is not None):
+            only = next(iter(names))
+            return [(s, only) for s in samples]
+        sole = next(iter(names)) if len(names) == 1 else None  # a server-wide sample (no model label)
+        return [(s, sole if m is None else self.deployments[m]) for s, m in zip(samples, models) if m is None or m in self.deployments]
 
     @property
     def label(self) -> str:
@@ -128,11 +130,7 @@ class _TargetThread(threading.Thread):
             self.busy_since = None
         got = o.clock()
         at, wall = (sent + got) / 2 - o.origin, o.wall() - (got - sent) / 2
-        rows = []
-        for s in samples:
-            keep, dep = t.deployment_of(s.labels)
-            if keep:
-                rows.append(SampleRow(dep, t.url, s.name, s.common, s.labels, s.value, at, wall))
+        rows = [SampleRow(dep, t.url, s.name, s.common, s.labels, s.value, at, wall) for s, dep in t.assign(samples)]
         o.sink(rows, self)
 
     def _fetch(self, http: httpx2.Client) -> list:
@@ -222,7 +220,10 @@ class Scraper:
         """Stop every thread (a scrape under way is abandoned after ``STOP_JOIN_S``); the run's warnings."""
         self.stopped.set()
         for t in self.threads:
-            t.join(STOP_JOIN_S)
+            if t.ident is None:  # never started (the run failed first): only its client to close
+                t.http.close()
+            else:
+                t.join(STOP_JOIN_S)
         with self._lock:
             self._closed = True
         return [w for t in self.threads if (w := t.warning())] + self.store_errors

@@ -38,7 +38,7 @@ def test_capacity_8_at_32_streams_shows_24_waiting_and_the_queue_in_the_ttft(ser
     series = server_series(samples)
     assert len(series) >= 10  # every 0.2 s over a ~5 s run
     assert 22 <= series["waiting"].max() <= 26
-    assert series["running"].max() == 8 and series["kv_cache_usage"].max() == pytest.approx(1.0)
+    assert series["running"].max() == 8 and series["kv_cache_usage"].max() == pytest.approx(1.0), series.to_string()
     assert series["waiting"].iloc[-1] == 0  # the queue drains by the end
 
     df = load_requests(db, [run])

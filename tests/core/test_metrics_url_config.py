@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.bench.scrape import metrics_url_for, targets_for
+from streaming.bench.scrape import Target, metrics_url_for, targets_for
+from streaming.core.prometheus import Sample
 from streaming.core.config import BUILTINS, parse_deployment
 from streaming.errors import ConfigError
 
@@ -22,8 +23,13 @@ def test_metrics_url_and_the_defaults() -> None:
     sims = [d for d in BUILTINS if d.provider == "simulated"][:2]
     (one,) = targets_for(sims, "http://127.0.0.1:8765")  # the built-in server's deployments share its /metrics
     assert one.url == "http://127.0.0.1:8765/metrics" and one.named and set(one.deployments.values()) == {d.name for d in sims}
-    assert one.deployment_of({"model_name": sims[1].model}) == (True, sims[1].name)
-    assert one.deployment_of({"model_name": "someone-else"}) == (False, None)
+    mine, other = (Sample("vllm:num_requests_waiting", "waiting", {"model_name": m}, 1.0) for m in (sims[1].model, "someone-else"))
+    wide = Sample("process_cpu_seconds_total", None, {}, 3.0)
+    assert one.assign([mine, other, wide]) == [(mine, sims[1].name), (wide, None)]  # another model's sample is not this run's
+    solo = Target("http://h/metrics", False, {"m": "my-vllm", "my-vllm": "my-vllm"})
+    alias = Sample("vllm:num_requests_waiting", "waiting", {"model_name": "served-alias"}, 2.0)
+    assert solo.assign([alias]) == [(alias, "my-vllm")]  # no label names the run's model: the server speaks for it whole
+    assert solo.assign([Sample("w", None, {"model_name": "m"}, 1.0), alias]) == [(Sample("w", None, {"model_name": "m"}, 1.0), "my-vllm")]
 
 
 def test_a_bad_metrics_url_names_the_field() -> None:
