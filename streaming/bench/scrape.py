@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx2
 
@@ -236,3 +237,13 @@ def scraper_for(store: object, run_id: str, deps: Sequence[Deployment], server_u
     if not targets:
         return None
     return Scraper(store, run_id, targets, interval_s, timeout_s, clock=clock)
+
+
+def server_side_of(db_path: str | None, runs: Any, requests: Any) -> Any:
+    """The "Server side" (``analysis.server_charts.ServerSide``) of ``runs`` (rows of ``store.list_runs``) for these request rows."""
+    from streaming.analysis.server_charts import server_side
+    from streaming.store.samples import load_samples
+    from streaming.store.sweeps import run_configs
+
+    ids = [str(r) for r in runs["run_id"]]
+    return server_side(load_samples(db_path, ids, summary=True), requests, run_configs(db_path, ids), [w for ws in runs["warnings"] for w in ws])
