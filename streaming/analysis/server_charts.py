@@ -125,7 +125,7 @@ def server_figure(series: pd.DataFrame, requests: pd.DataFrame, split: pd.DataFr
         if g["kv_cache_usage"].notna().any():
             fig.add_trace(go.Scatter(x=g["t_s"], y=g["kv_cache_usage"] * 100, mode="lines", name=f"{tag} KV cache"), row=3, col=1)
         if g["queue_time_s"].notna().any():
-            fig.add_trace(go.Scatter(x=g["t_s"], y=g["queue_time_s"], mode="lines+markers", line=dict(shape="hv"),
+            fig.add_trace(go.Scatter(x=g["t_s"], y=g["queue_time_s"], mode="lines+markers", line=dict(shape="hv"), connectgaps=True,
                                      name=f"{tag} queue time (interval mean)"), row=4, col=1)  # fmt: skip
     if split is not None and len(split):
         fig.add_trace(go.Scatter(x=split["sent_s"], y=split["queue_s"], mode="markers", marker=dict(size=4, symbol="x"),
