@@ -13,6 +13,8 @@ request. Both processes read the same CLOCK_MONOTONIC (time.perf_counter), so:
     python benchmarks/client_accuracy.py --waves 4       # more requests per level
     python benchmarks/client_accuracy.py --transport wire,httpx --levels 1,64   # both transports, one table
     python benchmarks/client_accuracy.py --api responses --levels 1,64,128
+    python benchmarks/client_accuracy.py --scrape --levels 128 --waves 4   # each level twice, without and with the
+                                                         # server's /metrics scraped every 1 s (bench.scrape), in one run
     python benchmarks/client_accuracy.py --tls --transport wire,httpx --levels 1,64,256
                                                          # HTTPS, as to a remote endpoint: the server with a
                                                          # self-signed certificate the client trusts (SSL_CERT_FILE)
@@ -72,6 +74,8 @@ def main() -> None:
     ap.add_argument("--transport", default="wire", help="wire, httpx, or both as 'wire,httpx' (one row per transport and level)")
     ap.add_argument("--api", choices=("chat", "responses"), default="chat", help="responses: a reasoning model on /v1/responses")
     ap.add_argument("--tls", action="store_true", help="serve and measure over HTTPS (a self-signed certificate, trusted via SSL_CERT_FILE)")
+    ap.add_argument("--scrape", action="store_true", help="each level twice: without, then with the server's /metrics scraped (bench.scrape)")
+    ap.add_argument("--scrape-interval", type=float, default=1.0, metavar="S", help="with --scrape: seconds between scrapes (default 1)")
     args = ap.parse_args()
     dep = R_DEP if args.api == "responses" else DEP
     tls = None
@@ -88,18 +92,39 @@ def main() -> None:
         prof = dep.sim
         assert prof is not None
         print(f"server {handle.url}; api {args.api}; profile {prof.ttft_ms:.0f} ms, {prof.reasoning_tokens} reasoning tokens, {prof.tokens_per_s:.0f} tok/s, {prof.output_tokens} tokens")
-        print(f"{'transport':>9} {'C':>4} {'n':>5} {'ok':>5} | {'arrival err p50':>15} {'p99':>7} | {'TTFT err p50':>12} {'p99':>7} | {'ITL err p50':>11} {'p99':>7} | {'TTFT p50':>8} {'send→in p50':>11} {'p99':>6} {'wall s':>6}"
+        print(f"{'scrape':>6} {'transport':>9} {'C':>4} {'n':>5} {'ok':>5} | {'arrival err p50':>15} {'p99':>7} | {'TTFT err p50':>12} {'p99':>7} | {'ITL err p50':>11} {'p99':>7} | {'TTFT p50':>8} {'send→in p50':>11} {'p99':>6} {'wall s':>6}"
               + (f" | {'t_first_reasoning err p50':>25} {'p99':>7}" if args.api == "responses" else ""))  # fmt: skip
-        for transport, conc in [(tr, int(x)) for x in args.levels.split(",") for tr in args.transport.split(",")]:
-            total = max(10, args.waves * conc)
-            t = time.perf_counter()
-            runner = level(handle.url, conc, total, dep, transport)
-            if args.uvloop:
-                import uvloop
+        scrapes = (False, True) if args.scrape else (False,)
+        store = None
+        if args.scrape:
+            import tempfile
 
-                recs = uvloop.run(runner)
-            else:
-                recs = asyncio.run(runner)
+            from streaming.store import Store
+
+            store = Store(os.path.join(tempfile.mkdtemp(prefix="accuracy-scrape-"), "s.db"))
+        for transport, conc, scrape in [(tr, int(x), sc) for x in args.levels.split(",") for tr in args.transport.split(",") for sc in scrapes]:
+            total = max(10, args.waves * conc)
+            scraper = None
+            if scrape:  # as the runner does: its own thread and HTTP client, samples stored as they land
+                from streaming.bench.scrape import Scraper, targets_for
+
+                run_id = store.create_run("bench", {"benchmark": "client_accuracy --scrape"})
+                scraper = Scraper(store, run_id, targets_for([dep], handle.url), interval_s=args.scrape_interval)
+            t = time.perf_counter()
+            if scraper is not None:
+                scraper.start(origin=t)
+            runner = level(handle.url, conc, total, dep, transport)
+            try:
+                if args.uvloop:
+                    import uvloop
+
+                    recs = uvloop.run(runner)
+                else:
+                    recs = asyncio.run(runner)
+            finally:
+                if scraper is not None:
+                    for w in scraper.stop():
+                        print(f"warning: {w}")
             wall = time.perf_counter() - t
             arrival, ttft_err, itl_err, ttfts, transit, reasoning_err = [], [], [], [], [], []
             with httpx2.Client(timeout=30, verify=httpx2.create_ssl_context()) as h:
@@ -120,7 +145,8 @@ def main() -> None:
                     if r.t_first_reasoning_s is not None and tr["reasoning_times"]:
                         reasoning_err.append(r.t0_monotonic + r.t_first_reasoning_s - tr["reasoning_times"][0])
             ok = sum(r.ok for r in recs)
-            print(f"{transport:>9} {conc:>4} {total:>5} {ok:>5} | {pct(arrival, 50):>12.2f} ms {pct(arrival, 99):>7.2f} | {pct(ttft_err, 50):>9.2f} ms {pct(ttft_err, 99):>7.2f} |"
+            tag = f"{scraper.stored}s" if scraper is not None else "no"  # with scraping: how many samples were stored
+            print(f"{tag:>6} {transport:>9} {conc:>4} {total:>5} {ok:>5} | {pct(arrival, 50):>12.2f} ms {pct(arrival, 99):>7.2f} | {pct(ttft_err, 50):>9.2f} ms {pct(ttft_err, 99):>7.2f} |"
                   f" {pct(itl_err, 50):>8.2f} ms {pct(itl_err, 99):>7.2f} | {pct(ttfts, 50):>5.0f} ms {pct(transit, 50):>8.2f} ms {pct(transit, 99):>6.1f} {wall:>6.1f}"
                   + (f" | {pct(reasoning_err, 50):>22.2f} ms {pct(reasoning_err, 99):>7.2f}" if args.api == "responses" else ""))  # fmt: skip
     finally:

@@ -84,11 +84,11 @@ def sweep_result(db: str, sweep_id: str) -> object:
 
 
 @st.cache_data(show_spinner="Building the report…", max_entries=2)
-def html_bytes(_df: pd.DataFrame, _runs: pd.DataFrame, db: str, rows: str, title: str) -> bytes:
+def html_bytes(_df: pd.DataFrame, _runs: pd.DataFrame, db: str, rows: str, title: str, _server: object = None) -> bytes:
     """The shareable HTML report of the selected rows (the CLI's ``report --format html``), built only when downloaded."""
     from streaming.analysis.report import html_report
 
-    return html_report(_df, _runs, title).encode()
+    return html_report(_df, _runs, title, server=_server).encode()
 
 
 def quick_benchmark(db: str) -> str:
@@ -238,6 +238,22 @@ if "turn_index" in selected.columns and selected["turn_index"].notna().any():  #
     st.subheader("Conversations")
     st.plotly_chart(ttft_vs_input_tokens(selected), key="c_context")
 
+# -- server side (README: "Server side"): the servers' scraped metrics, queue-time split, rate limits -----
+from streaming.analysis.server_charts import CAPTION, server_side
+from streaming.store.samples import load_samples
+
+side = server_side(load_samples(db, sorted(picked), summary=True), selected, configs,
+                   [w for ws in runs.loc[runs["run_id"].isin(picked), "warnings"] for w in ws])  # fmt: skip
+if side.shown:
+    st.subheader("Server side")
+    st.caption(CAPTION)
+    for w in side.warnings:
+        st.warning(w)
+    for sentence in side.sentences:
+        st.markdown(sentence)
+    for name, fig in side.figures.items():
+        st.plotly_chart(fig, key=f"c_server_{name}")
+
 # -- charts -----------------------------------------------------------------------------------------
 st.subheader("Charts")
 figs = charts.default_figures(view, stall_s=stall_ms / 1000)
@@ -328,6 +344,6 @@ raw = raw_requests(db, key)
 rows_key = store.selection_key(raw[mask])  # the selected rows themselves: every filter (API, effort, live/replay, …) is in it
 st.download_button("Download the filtered rows (CSV)", csv_bytes(raw[mask], db, rows_key), file_name="requests.csv", mime="text/csv", key="csv")
 st.download_button("Download the HTML report", lambda: html_bytes(view, runs[runs["run_id"].isin(picked)], db, rows_key,
-                                                                  "Streaming LLM Lab report: " + ", ".join(r for r, _ in key)),
+                                                                  "Streaming LLM Lab report: " + ", ".join(r for r, _ in key), side),
                    file_name="streaming-report.html", mime="text/html", key="html", on_click="ignore", icon=":material/download:")  # fmt: skip
 st.caption("The shareable HTML report (self-contained, opens offline): `python -m streaming report RUN_ID --format html --out report.html`.")

@@ -101,9 +101,10 @@ def _capacity_parts(df: pd.DataFrame, slos: Sequence[Any], sweep: Any) -> list[s
 
 
 def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: str = "Streaming LLM Lab report",
-                figures: dict[str, go.Figure] | None = None, slos: Sequence[Any] = (), sweep: Any = None) -> str:  # fmt: skip
+                figures: dict[str, go.Figure] | None = None, slos: Sequence[Any] = (), sweep: Any = None, server: Any = None) -> str:  # fmt: skip
     """A complete HTML document with the headline, the comparison sentences, the percentile table and every chart;
-    throughput (and goodput, given ``slos``); for a sweep (``analysis.sweep.SweepResult``) the capacity card and the knee chart."""
+    throughput (and goodput, given ``slos``); for a sweep (``analysis.sweep.SweepResult``) the capacity card and the knee chart;
+    given ``server`` (``analysis.server_charts.ServerSide``), its "Server side" section."""
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p class=sub>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC} · {len(df):,} requests</p>"]  # fmt: skip
     if runs_df is not None and len(runs_df):
@@ -147,6 +148,12 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
         from streaming.analysis.knee import knee_chart
 
         figs = {"knee": knee_chart(sweep), **figs}
+    if server is not None and server.shown:
+        from streaming.analysis.server_charts import CAPTION
+
+        parts += ["<h2 id=server-side>Server side</h2>", f"<p class=ci>{html.escape(CAPTION)}</p>",
+                  *(f"<div class=note>{html.escape(w)}</div>" for w in server.warnings), *(f"<p>{html.escape(x)}</p>" for x in server.sentences)]  # fmt: skip
+        parts += [f"<div class=fig id='fig-server-{html.escape(n)}'>{f.to_html(full_html=False, include_plotlyjs=False)}</div>" for n, f in server.figures.items()]
     if figs:
         parts.append("<h2>Charts</h2>")
         for name, fig in figs.items():

@@ -59,6 +59,7 @@ def register(sub: Any) -> None:
     b.add_argument("--slo", action="append", default=[], metavar="COND", help="e.g. 'ttft_p95 <= 0.5' (repeatable): goodput counts the requests meeting all")
     b.add_argument("--stop-on-saturation", action="store_true", help="stop sending when latency keeps rising while throughput stays flat")
     b.add_argument("--no-cache-reuse", action="store_true", help="a unique prefix on every request, to measure without prompt caching")
+    b.add_argument("--scrape-interval", type=float, metavar="S", help="scrape the servers' Prometheus metrics every S seconds (default 1; 0: off)")
     b.set_defaults(func=cmd_bench)
 
     r = sub.add_parser("report", help="report or export a run (the latest by default)")
@@ -98,7 +99,7 @@ def build_config(args: argparse.Namespace) -> Any:
         "max_in_flight": args.max_in_flight, "warmup": args.warmup, "max_tokens": args.max_tokens, "duration_s": args.duration,
         "seed": args.seed, "timeout_s": args.timeout, "stall_s": args.stall_timeout, "max_retries": args.retries,
         "retry_max_wait_s": args.retry_max_wait, "notes": args.notes, "transport": args.transport,
-        "workers": getattr(args, "workers", None), "ray_address": getattr(args, "ray_address", None),
+        "workers": getattr(args, "workers", None), "ray_address": getattr(args, "ray_address", None), "scrape_interval_s": getattr(args, "scrape_interval", None),
     }  # fmt: skip
     for k, v in overrides.items():
         if v is not None:
@@ -230,15 +231,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.format == "html":
         from streaming.analysis.capacity import parse_slos
         from streaming.analysis.report import html_report
+        from streaming.bench.scrape import server_side_of  # the report's Server side: scraped metrics, TTFT split, rate limits
         from streaming.bench.sweep import load_sweep
         from streaming.store import list_runs
         from streaming.store.sweeps import run_configs, sweep_of_run
 
         runs = list_runs(db_path)
         slos = parse_slos(run_configs(db_path, [run_id]).get(run_id, {}).get("slos") or [])
-        sweep_id = sweep_of_run(db_path, run_id)  # a step of a sweep: the report shows the whole sweep's knee
+        sweep_id, mine = sweep_of_run(db_path, run_id), runs[runs["run_id"] == run_id]  # a step of a sweep: the report shows its knee
         sweep = load_sweep(db_path, sweep_id) if sweep_id else None
-        return _write_text(html_report(df, runs[runs["run_id"] == run_id], f"Streaming LLM Lab: run {run_id}", slos=slos, sweep=sweep), args.out)
+        return _write_text(html_report(df, mine, f"Streaming LLM Lab: run {run_id}", slos=slos, sweep=sweep, server=server_side_of(db_path, mine, df)), args.out)
     flat = df.copy()
     for c in ("chunk_times_s", "chunk_chars", "itl_s"):
         flat[c] = [np.asarray(v).tolist() for v in flat[c]]

@@ -29,6 +29,7 @@ from streaming.bench.plan import Plan, WorkerShare
 from streaming.bench.progress import BenchPoint, Progress, Tally
 from streaming.bench.requests import request_for
 from streaming.bench.saturation import SaturationWatch
+from streaming.bench.scrape import Scraper, scraper_for
 from streaming.bench.selfcheck import (  # noqa: F401 - public here too
     LOOP_LAG_MIN_SAMPLES,
     LOOP_LAG_WARN_MS,
@@ -95,6 +96,7 @@ class _Runner:
         self._writer = threading.Thread(target=self._write_loop, name="bench-writer", daemon=True)
         self.share: WorkerShare | None = None
         self.saturation = SaturationWatch()
+        self.scraper: Scraper | None = None
 
     def _write_loop(self) -> None:
         while (job := self._writes.get()) is not None:
@@ -134,8 +136,12 @@ class _Runner:
             self.phase = "running"
             gc.collect()
             gc.freeze()  # what exists now is never scanned again: full collections stay short during the run
+            if self.share is None:  # the servers' side, on its own threads (README: "Server side"), built before the clock starts
+                self.scraper = scraper_for(self.db, self.run_id, self.deps, server_url, cfg.scrape_interval_s, cfg.scrape_timeout_s, self.clock)
             lag = asyncio.create_task(self._lag_monitor())
             self.start = self.clock()
+            if self.scraper is not None:
+                self.scraper.start(origin=self.start)
             if self.share is not None and not self._stopping:  # every worker starts the one schedule at the same instant
                 self.start = await asyncio.to_thread(self.share.start_at)
                 while not self._stopping and (delay := self.start - self.clock()) > 0:
@@ -149,6 +155,8 @@ class _Runner:
         finally:
             gc.unfreeze()
             watcher.cancel()
+            if self.scraper is not None:
+                self.warnings += self.scraper.stop()
             await client.aclose()
             self._writes.put(None)
             await asyncio.to_thread(self._writer.join)

@@ -116,6 +116,8 @@ class BenchConfig:
     sweep_id: str | None = None  # set by `sweep`: the steps of one sweep share it
     sweep_load: float | None = None  # the step's load (concurrency or rate)
     cache_reuse: bool = True  # False: a unique prefix on every request, so no prompt cache can serve it
+    scrape_interval_s: Annotated[float, Field(ge=0)] = 1.0  # the servers' Prometheus metrics every this many seconds (0: none; bench.scrape)
+    scrape_timeout_s: Seconds = 2.0  # one scrape's limit: a slower endpoint is a warning, never a slower run
 
     def validate(self) -> None:
         """A ConfigError naming the first field that does not fit its annotation."""

@@ -145,6 +145,7 @@ def register(sub: Any) -> None:
     w.add_argument("--budget-tokens", type=int, default=None, metavar="N",
                    help="cost guard: a sweep estimated above N tokens on non-built-in deployments needs confirmation (default 200,000)")  # fmt: skip
     w.add_argument("--yes", "-y", action="store_true", help="cost guard: run even above --budget-tokens, without asking")
+    w.add_argument("--scrape-interval", type=float, metavar="S", help="scrape the server's Prometheus metrics every S seconds (default 1; 0: off)")
     w.set_defaults(func=cmd_sweep)
 
 
@@ -186,6 +187,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         cfg.workers = args.workers
     if args.ray_address is not None:
         cfg.ray_address = args.ray_address
+    if args.scrape_interval is not None:
+        cfg.scrape_interval_s = args.scrape_interval
     cfg.validate()
     refused = _cost_guard(cfg, args, max_load)
     if refused is not None:

@@ -53,6 +53,15 @@ def _http_url(v: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _metrics_url(v: str) -> str:
+    if v and not v.startswith(("http://", "https://")):
+        raise ValueError('must be an http:// or https:// URL of a Prometheus /metrics page, or "" to scrape nothing')
+    return v
+
+
+MetricsUrl = Annotated[str, AfterValidator(_metrics_url)]  # "" turns the default (the server's /metrics) off
 Text = Annotated[str, Field(min_length=1)]
 Price = Annotated[float, Field(ge=0, strict=False)]  # 2.5 or 10 (a TOML integer is fine)
 
@@ -111,6 +120,7 @@ class _Entry(BaseModel):
     reasoning_summary: Literal[REASONING_SUMMARIES] | None = None  # type: ignore[valid-type]
     price_in_per_1m: Price | None = None  # USD per million input tokens: the cost guard's estimate (core.cost)
     price_out_per_1m: Price | None = None
+    metrics_url: MetricsUrl | None = None  # Prometheus text scraped during runs (bench.scrape); None: the default for the provider
 
 
 class AzureEntry(_Entry):
@@ -201,6 +211,7 @@ class Deployment:
     replay_label: str = ""  # "replay of gpt-4o (Azure, recorded 2026-11-20)", filled in from the database (store.recordings)
     replay_problem: str = ""  # why it cannot be played (no such run, …), filled in likewise
     replay_inherits: tuple[str, ...] = ()  # fields the file left out, taken from the recording ("api", "reasoning")
+    metrics_url: str | None = None  # the server's Prometheus metrics (None: its default, see bench.scrape; "": none)
 
     @property
     def builtin(self) -> bool:

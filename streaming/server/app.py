@@ -237,6 +237,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         if profile is not None and profile.capacity and (slot := await state.capacity.acquire(f"{model}|{header_profile or ''}", profile)) is None:
             return at_capacity(profile, rid, tr, clock)
         start = slot.acquired_at or received  # with a capacity, the profile's schedule starts when a slot is free: queueing adds to TTFT
+        tr.queued_s = slot.waited_s if profile is not None else None  # the server's queue time: x-queue-time-ms, GET /metrics
 
         if not body.stream:
             parts = []
@@ -392,4 +393,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
     from streaming.server.relay import add_relay_routes
 
     add_relay_routes(app, deployments, api_key=api_key, token=token)  # POST /chat/stream, GET /chat/deployments, GET /
+    from streaming.server.metrics import add_metrics_route
+
+    add_metrics_route(app, state)  # GET /metrics: Prometheus text, vLLM's names (README: "Server side")
     return app

@@ -35,6 +35,8 @@ class TimedStream(Response):
             (b"x-accel-buffering", b"no"),
             (b"x-request-id", truth.response_id.encode()),
         ]
+        if truth.queued_s is not None:  # the server's own queue time: the client splits TTFT into queue + the rest
+            self.raw_headers.append((b"x-queue-time-ms", f"{truth.queued_s * 1000:.3f}".encode()))
         self.body_iter = body
         self.truth = truth
         self.on_disconnect = on_disconnect
@@ -97,7 +99,8 @@ class BearerAuth:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # GET / is the static chat page (no data, no secrets); it sends the key on every data route it calls.
-        if scope["type"] == "http" and not (scope.get("method") == "GET" and scope.get("path") == "/"):
+        # GET /metrics: counts and timings only, no secrets; a scraper on loopback reads it without the key.
+        if scope["type"] == "http" and not (scope.get("method") == "GET" and scope.get("path") in ("/", "/metrics")):
             headers = dict(scope.get("headers") or ())
             given = headers.get(b"authorization", b"")
             token = given[7:] if given[:7].lower() == b"bearer " else headers.get(b"api-key", b"")

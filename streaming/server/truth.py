@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ class Truth:
     thinking_ended_at: float | None = None  # its last reasoning token
     replayed: int | None = None  # a replay: the recorded request (row id in the results database) it played
     prompt_digest: str | None = None  # sha256 of the request's [[role, content], …] (or its prompt): tests check what was sent
+    queued_s: float | None = None  # a simulated deployment: seconds it waited for a capacity slot (None: not one that queues)
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -65,12 +67,15 @@ class TruthStore:
         self._items: OrderedDict[str, Truth] = OrderedDict()
         self._lock = threading.Lock()
         self.limit = limit
+        self.listeners: list[Callable[[Truth], None]] = []  # told of each new response (server.metrics)
 
     def add(self, truth: Truth) -> Truth:
         with self._lock:
             self._items[truth.response_id] = truth
             while len(self._items) > self.limit:
                 self._items.popitem(last=False)
+        for listen in self.listeners:
+            listen(truth)
         return truth
 
     def get(self, response_id: str) -> Truth | None:

@@ -46,6 +46,8 @@ def copy_run(src: str | os.PathLike[str], run_id: str, dst: str | os.PathLike[st
             n = db.execute(f"INSERT INTO main.requests (id, {cols}) SELECT id + ?, {cols} FROM src.requests WHERE run_id = ?", (shift, run_id)).rowcount
             db.execute("INSERT INTO main.timeline (request_id, t_s, chars) SELECT t.request_id + ?, t.t_s, t.chars FROM src.timeline t "
                        "JOIN src.requests r ON r.id = t.request_id WHERE r.run_id = ?", (shift, run_id))  # fmt: skip
+            sample_cols = "run_id, deployment, url, name, common, labels, value, t_s, wall"  # the servers' side of the run
+            db.execute(f"INSERT INTO main.server_samples ({sample_cols}) SELECT {sample_cols} FROM src.server_samples WHERE run_id = ? ORDER BY id", (run_id,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -103,6 +103,18 @@ def m004_clock_anchor(db: sqlite3.Connection) -> None:
         db.execute(f"ALTER TABLE requests ADD COLUMN {c} REAL")
 
 
+@migration
+def m005_server_samples(db: sqlite3.Connection) -> None:
+    """Prometheus samples scraped from the servers during a run (``bench.scrape``): one row per sample per scrape."""
+    db.execute(
+        """CREATE TABLE server_samples (
+            id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(id), deployment TEXT, url TEXT NOT NULL,
+            name TEXT NOT NULL, common TEXT, labels TEXT NOT NULL DEFAULT '{}', value REAL,
+            t_s REAL NOT NULL, wall REAL NOT NULL)"""
+    )
+    db.execute("CREATE INDEX server_samples_run ON server_samples(run_id, common, t_s)")
+
+
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """A connection in WAL mode with a busy timeout, the schema migrated to the latest version."""
     p = Path(path)

@@ -19,7 +19,8 @@ from streaming.core.sse import SSEDecoder
 from streaming.core.tokens import count_tokens
 
 REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "x-ms-request-id")
-KEPT_HEADER_PREFIXES = ("x-ratelimit-", "retry-after")
+# rate limits, retry waits, Azure's PTU utilization, the server's own queue time, and every request id the response carried
+KEPT_HEADER_PREFIXES = ("x-ratelimit-", "retry-after", "azure-openai-deployment-utilization", "x-queue-time-ms", *REQUEST_ID_HEADERS)
 BAD_PAYLOAD_LIMIT = 200
 # One parser module per API (``event``, ``body``, ``usage``); chat and legacy completions share a chunk shape.
 PARSERS: dict[str, Any] = {"chat": chat, "completions": chat, "responses": responses}
