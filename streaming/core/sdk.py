@@ -1,15 +1,19 @@
 """The openai SDK as a way in: ``timed(create, **kwargs)`` times an SDK call with the same parsers as the native client.
 
-``timed`` calls ``create(**kwargs)`` itself, stamping ``t0`` just before; it iterates the SDK's
-stream (chat, completions or responses), stamps each event as the SDK hands it over, feeds it
-to the API's parser (``core.protocol``) and yields the visible text, ready for ``st.write_stream``.
-When the stream ends or is closed, ``.record`` holds a ``StreamRecord`` decided by
-``RecordBuilder.finish`` like the native client's (``transport = "sdk"``).
+``timed`` calls ``create(**kwargs)`` itself and iterates the SDK's stream (chat, completions or
+responses); each event goes to the API's parser (``core.protocol``) and its visible text is yielded,
+ready for ``st.write_stream``. When the stream ends or is closed, ``.record`` holds a ``StreamRecord``
+decided by ``RecordBuilder.finish`` like the native client's (``transport = "sdk"``).
+
+The stamps come from the SDK's httpx2 transport (``core.sdk_transport``), which ``timed`` instruments
+once, in place (or pass ``http_client=streaming.instrument(...)`` to the SDK yourself): ``t0`` is the
+instant the request headers go to the connection, ``t_headers`` when the response's headers are in,
+and each event is stamped with the read that completed it, so the SDK's request building and its
+pydantic parsing are not counted as the server's time. When no httpx2 client can be found behind
+``create``, the stamps fall back to the call and the hand-over, and ``transport_version`` says so.
 
 Works with ``openai.OpenAI`` / ``AzureOpenAI`` (``for``) and ``AsyncOpenAI`` / ``AsyncAzureOpenAI``
-(``async for``). The SDK parses each event into a pydantic object before handing it over, so its
-stamps come a little later than the native client's (the README gives the measured difference).
-The openai package is not imported here: the SDK's objects and exceptions are read by duck typing.
+(``async for``). The openai package is not imported here: the SDK's objects and exceptions are read by duck typing.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import orjson
 
 from streaming.core.protocol import RecordBuilder
 from streaming.core.record import StreamRecord, utc_now
+from streaming.core.sdk_transport import CURRENT, WireMarks, instrument_sdk
 from streaming.core.stream import CANCELLED
 
 
@@ -36,6 +41,15 @@ def _as_dict(obj: Any) -> dict[str, Any]:
         return obj
     dump = getattr(obj, "model_dump", None)
     return dump(mode="json", exclude_unset=True) if dump is not None else {}
+
+
+def _sdk_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"openai {version('openai')}"
+    except Exception:  # not installed as a distribution (vendored): the stamps say enough
+        return "openai"
 
 
 def _provider(create: Any) -> str:
@@ -63,12 +77,30 @@ class TimedSDKStream:
         self._builder: RecordBuilder | None = None
         self._sdk_stream: Any = None
         self._done = False
+        try:
+            wired = instrument_sdk(create)
+        except Exception:  # an httpx2 client without the attributes we wrap: stamp at the call, and say so
+            wired = False
+        self.marks = WireMarks(clock)
+        self.record.transport_version = _sdk_version() + ("" if wired else "; stamped around create(), not at the transport")
+
+    # -- stamps: the transport's when it saw this call, else our own ------------------------
+    def _t0(self, t_call: float) -> float:
+        m = self.marks
+        return m.send if m.seen and m.send is not None else t_call
+
+    def _stamp(self) -> float:
+        """When the bytes of the event just handed over arrived: the transport's last read, else now."""
+        m = self.marks
+        return m.last_read if m.seen and m.last_read is not None else self.clock()
 
     # -- what both flavours share ---------------------------------------------------------------
     def _begin(self, t0: float, result: Any) -> RecordBuilder:
         b = self._builder = RecordBuilder(self.record, t0)
         resp = getattr(result, "response", None)  # the SDK's stream keeps the httpx2 response: status and headers
-        b.on_headers(self.clock(), getattr(resp, "status_code", 200), getattr(resp, "headers", {}) or {})
+        m = self.marks
+        t_headers = m.headers if m.seen and m.headers is not None else self.clock()
+        b.on_headers(t_headers, getattr(resp, "status_code", 200), getattr(resp, "headers", {}) or {})
         return b
 
     def _event(self, t: float, obj: Any) -> str | None:
@@ -105,38 +137,46 @@ class TimedSDKStream:
         else:
             self._finish(status="interrupted", error=f"the connection was lost: {e}", error_type="connection_dropped")
 
-    def _finish(self, **kw: Any) -> StreamRecord:
+    def _finish(self, t: float | None = None, **kw: Any) -> StreamRecord:
         if not self._done:
             self._done = True
             if self._builder is None:
                 self._builder = RecordBuilder(self.record, self.clock())
-            self._builder.finish(self.clock(), **kw)
+            m = self.marks
+            first = m.first_send if m.attempts > 1 else None  # the SDK retried: retry-inclusive times from its first send
+            self._builder.finish(self.clock() if t is None else t, first_t0=first, **kw)
+            if m.attempts > 1:
+                self.record.retries = m.attempts - 1
         return self.record
 
     # -- synchronous --------------------------------------------------------------------------
     def __iter__(self) -> Iterator[str]:
-        t0 = self.clock()
+        token = CURRENT.set(self.marks)  # the transport finds this call's marks here (same thread)
+        t_call = self.clock()
         try:
             result = self._create(**self.kwargs)
         except Exception as e:
-            self._failed(t0, e)
+            self._failed(self._t0(t_call), e)
             return
-        self._begin(t0, result)
+        finally:
+            CURRENT.reset(token)
+        self._begin(self._t0(t_call), result)
         if not self.record.stream:
-            self._body(self.clock(), result)
-            self._finish()
+            t_end = self._stamp()
+            self._body(t_end, result)
+            self._finish(t_end)
             if self.record.text:
                 yield self.record.text
             return
         self._sdk_stream = result
         try:
             for ev in result:
-                text = self._event(self.clock(), ev)
+                text = self._event(self._stamp(), ev)
                 if text:
                     yield text
                 if self._builder is not None and self._builder.done and self.record.api == "responses":
                     break
-            self._finish()
+            self._finish(self._stamp())
         except Exception as e:
             self._failed(t0, e)
         finally:
@@ -158,28 +198,32 @@ class TimedSDKStream:
 
     # -- asyncio ------------------------------------------------------------------------------
     async def _arun(self) -> AsyncIterator[str]:
-        t0 = self.clock()
+        token = CURRENT.set(self.marks)  # the transport finds this call's marks here (same task)
+        t_call = self.clock()
         try:
             result = await self._create(**self.kwargs)
         except Exception as e:
-            self._failed(t0, e)
+            self._failed(self._t0(t_call), e)
             return
-        self._begin(t0, result)
+        finally:
+            CURRENT.reset(token)
+        self._begin(self._t0(t_call), result)
         if not self.record.stream:
-            self._body(self.clock(), result)
-            self._finish()
+            t_end = self._stamp()
+            self._body(t_end, result)
+            self._finish(t_end)
             if self.record.text:
                 yield self.record.text
             return
         self._sdk_stream = result
         try:
             async for ev in result:
-                text = self._event(self.clock(), ev)
+                text = self._event(self._stamp(), ev)
                 if text:
                     yield text
                 if self._builder is not None and self._builder.done and self.record.api == "responses":
                     break
-            self._finish()
+            self._finish(self._stamp())
         except Exception as e:
             self._failed(t0, e)
         finally:
