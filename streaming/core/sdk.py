@@ -53,8 +53,15 @@ def _sdk_version() -> str:
 
 
 def _provider(create: Any) -> str:
+    """``azure`` for an Azure client; ``openai`` for OpenAI's own API; else ``compatible``: a vLLM, llama.cpp, … server
+    behind ``base_url``, whose vocabulary is not OpenAI's (so a count without usage is not done with OpenAI's tokenizer)."""
     owner = getattr(getattr(create, "__self__", None), "_client", None)
-    return "azure" if owner is not None and "Azure" in type(owner).__name__ else "openai"
+    if owner is None:
+        return "openai"  # nothing to go by (a plain function): the SDK's default
+    if "Azure" in type(owner).__name__:
+        return "azure"
+    host = str(getattr(getattr(owner, "base_url", None), "host", "") or "")
+    return "openai" if not host or host == "openai.com" or host.endswith(".openai.com") else "compatible"
 
 
 class TimedSDKStream:
