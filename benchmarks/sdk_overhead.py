@@ -7,7 +7,8 @@ A client's TTFT error is its ``ttft_s`` minus that. Measured per call:
 - ``sdk``      ``streaming.timed`` as it is: stamped at the SDK's httpx2 transport;
 - ``sdk@call`` the same calls timed from the instant ``create()`` was called (how ``timed`` stamped before);
 - ``native``   the project's own client (``streaming.Client``, httpx2 with its trace hook), the reference;
-- ``extra``    sdk − native, per percentile.
+- ``extra``    sdk − native per pair: each SDK call is followed by a native call in the same process,
+               so both see the same load on a shared machine.
 
 "first call" rows come from fresh subprocesses (one first SDK call each: the SDK builds its request
 machinery and pydantic models then); "later calls" from the calls after it in the same processes.
@@ -15,7 +16,7 @@ machinery and pydantic models then); "later calls" from the calls after it in th
 Part 2, every visible chunk at C = 1 and 32 (``--levels``), SDK vs native, asyncio: the SDK hands
 events over after its pydantic parsing, which the transport's read stamps keep out of the record.
 
-    python benchmarks/sdk_overhead.py                          # chat: part 1 (12 processes × 1 + 20), part 2 at C=1,32
+    python benchmarks/sdk_overhead.py                          # chat: part 1 (12 fresh processes; 20 later calls), part 2 at C=1,32
     python benchmarks/sdk_overhead.py --api responses --processes 8 --levels 1
 """
 
@@ -54,8 +55,8 @@ def _kwargs(api: str, i: int) -> dict:
     return dict(model="sim-sdk", messages=msgs, max_tokens=64, stream=True, seed=i, extra_headers=HEADERS)
 
 
-def child(url: str, api: str, later: int, native_n: int) -> None:
-    """One fresh process: the first SDK call, ``later`` more, then ``native_n`` native calls; one JSON line each."""
+def child(url: str, api: str, calls: int) -> None:
+    """One fresh process: ``calls`` pairs of (SDK call, native call), interleaved so both see the same load; one JSON line each."""
     import openai
 
     import streaming
@@ -64,18 +65,17 @@ def child(url: str, api: str, later: int, native_n: int) -> None:
 
     client = openai.OpenAI(base_url=f"{url}/v1", api_key=_key(), max_retries=0)
     create = client.responses.create if api == "responses" else client.chat.completions.create
-    for i in range(1 + later):
-        s = streaming.timed(create, **_kwargs(api, i))
-        t_call = time.perf_counter()
-        for _ in s:
-            pass
-        r = s.record
-        print(json.dumps({"kind": "sdk", "first": i == 0, "ok": r.ok, "rid": r.response_id, "ttft": r.ttft_s,
-                          "ttft_at_call": None if r.ttft_s is None else r.t0_monotonic + r.ttft_s - t_call}), flush=True)  # fmt: skip
     with Client([DEP], server_url=url) as c:
-        for i in range(native_n):
-            r = c.run(DEP, LLMRequest.chat(f"request {i}", api=api, max_tokens=64))
-            print(json.dumps({"kind": "native", "first": i == 0, "ok": r.ok, "rid": r.response_id, "ttft": r.ttft_s}), flush=True)
+        for i in range(calls):
+            s = streaming.timed(create, **_kwargs(api, i))
+            t_call = time.perf_counter()
+            for _ in s:
+                pass
+            r = s.record
+            print(json.dumps({"kind": "sdk", "i": i, "ok": r.ok, "rid": r.response_id, "ttft": r.ttft_s,
+                              "ttft_at_call": None if r.ttft_s is None else r.t0_monotonic + r.ttft_s - t_call}), flush=True)  # fmt: skip
+            n = c.run(DEP, LLMRequest.chat(f"request {i}", api=api, max_tokens=64))
+            print(json.dumps({"kind": "native", "i": i, "ok": n.ok, "rid": n.response_id, "ttft": n.ttft_s}), flush=True)
 
 
 def truth_ttft(h: httpx2.Client, url: str, rid: str) -> float:
@@ -87,33 +87,37 @@ def pct(a: list[float], q: float) -> float:
 
 
 def part1(url: str, api: str, processes: int, later: int) -> None:
-    rows: list[dict] = []
-    for p in range(processes):
-        out = subprocess.run([sys.executable, __file__, "--child", url, "--api", api, "--later", str(later if p == 0 else 2),
-                              "--native", "6" if p == 0 else "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
-        if out.returncode != 0:
-            raise SystemExit(f"child process failed:\n{out.stderr[-2000:]}")
-        rows += [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     err: dict[str, list[float]] = {}
     with httpx2.Client(timeout=30) as h:
-        for r in rows:
-            if not r["ok"]:
-                continue
-            truth = truth_ttft(h, url, r["rid"])
-            when = "first call" if r["first"] else "later calls"
-            err.setdefault(f"{r['kind']}|{when}", []).append(r["ttft"] - truth)
-            if r["kind"] == "sdk":
-                err.setdefault(f"sdk@call|{when}", []).append(r["ttft_at_call"] - truth)
+        for p in range(processes):
+            calls = 1 + (later if p == 0 else 2)
+            out = subprocess.run([sys.executable, __file__, "--child", url, "--api", api, "--calls", str(calls)],
+                                 capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
+            if out.returncode != 0:
+                raise SystemExit(f"child process failed:\n{out.stderr[-2000:]}")
+            rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+            pair: dict[int, dict[str, float]] = {}
+            for r in rows:
+                if not r["ok"]:
+                    continue
+                when = "first call" if r["i"] == 0 else "later calls"
+                e = r["ttft"] - truth_ttft(h, url, r["rid"])
+                err.setdefault(f"{r['kind']}|{when}", []).append(e)
+                pair.setdefault(r["i"], {})[r["kind"]] = e
+                if r["kind"] == "sdk":
+                    err.setdefault(f"sdk@call|{when}", []).append(r["ttft_at_call"] - truth_ttft(h, url, r["rid"]))
+            for i, d in pair.items():
+                if "sdk" in d and "native" in d:
+                    err.setdefault(f"extra|{'first call' if i == 0 else 'later calls'}", []).append(d["sdk"] - d["native"])
     print(f"Part 1: TTFT error against the server's truth, C=1, api {api}, ms (p50 / p90 / max)")
-    print(f"{'calls':<12} {'n':>3} | {'sdk (transport)':>24} | {'sdk@call (before)':>24} | {'native':>24} | {'extra = sdk − native':>24}")
+    print(f"{'calls':<12} {'n':>3} | {'sdk (transport)':>24} | {'sdk@call (before)':>24} | {'native':>24} | {'extra = sdk − native, paired':>29}")
     for when in ("first call", "later calls"):
-        s, c, n = err.get(f"sdk|{when}", []), err.get(f"sdk@call|{when}", []), err.get(f"native|{when}", [])
 
-        def three(a: list[float]) -> str:
+        def three(key: str) -> str:
+            a = err.get(f"{key}|{when}", [])
             return f"{pct(a, 50):6.2f} / {pct(a, 90):6.2f} / {pct(a, 100):6.2f}"
 
-        extra = f"{pct(s, 50) - pct(n, 50):+6.2f} / {pct(s, 90) - pct(n, 90):+6.2f} / {pct(s, 100) - pct(n, 100):+6.2f}"
-        print(f"{when:<12} {len(s):>3} | {three(s)} | {three(c)} | {three(n)} | {extra}")
+        print(f"{when:<12} {len(err.get(f'sdk|{when}', [])):>3} | {three('sdk')} | {three('sdk@call')} | {three('native')} | {three('extra'):>29}")
 
 
 async def _native_async(url: str, api: str, conc: int, total: int) -> list:
@@ -195,10 +199,10 @@ def main() -> None:
     ap.add_argument("--levels", default="1,32", help="part 2 concurrencies; empty: skip part 2")
     ap.add_argument("--requests", type=int, default=64, help="part 2: per level and per client (at least C)")
     ap.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
-    ap.add_argument("--native", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--calls", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.api, args.later, args.native)
+        child(args.child, args.api, args.calls)
         return
     from streaming.server.launcher import free_port, start_server
 

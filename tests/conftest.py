@@ -63,6 +63,15 @@ class ThirdPartyServer:
     log_path: str
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the test session dies without stopping it (Linux's PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))
+
+
 @pytest.fixture(scope="session")
 def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThirdPartyServer]:
     """llama-cpp-python's server (code nobody here wrote) serving the bundled Gemma model, for the session.
@@ -80,7 +89,7 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Third
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model_path(), "--model_alias", LLAMA_CPP_MODEL, "--chat_format", "gemma",
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512", "--n_threads", "1", "--n_threads_batch", "2", "--verbose", "false"]  # fmt: skip
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
     base_url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
     try:

@@ -5,12 +5,15 @@ responses); each event goes to the API's parser (``core.protocol``) and its visi
 ready for ``st.write_stream``. When the stream ends or is closed, ``.record`` holds a ``StreamRecord``
 decided by ``RecordBuilder.finish`` like the native client's (``transport = "sdk"``).
 
-The stamps come from the SDK's httpx2 transport (``core.sdk_transport``), which ``timed`` instruments
-once, in place (or pass ``http_client=streaming.instrument(...)`` to the SDK yourself): ``t0`` is the
-instant the request headers go to the connection, ``t_headers`` when the response's headers are in,
-and each event is stamped with the read that completed it, so the SDK's request building and its
-pydantic parsing are not counted as the server's time. When no httpx2 client can be found behind
-``create``, the stamps fall back to the call and the hand-over, and ``transport_version`` says so.
+The SDK builds and sends the request (its auth, headers, retries, HTTP errors); ``t0`` and
+``t_headers`` come from its httpx2 transport (``core.sdk_transport``), which ``timed`` instruments once,
+in place (or pass ``http_client=streaming.instrument(...)`` to the SDK yourself): the instant the
+request headers go to the connection, and when the response's headers are in. A streamed body is then
+read here, from the SDK's own response (``Stream.response``): each read stamped as it returns and
+parsed by the native client's parser, so neither the SDK's request building nor its per-event
+pydantic parsing (slow on its first use in a process: seconds for the Responses API's events on a
+loaded machine) is counted as the server's time. When no httpx2 client can be found behind
+``create``, ``t0`` falls back to the call, and ``transport_version`` says so.
 
 Works with ``openai.OpenAI`` / ``AzureOpenAI`` (``for``) and ``AsyncOpenAI`` / ``AsyncAzureOpenAI``
 (``async for``). The openai package is not imported here: the SDK's objects and exceptions are read by duck typing.
@@ -22,12 +25,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import httpx2
 import orjson
 
 from streaming.core.protocol import RecordBuilder
 from streaming.core.record import StreamRecord, utc_now
 from streaming.core.sdk_transport import CURRENT, WireMarks, instrument_sdk
 from streaming.core.stream import CANCELLED
+from streaming.core.transport.httpx import classify
 
 
 def _api_of(kwargs: dict[str, Any]) -> str:
@@ -120,6 +125,11 @@ class TimedSDKStream:
             rec.t_first_event_s = t - b.t0
         return b._api.event(b, t, str(d.get("type") or ""), d)
 
+    def _read(self, t: float, data: bytes) -> list[str]:
+        """One read of the streamed body, into the same parser as the native client's; its visible deltas."""
+        assert self._builder is not None
+        return self._builder.on_bytes(t, data)
+
     def _body(self, t: float, obj: Any) -> None:
         assert self._builder is not None
         self._builder.on_bytes(t, orjson.dumps(_as_dict(obj)))
@@ -139,6 +149,9 @@ class TimedSDKStream:
         elif "APIError" in names and "APIConnectionError" not in names:
             b.on_stream_error(body if isinstance(body, dict) else {"message": str(e)})
             self._finish()
+        elif isinstance(e, httpx2.HTTPError):  # reading the SDK's response ourselves: httpx2's own exceptions
+            status_, error_type, sentence = classify(e, got_headers=self.record.http_status is not None)
+            self._finish(status=status_, error=sentence, error_type=error_type)
         elif "APITimeoutError" in names:
             self._finish(status="stalled", error=f"the stream stalled: {e}", error_type="stall_timeout")
         else:
@@ -176,16 +189,23 @@ class TimedSDKStream:
                 yield self.record.text
             return
         self._sdk_stream = result
+        raw = getattr(getattr(result, "response", None), "iter_bytes", None)
         try:
-            for ev in result:
-                text = self._event(self._stamp(), ev)
-                if text:
-                    yield text
-                if self._builder is not None and self._builder.done and self.record.api == "responses":
-                    break
+            if raw is not None:  # the SDK's HTTP response, read here: each read stamped, parsed by our parser, no pydantic
+                for data in raw():
+                    yield from self._read(self._stamp(), data)
+                    if self._builder is not None and self._builder.done:
+                        break
+            else:  # something stream-like without a response: its objects, stamped as handed over
+                for ev in result:
+                    text = self._event(self._stamp(), ev)
+                    if text:
+                        yield text
+                    if self._builder is not None and self._builder.done and self.record.api == "responses":
+                        break
             self._finish(self._stamp())
         except Exception as e:
-            self._failed(t0, e)
+            self._failed(self._t0(t_call), e)
         finally:
             self.close()
 
@@ -223,16 +243,24 @@ class TimedSDKStream:
                 yield self.record.text
             return
         self._sdk_stream = result
+        raw = getattr(getattr(result, "response", None), "aiter_bytes", None)
         try:
-            async for ev in result:
-                text = self._event(self._stamp(), ev)
-                if text:
-                    yield text
-                if self._builder is not None and self._builder.done and self.record.api == "responses":
-                    break
+            if raw is not None:
+                async for data in raw():
+                    for text in self._read(self._stamp(), data):
+                        yield text
+                    if self._builder is not None and self._builder.done:
+                        break
+            else:
+                async for ev in result:
+                    text = self._event(self._stamp(), ev)
+                    if text:
+                        yield text
+                    if self._builder is not None and self._builder.done and self.record.api == "responses":
+                        break
             self._finish(self._stamp())
         except Exception as e:
-            self._failed(t0, e)
+            self._failed(self._t0(t_call), e)
         finally:
             await self.aclose()
 

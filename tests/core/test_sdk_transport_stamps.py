@@ -145,3 +145,32 @@ def test_a_client_that_cannot_be_found_is_stamped_at_the_call_and_says_so(server
 def test_instrument_names_what_it_takes() -> None:
     with pytest.raises(TypeError, match="httpx2.Client or httpx2.AsyncClient"):
         streaming.instrument(object())
+
+
+COLD_CALL = """
+import json, sys
+import openai, streaming
+client = openai.OpenAI(base_url=sys.argv[1] + "/v1", api_key="unused", max_retries=0)
+s = streaming.timed(client.responses.create, model="sim-reasoning", input=[{"role": "user", "content": "hi"}], max_output_tokens=300,
+                    reasoning={"effort": "low", "summary": "auto"}, stream=True)
+text = "".join(s)
+print(json.dumps({"text": text, **s.record.to_dict()}))
+"""
+
+
+def test_first_responses_call_of_a_process_is_stamped_on_arrival(server) -> None:
+    """The SDK builds its Responses event models on first use (about a second here); the stream is read and
+    parsed by ``timed`` itself, so that build does not delay the first call's stamps."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", COLD_CALL, server.url], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rec = json.loads(out.stdout)
+    assert rec["status"] == "ok" and rec["text"] and rec["api"] == "responses"
+    truth = httpx2.get(f"{server.url}/debug/truth/{rec['response_id']}").json()
+    t0 = rec["t0_monotonic"]
+    assert t0 <= truth["received_at"]
+    assert 0 <= t0 + rec["ttft_s"] - truth["chunk_times"][0] < 0.05
+    assert 0 <= t0 + rec["t_first_reasoning_s"] - truth["reasoning_times"][0] < 0.05
