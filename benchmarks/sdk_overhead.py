@@ -72,14 +72,14 @@ def child(url: str, api: str, calls: int) -> None:
             for _ in s:
                 pass
             r = s.record
-            print(json.dumps({"kind": "sdk", "i": i, "ok": r.ok, "rid": r.response_id, "ttft": r.ttft_s,
+            print(json.dumps({"kind": "sdk", "i": i, "ok": r.ok, "rid": r.response_id, "ttft": r.ttft_s, "t0": r.t0_monotonic,
                               "ttft_at_call": None if r.ttft_s is None else r.t0_monotonic + r.ttft_s - t_call}), flush=True)  # fmt: skip
             n = c.run(DEP, LLMRequest.chat(f"request {i}", api=api, max_tokens=64))
-            print(json.dumps({"kind": "native", "i": i, "ok": n.ok, "rid": n.response_id, "ttft": n.ttft_s}), flush=True)
+            print(json.dumps({"kind": "native", "i": i, "ok": n.ok, "rid": n.response_id, "ttft": n.ttft_s, "t0": n.t0_monotonic}), flush=True)
 
 
-def truth_ttft(h: httpx2.Client, url: str, rid: str) -> float:
-    return float(h.get(f"{url}/debug/truth/{rid}").json()["ttft"])
+def truth_of(h: httpx2.Client, url: str, rid: str) -> dict:
+    return h.get(f"{url}/debug/truth/{rid}").json()
 
 
 def pct(a: list[float], q: float) -> float:
@@ -101,11 +101,15 @@ def part1(url: str, api: str, processes: int, later: int) -> None:
                 if not r["ok"]:
                     continue
                 when = "first call" if r["i"] == 0 else "later calls"
-                e = r["ttft"] - truth_ttft(h, url, r["rid"])
+                tr = truth_of(h, url, r["rid"])
+                e = r["ttft"] - tr["ttft"]
                 err.setdefault(f"{r['kind']}|{when}", []).append(e)
+                # the two legs of the error: the request's trip in (t0 → the server has it), the first token's trip out
+                err.setdefault(f"{r['kind']} in|{when}", []).append(tr["received_at"] - r["t0"])
+                err.setdefault(f"{r['kind']} out|{when}", []).append(r["t0"] + r["ttft"] - tr["chunk_times"][0])
                 pair.setdefault(r["i"], {})[r["kind"]] = e
                 if r["kind"] == "sdk":
-                    err.setdefault(f"sdk@call|{when}", []).append(r["ttft_at_call"] - truth_ttft(h, url, r["rid"]))
+                    err.setdefault(f"sdk@call|{when}", []).append(r["ttft_at_call"] - tr["ttft"])
             for i, d in pair.items():
                 if "sdk" in d and "native" in d:
                     err.setdefault(f"extra|{'first call' if i == 0 else 'later calls'}", []).append(d["sdk"] - d["native"])
@@ -118,6 +122,11 @@ def part1(url: str, api: str, processes: int, later: int) -> None:
             return f"{pct(a, 50):6.2f} / {pct(a, 90):6.2f} / {pct(a, 100):6.2f}"
 
         print(f"{when:<12} {len(err.get(f'sdk|{when}', [])):>3} | {three('sdk')} | {three('sdk@call')} | {three('native')} | {three('extra'):>29}")
+    print("the two legs, p50 / p90 ms: in = t0 → the server has the request (same httpx2 send for both); out = first token written → stamped")
+    for when in ("first call", "later calls"):
+        legs = " | ".join(f"{k} {pct(err.get(f'{k}|{when}', []), 50):5.2f} / {pct(err.get(f'{k}|{when}', []), 90):5.2f}"
+                          for k in ("sdk in", "native in", "sdk out", "native out"))  # fmt: skip
+        print(f"{when:<12} | {legs}")
 
 
 async def _native_async(url: str, api: str, conc: int, total: int) -> list:
