@@ -7,11 +7,12 @@ A client's TTFT error is its ``ttft_s`` minus that. Measured per call:
 - ``sdk``      ``streaming.timed`` as it is: stamped at the SDK's httpx2 transport;
 - ``sdk@call`` the same calls timed from the instant ``create()`` was called (how ``timed`` stamped before);
 - ``native``   the project's own client (``streaming.Client``, httpx2 with its trace hook), the reference;
-- ``extra``    sdk − native per pair: each SDK call is followed by a native call in the same process,
-               so both see the same load on a shared machine.
+- ``extra``    later calls: sdk − native per pair (the two calls follow each other in one process, so
+               both see the same load); first calls: the difference of the percentiles.
 
-"first call" rows come from fresh subprocesses (one first SDK call each: the SDK builds its request
-machinery and pydantic models then); "later calls" from the calls after it in the same processes.
+"first call" rows: the very first request of a fresh process (every other process starts with the
+native client, so both first calls are cold: imports done, nothing sent yet); "later calls": from the
+third request of a process on.
 
 Part 2, every visible chunk at C = 1 and 32 (``--levels``), SDK vs native, asyncio: the SDK hands
 events over after its pydantic parsing, which the transport's read stamps keep out of the record.
@@ -55,8 +56,9 @@ def _kwargs(api: str, i: int) -> dict:
     return dict(model="sim-sdk", messages=msgs, max_tokens=64, stream=True, seed=i, extra_headers=HEADERS)
 
 
-def child(url: str, api: str, calls: int) -> None:
-    """One fresh process: ``calls`` pairs of (SDK call, native call), interleaved so both see the same load; one JSON line each."""
+def child(url: str, api: str, calls: int, native_first: bool) -> None:
+    """One fresh process: ``calls`` pairs of (SDK call, native call), interleaved so both see the same load; one JSON line each.
+    ``native_first``: the native call leads each pair, so the process's very first request is the native client's."""
     import openai
 
     import streaming
@@ -65,17 +67,27 @@ def child(url: str, api: str, calls: int) -> None:
 
     client = openai.OpenAI(base_url=f"{url}/v1", api_key=_key(), max_retries=0)
     create = client.responses.create if api == "responses" else client.chat.completions.create
+    seq = iter(range(2 * calls))
+
+    def sdk(i: int) -> None:
+        s = streaming.timed(create, **_kwargs(api, i))
+        t_call = time.perf_counter()
+        for _ in s:
+            pass
+        r = s.record
+        print(json.dumps({"kind": "sdk", "i": i, "seq": next(seq), "ok": r.ok, "rid": r.response_id, "ttft": r.ttft_s, "t0": r.t0_monotonic,
+                          "ttft_at_call": None if r.ttft_s is None else r.t0_monotonic + r.ttft_s - t_call}), flush=True)  # fmt: skip
+
     with Client([DEP], server_url=url) as c:
-        for i in range(calls):
-            s = streaming.timed(create, **_kwargs(api, i))
-            t_call = time.perf_counter()
-            for _ in s:
-                pass
-            r = s.record
-            print(json.dumps({"kind": "sdk", "i": i, "ok": r.ok, "rid": r.response_id, "ttft": r.ttft_s, "t0": r.t0_monotonic,
-                              "ttft_at_call": None if r.ttft_s is None else r.t0_monotonic + r.ttft_s - t_call}), flush=True)  # fmt: skip
+
+        def native(i: int) -> None:
             n = c.run(DEP, LLMRequest.chat(f"request {i}", api=api, max_tokens=64))
-            print(json.dumps({"kind": "native", "i": i, "ok": n.ok, "rid": n.response_id, "ttft": n.ttft_s, "t0": n.t0_monotonic}), flush=True)
+            print(json.dumps({"kind": "native", "i": i, "seq": next(seq), "ok": n.ok, "rid": n.response_id, "ttft": n.ttft_s, "t0": n.t0_monotonic}),
+                  flush=True)  # fmt: skip
+
+        for i in range(calls):
+            for call in (native, sdk) if native_first else (sdk, native):
+                call(i)
 
 
 def truth_of(h: httpx2.Client, url: str, rid: str) -> dict:
@@ -91,7 +103,8 @@ def part1(url: str, api: str, processes: int, later: int) -> None:
     with httpx2.Client(timeout=30) as h:
         for p in range(processes):
             calls = 1 + (later if p == 0 else 2)
-            out = subprocess.run([sys.executable, __file__, "--child", url, "--api", api, "--calls", str(calls)],
+            order = ["--native-first"] if p % 2 else []  # every other process: the native client's call comes first
+            out = subprocess.run([sys.executable, __file__, "--child", url, "--api", api, "--calls", str(calls), *order],
                                  capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
             if out.returncode != 0:
                 raise SystemExit(f"child process failed:\n{out.stderr[-2000:]}")
@@ -100,7 +113,9 @@ def part1(url: str, api: str, processes: int, later: int) -> None:
             for r in rows:
                 if not r["ok"]:
                     continue
-                when = "first call" if r["i"] == 0 else "later calls"
+                if r["seq"] == 1:
+                    continue  # the process's second request: neither its first nor warm
+                when = "first call" if r["seq"] == 0 else "later calls"
                 tr = truth_of(h, url, r["rid"])
                 e = r["ttft"] - tr["ttft"]
                 err.setdefault(f"{r['kind']}|{when}", []).append(e)
@@ -111,17 +126,23 @@ def part1(url: str, api: str, processes: int, later: int) -> None:
                 if r["kind"] == "sdk":
                     err.setdefault(f"sdk@call|{when}", []).append(r["ttft_at_call"] - tr["ttft"])
             for i, d in pair.items():
-                if "sdk" in d and "native" in d:
-                    err.setdefault(f"extra|{'first call' if i == 0 else 'later calls'}", []).append(d["sdk"] - d["native"])
+                if i > 0 and "sdk" in d and "native" in d:
+                    err.setdefault("extra|later calls", []).append(d["sdk"] - d["native"])
     print(f"Part 1: TTFT error against the server's truth, C=1, api {api}, ms (p50 / p90 / max)")
-    print(f"{'calls':<12} {'n':>3} | {'sdk (transport)':>24} | {'sdk@call (before)':>24} | {'native':>24} | {'extra = sdk − native, paired':>29}")
+    print(f"{'calls':<12} {'n sdk/nat':>7} | {'sdk (transport)':>24} | {'sdk@call (before)':>24} | {'native':>24} | {'extra = sdk − native, paired':>29}")
     for when in ("first call", "later calls"):
 
         def three(key: str) -> str:
             a = err.get(f"{key}|{when}", [])
             return f"{pct(a, 50):6.2f} / {pct(a, 90):6.2f} / {pct(a, 100):6.2f}"
 
-        print(f"{when:<12} {len(err.get(f'sdk|{when}', [])):>3} | {three('sdk')} | {three('sdk@call')} | {three('native')} | {three('extra'):>29}")
+        if when == "first call":  # first calls are in different processes: the difference of the percentiles
+            s_, n_ = err.get("sdk|first call", []), err.get("native|first call", [])
+            extra = f"{pct(s_, 50) - pct(n_, 50):+6.2f} / {pct(s_, 90) - pct(n_, 90):+6.2f} / {pct(s_, 100) - pct(n_, 100):+6.2f}"
+        else:
+            extra = three("extra")
+        n_sdk, n_nat = len(err.get(f"sdk|{when}", [])), len(err.get(f"native|{when}", []))
+        print(f"{when:<12} {n_sdk:>3} {n_nat:>3} | {three('sdk')} | {three('sdk@call')} | {three('native')} | {extra:>29}")
     print("the two legs, p50 / p90 ms: in = t0 → the server has the request (same httpx2 send for both); out = first token written → stamped")
     for when in ("first call", "later calls"):
         legs = " | ".join(f"{k} {pct(err.get(f'{k}|{when}', []), 50):5.2f} / {pct(err.get(f'{k}|{when}', []), 90):5.2f}"
@@ -209,9 +230,10 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=64, help="part 2: per level and per client (at least C)")
     ap.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     ap.add_argument("--calls", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--native-first", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.api, args.calls)
+        child(args.child, args.api, args.calls, args.native_first)
         return
     from streaming.server.launcher import free_port, start_server
 
