@@ -4,6 +4,8 @@ httpx2's own event hooks mark the instants around the transport: a ``request`` h
 has built its request and before the transport is handed it; a ``response`` hook after the transport
 returned. The built-in server's truth says when the request arrived and each chunk was written.
 These are orderings and consistency bounds, not performance targets (benchmarks/sdk_overhead.py measures).
+The bound on lateness (``LATE``) leaves room for a loaded shared 2-core machine (80 ms was seen there)
+and is still far below what stamping at the call or after the SDK's parsing gives on a first call (seconds).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 import streaming
 
 MESSAGES = [{"role": "user", "content": "hi"}]
+LATE = 0.25
 KW = dict(model="sim-fast", messages=MESSAGES, max_tokens=12, stream=True)
 
 
@@ -53,7 +56,7 @@ def check_against_truth(server, s: streaming.TimedSDKStream, hooks: Hooks) -> No
     assert len(chunks) == len(truth["chunk_times"])
     assert all(c >= w for c, w in zip(chunks, truth["chunk_times"]))  # never before the server wrote it
     # TTFT as the record says vs as the server says: the request's trip in and the chunk's trip out, on loopback
-    assert 0 <= rec.ttft_s - truth["ttft"] < 0.05
+    assert 0 <= rec.ttft_s - truth["ttft"] < LATE
 
 
 @pytest.mark.parametrize("how", ["timed-wraps", "user-passes"])
@@ -108,7 +111,7 @@ def test_two_async_streams_at_once_keep_their_own_stamps(server) -> None:
     for s in asyncio.run(go()):
         truth = httpx2.get(f"{server.url}/debug/truth/{s.record.response_id}").json()
         assert s.record.t0_monotonic <= truth["received_at"]
-        assert 0 <= s.record.ttft_s - truth["ttft"] < 0.05
+        assert 0 <= s.record.ttft_s - truth["ttft"] < LATE
 
 
 def test_non_stream_e2e_is_the_end_of_the_body(server) -> None:
@@ -172,5 +175,5 @@ def test_first_responses_call_of_a_process_is_stamped_on_arrival(server) -> None
     truth = httpx2.get(f"{server.url}/debug/truth/{rec['response_id']}").json()
     t0 = rec["t0_monotonic"]
     assert t0 <= truth["received_at"]
-    assert 0 <= t0 + rec["ttft_s"] - truth["chunk_times"][0] < 0.05
-    assert 0 <= t0 + rec["t_first_reasoning_s"] - truth["reasoning_times"][0] < 0.05
+    assert 0 <= t0 + rec["ttft_s"] - truth["chunk_times"][0] < LATE
+    assert 0 <= t0 + rec["t_first_reasoning_s"] - truth["reasoning_times"][0] < LATE
