@@ -24,6 +24,7 @@ from streaming.core.config import (
 from streaming.core.record import Attempt, StreamRecord
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.core.sdk import TimedSDKStream, timed
+from streaming.core.sdk_transport import instrument
 from streaming.core.stream import AsyncStream, Stream
 from streaming.errors import ConfigError, EndpointError, StreamingError
 from streaming.version import __version__  # noqa: E402
@@ -63,6 +64,7 @@ __all__ = [
     "__version__",
     "ensure_server",
     "find_deployment",
+    "instrument",
     "list_runs",
     "load_config",
     "load_deployments",

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +47,83 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
     os.environ["STREAMING_SERVER_URL"] = handle.url  # CLI subprocesses and the app reuse it
     yield handle
     handle.stop()
+
+
+# -- a third-party server: llama-cpp-python's own OpenAI-compatible server ---------------------
+
+LLAMA_CPP_MODEL = "gemma-3-270m"
+
+
+@dataclass
+class ThirdPartyServer:
+    """``python -m llama_cpp.server`` on loopback: its base URL (``…/v1``), the model name it serves, its log."""
+
+    base_url: str
+    model: str
+    log_path: str
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the test session dies without stopping it (Linux's PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))
+
+
+@pytest.fixture(scope="session")
+def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThirdPartyServer]:
+    """llama-cpp-python's server (code nobody here wrote) serving the bundled Gemma model, for the session.
+
+    Small context and one decode thread, so it fits beside the rest. The GGUF has no chat template:
+    without ``--chat_format gemma`` the server guesses llama-2's format and the model answers nothing.
+    """
+    import httpx2
+
+    from streaming.errors import describe_exit
+    from streaming.server.local_model import model_path
+
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("llama-cpp-server") / "llama_cpp.server.log"
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model_path(), "--model_alias", LLAMA_CPP_MODEL, "--chat_format", "gemma",
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512", "--n_threads", "1", "--n_threads_batch", "2", "--verbose", "false"]  # fmt: skip
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    try:
+        while True:  # ready once it answers /v1/models (it loads the model before it listens)
+            if proc.poll() is not None:
+                tail = Path(log_path).read_text(errors="replace")[-1500:]
+                pytest.fail(f"llama_cpp.server exited at start ({describe_exit(proc.returncode)}); log {log_path}:\n{tail}")
+            try:
+                if httpx2.get(f"{base_url}/models", timeout=1).status_code == 200:
+                    break
+            except httpx2.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server did not answer /v1/models within 120 s; log {log_path}")
+            time.sleep(0.1)
+        yield ThirdPartyServer(base_url=base_url, model=LLAMA_CPP_MODEL, log_path=str(log_path))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test that used the third-party server names its log, with the last lines."""
+    report = yield
+    srv = getattr(item, "funcargs", {}).get("llama_cpp_server")
+    if report.failed and isinstance(srv, ThirdPartyServer):
+        tail = Path(srv.log_path).read_text(errors="replace")[-1500:] if Path(srv.log_path).exists() else ""
+        report.sections.append(("llama_cpp.server log", f"{srv.log_path}\n{tail}"))
+    return report
 
 
 @pytest.fixture
