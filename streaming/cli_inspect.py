@@ -19,7 +19,7 @@ def register(sub: Any) -> None:
     src.add_argument("--file", metavar="CAPTURE", help="read a captured stream: a raw SSE body or a HAR file from the browser's developer tools")
     p.add_argument("prompt", nargs="?", default=None, help="the prompt (with -d)")
     p.add_argument("--api", choices=("chat", "responses", "completions"), default=None)
-    p.add_argument("--max-tokens", type=int, default=64)
+    p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--json", action="store_true", help="machine output: one JSON object")
     p.set_defaults(func=cmd_inspect)
 
