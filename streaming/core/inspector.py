@@ -96,28 +96,30 @@ class Inspection:
                            for e in self.events],
                 "accounting": self.accounting(), "record": self.record.to_dict()}  # fmt: skip
 
+    def summary(self) -> list[str]:
+        """Which events set TTFT and first reasoning, the token accounting and the end: a few lines."""
+        r, d, a = self.record, self.to_dict(), self.accounting()
+
+        def when(v: float | None) -> str:
+            return "n/a" if v is None else (f"{v * 1000:.1f} ms" if self.timed else "untimed")
+
+        fr = d["first_reasoning_event"]
+        lines = [f"TTFT {when(r.ttft_s)}, set by event #{d['ttft_event']}" if d["ttft_event"] is not None else "TTFT: no event set it",
+                 f"first reasoning {when(r.t_first_reasoning_s)}, set by event #{fr}" if fr is not None else "first reasoning: none streamed",
+                 f"tokens: visible {a['output_tokens']}, reasoning {a['reasoning_tokens']}, input {a['input_tokens']} ({a['tokens_source']}); "
+                 f"{a['chunks']} visible chunks",
+                 f"end: status {a['status']}, finish_reason {a['finish_reason']}" + (f" (server said {a['finish_reason_raw']})" if a["finish_reason_raw"] else "")
+                 + (", a refusal" if a["refusal"] else "") + (f"; error: {a['error']}" if a["error"] else "")]  # fmt: skip
+        return lines + [f"warning: {w}" for w in a["warnings"]]
+
     def render(self) -> str:
         """The human report: a line per event, then which events set TTFT and first reasoning, then the accounting."""
-        r = self.record
         lines = [f"source: {self.source}" + ("" if self.timed else " (a capture: no arrival times)"),
                  f"{'#':>3}  {'t (ms)':>9}  {'event':<34}  {'client reading':<40}  data"]  # fmt: skip
         for e in self.events:
             t = "—" if e.t_s is None else f"{e.t_s * 1000:.1f}"
             lines.append(f"{e.index:>3}  {t:>9}  {e.event[:34]:<34}  {e.meaning:<40}  {e.gist[:90]}")
-        d = self.to_dict()
-
-        def when(v: float | None) -> str:
-            return "n/a" if v is None else (f"{v * 1000:.1f} ms" if self.timed else "untimed")
-
-        lines.append(f"TTFT {when(r.ttft_s)}, set by event #{d['ttft_event']}" if d["ttft_event"] is not None else "TTFT: no event set it")
-        fr = d["first_reasoning_event"]
-        lines.append(f"first reasoning {when(r.t_first_reasoning_s)}, set by event #{fr}" if fr is not None else "first reasoning: none streamed")
-        a = self.accounting()
-        lines.append(f"tokens: visible {a['output_tokens']}, reasoning {a['reasoning_tokens']}, input {a['input_tokens']} "
-                     f"({a['tokens_source']}); {a['chunks']} visible chunks")  # fmt: skip
-        lines.append(f"end: status {a['status']}, finish_reason {a['finish_reason']}" + (f" (server said {a['finish_reason_raw']})" if a["finish_reason_raw"] else "")
-                     + (", a refusal" if a["refusal"] else "") + (f"; error: {a['error']}" if a["error"] else ""))  # fmt: skip
-        lines += [f"warning: {w}" for w in a["warnings"]]
+        lines += self.summary()
         return "\n".join(lines)
 
 
@@ -197,6 +199,21 @@ def inspect_live(client: Any, deployment: Any, request: Any) -> Inspection:
         rec = s.run()
         dep = s.deployment
     return watcher.finish(f"live: deployment {dep.name} ({rec.api}, {rec.transport})", rec)
+
+
+def inspect_request(deployments: list[Any], name: str, prompt: str, *, server_url: str | None = None, credentials: Any = None,
+                    clock: Any = None) -> Inspection:  # fmt: skip
+    """One short request to deployment ``name`` (from ``deployments``), inspected: what the Deployments page runs."""
+    from streaming.core.client import Client
+    from streaming.core.config import find_deployment
+    from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
+
+    dep = find_deployment(deployments, name)
+    req = LLMRequest(prompt=prompt, api="completions", max_tokens=256) if dep.api == "completions" else LLMRequest.chat(prompt, max_tokens=256)
+    kw = {"clock": clock} if clock is not None else {}
+    with Client(deployments, server_url=server_url, credentials=credentials, timeouts=Timeouts(connect_s=5, stall_s=30),
+                retry=RetryPolicy(max_retries=0), **kw) as client:  # fmt: skip
+        return inspect_live(client, dep, req)
 
 
 def sse_body(raw: bytes, name: str = "capture") -> tuple[bytes, str]:
