@@ -72,8 +72,7 @@ class RecordBuilder:
     Times passed in are absolute clock readings; the record stores them relative to ``t0``.
     """
 
-    __slots__ = ("rec", "t0", "_sse", "parts", "usage", "_body", "done", "_failed", "_final", "_api", "reasoning_parts", "tool_times",
-                 "observer", "done_marker")  # fmt: skip
+    __slots__ = ("rec", "t0", "_sse", "parts", "usage", "_body", "done", "_failed", "_final", "_api", "reasoning_parts", "tool_times", "observer", "done_marker")
 
     def __init__(self, rec: StreamRecord, t0: float, observer: Observer | None = None) -> None:
         self.rec = rec
@@ -114,8 +113,7 @@ class RecordBuilder:
         out: list[str] = []
         for ev in self._sse.feed(data):
             if ev.comment is not None:  # only kept for an observer: comments never reach the parsers
-                if self.observer is not None:
-                    self.observer(t - self.t0, "comment", ev.comment, self)
+                self.observer(t - self.t0, "comment", ev.comment, self)  # type: ignore[misc]
                 continue
             delta = self._event(t, ev.event, ev.data)
             if delta:
