@@ -3,7 +3,10 @@
 Paths are ``/c/{case}/{framing}/{tag}/…`` (anything after the tag: the deployment's own route). Every event
 is its own write (``split_utf8``: two writes, cut inside a UTF-8 character), ``GAP_S`` after the previous one;
 the server notes its clock just before the write that completes each event, so a test compares the client's
-TTFT and first-reasoning time with when the server actually sent those events. HTTP/1.1 chunked, except
+TTFT and first-reasoning time with when the server actually sent those events. A test that registers a
+``handshake(key)`` makes the server hold the next write after the first visible (``V``) and first reasoning
+(``R``) event until the client says it has dispatched that event (up to ``HOLD_S``): a client that dispatches
+an event only on a later read then shows up as ``HOLD_S`` late, however loaded the machine is. HTTP/1.1 chunked, except
 ``close``: an HTTP/1.0 response with no length, ended by closing the connection.
 """
 
@@ -19,6 +22,7 @@ import orjson
 from sse_corpus import BY_NAME, Case
 
 GAP_S = 0.025
+HOLD_S = 2.0
 FRAMINGS = ("lf", "crlf", "cr", "bom", "comments", "ping", "nospace", "split_utf8", "close")
 BOM = b"\xef\xbb\xbf"
 
@@ -63,6 +67,7 @@ class PlaybackServer:
     def __init__(self, clock: Any = time.perf_counter) -> None:
         self.clock = clock
         self.sent: dict[str, list[tuple[str, float]]] = {}
+        self.handshakes: dict[str, dict[str, threading.Event]] = {}
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -76,6 +81,10 @@ class PlaybackServer:
     def __exit__(self, *exc: object) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+    def handshake(self, key: str) -> dict[str, threading.Event]:
+        """Events the client sets once it has dispatched the first ``V`` / ``R`` event of request ``key``."""
+        return self.handshakes.setdefault(key, {"V": threading.Event(), "R": threading.Event()})
 
     @property
     def url(self) -> str:
@@ -104,6 +113,7 @@ class PlaybackServer:
             await writer.drain()
             log: list[tuple[str, float]] = []
             self.sent[key] = log
+            hold = dict(self.handshakes.get(key, {}))
             for ev_tag, parts in writes(case, framing):
                 await asyncio.sleep(GAP_S)
                 for i, part in enumerate(parts):
@@ -113,6 +123,9 @@ class PlaybackServer:
                         log.append((ev_tag, self.clock()))
                     writer.write(part if close else b"%x\r\n%s\r\n" % (len(part), part))
                     await writer.drain()
+                gate = hold.pop(ev_tag, None)
+                if gate is not None:  # wait for the client's word before the next write: it must not need that write
+                    await asyncio.get_running_loop().run_in_executor(None, gate.wait, HOLD_S)
             if not close:
                 writer.write(b"0\r\n\r\n")
             await writer.drain()
