@@ -15,7 +15,7 @@ import orjson
 from streaming.errors import StreamingError
 
 # Modules that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["streaming.bench.cli", "streaming.doctor", "streaming.bench.sweep"]
+COMMAND_MODULES: list[str] = ["streaming.bench.cli", "streaming.doctor", "streaming.bench.sweep", "streaming.cli_inspect"]
 
 
 def _float_arg(name: str, lo: float, hi: float) -> Callable[[str], float]:
