@@ -9,7 +9,7 @@ Each ``[[deployments]]`` table is one of six models, chosen by its ``provider``
 sentence (``describe_error``), e.g. ``deployments.toml: deployments[0] ('x'): field
 'endpoint' is missing (required for provider 'azure')``.
 
-This module reads better whole (about 335 lines): the file's schema (one model per provider), the
+This module reads better whole (about 390 lines): the file's schema (one model per provider), the
 ``Deployment`` it builds and the built-ins are one vocabulary, and a new field touches all three.
 """
 
@@ -114,6 +114,7 @@ class _Entry(BaseModel):
     reasoning_summary: Literal[REASONING_SUMMARIES] | None = None  # type: ignore[valid-type]
     price_in_per_1m: Price | None = None  # USD per million input tokens: the cost guard's estimate (core.cost)
     price_out_per_1m: Price | None = None
+    default_max_tokens: Annotated[int, Field(ge=1, le=32768)] | None = None  # the budget a new request starts with
 
 
 class AzureEntry(_Entry):
@@ -204,6 +205,7 @@ class Deployment:
     replay_label: str = ""  # "replay of gpt-4o (Azure, recorded 2026-11-20)", filled in from the database (store.recordings)
     replay_problem: str = ""  # why it cannot be played (no such run, …), filled in likewise
     replay_inherits: tuple[str, ...] = ()  # fields the file left out, taken from the recording ("api", "reasoning")
+    default_max_tokens: int | None = None  # the max tokens a request starts with when none is given (None: the caller's default)
 
     @property
     def builtin(self) -> bool:
@@ -216,6 +218,10 @@ class Deployment:
             return f"{self.name} — {'replay (not playable)' if self.replay_problem else self.replay_text}"
         tag = {"simulated": " (simulated)", "local": " (local model)"}.get(self.provider, "")
         return f"{self.name}{tag}"
+
+    def max_tokens_default(self, fallback: int = 256) -> int:
+        """The budget a request on this deployment starts with: its own default, else 1024 for a reasoning model (room to think), else ``fallback``."""
+        return self.default_max_tokens or (1024 if self.reasoning else fallback)
 
     @property
     def replay_text(self) -> str:
@@ -254,7 +260,8 @@ BUILTINS: tuple[Deployment, ...] = (
         name="local",
         provider="local",
         model=LOCAL_MODEL,
-        description="Gemma 3 270M (base model, Q4_K_M) run by llama.cpp on this machine: real tokens, real timings, poor answers.",
+        description="Gemma 3 270M (base model, Q4_K_M) run by llama.cpp on this machine, in a Question/Answer frame: real tokens, real timings, short and poor answers.",
+        default_max_tokens=160,
     ),
     Deployment(
         name="sim-fast",
@@ -262,6 +269,7 @@ BUILTINS: tuple[Deployment, ...] = (
         model="sim-fast",
         sim=SimProfile(ttft_ms=200, tokens_per_s=100, jitter=0.1, output_tokens=120),
         description="Simulated: about 200 ms TTFT, 100 tokens/s.",
+        default_max_tokens=256,
     ),
     Deployment(
         name="sim-slow",
@@ -269,6 +277,7 @@ BUILTINS: tuple[Deployment, ...] = (
         model="sim-slow",
         sim=SimProfile(ttft_ms=800, tokens_per_s=25, jitter=0.1, output_tokens=80),
         description="Simulated: about 800 ms TTFT, 25 tokens/s.",
+        default_max_tokens=256,
     ),
     Deployment(
         name="sim-turbo",
@@ -276,6 +285,7 @@ BUILTINS: tuple[Deployment, ...] = (
         model="sim-turbo",
         sim=SimProfile(ttft_ms=150, tokens_per_s=200, jitter=0.05, output_tokens=200),
         description="Simulated: about 150 ms TTFT, 200 tokens/s.",
+        default_max_tokens=320,
     ),
     Deployment(
         name="sim-reasoning",
@@ -285,6 +295,7 @@ BUILTINS: tuple[Deployment, ...] = (
         description="Simulated reasoning model: about 150 ms to start, 120 reasoning tokens at 400/s (medium effort), then 120 tokens/s.",
         reasoning=True,
         reasoning_effort="medium",
+        default_max_tokens=1024,
     ),
     Deployment(
         name="sim-reasoning-slow",
@@ -295,6 +306,7 @@ BUILTINS: tuple[Deployment, ...] = (
         api="responses",
         reasoning=True,
         reasoning_effort="medium",
+        default_max_tokens=2048,
     ),
     Deployment(
         name="sim-ptu",
@@ -302,6 +314,7 @@ BUILTINS: tuple[Deployment, ...] = (
         model="sim-ptu",
         sim=SimProfile(ttft_ms=250, tokens_per_s=50, jitter=0.05, output_tokens=60, capacity=4, queue_timeout_s=5.0),
         description="Simulated: about 250 ms TTFT, 50 tokens/s, serves 4 streams at once (the rest queue; a 429 after 5 s).",
+        default_max_tokens=128,
     ),
 )
 
