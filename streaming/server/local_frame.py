@@ -160,3 +160,9 @@ def _overlap(text: str, stop: str) -> int:
         if text.endswith(stop[:k]):
             return k
     return 0
+
+
+def echoes(answer: str, *given: str) -> bool:
+    """True when the answer repeats any of ``given`` (the question, the system prompt) verbatim, ignoring case and spacing."""
+    norm = " ".join(answer.split()).casefold()
+    return any(g.strip() and " ".join(g.split()).casefold() in norm for g in given)
