@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import os
 import queue
+import secrets
 import sys
 import threading
 import time
@@ -116,8 +117,9 @@ def generate(llm: Any, job: dict[str, Any], cancelled: set[int], out: _Out) -> N
     stops = {llm.token_eos()}
     if job.get("chat"):
         stops.update(llm.tokenize(b"<end_of_turn>", add_bos=False, special=True))
-    if job.get("seed") is not None:
-        llm.set_seed(int(job["seed"]))
+    # llama-cpp-python seeds every generation's sampler with the last seed set (0 at load): without a new
+    # one per unseeded request, every unseeded answer to a prompt would be the same one.
+    llm.set_seed(int(job["seed"]) if job.get("seed") is not None else secrets.randbits(31))
     temperature = 0.8 if job.get("temperature") is None else float(job["temperature"])
     limit = min(int(job.get("max_tokens") or 256), max(1, llm.n_ctx() - len(tokens)))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -44,3 +44,10 @@ def test_a_conversation_goes_into_the_frame_and_the_seed_repeats_the_answer(serv
     assert not echoes(a.text, SYSTEM) and not echoes(a.text, messages[3]["content"]) and not echoes(a.text, messages[2]["content"])
     single = client.run("local", LLMRequest.chat("Why does a slow one hurt a demo?", system=SYSTEM, temperature=0.7, max_tokens=8, seed=SEED))
     assert a.input_tokens and single.input_tokens and a.input_tokens > single.input_tokens + 20  # the earlier turns were sent to the model
+
+
+def test_unseeded_requests_sample_anew(server, client) -> None:
+    warm_local(server.url)
+    client.run("local", LLMRequest(prompt="Once upon a time", api="completions", temperature=1.0, max_tokens=4, seed=3))  # a seed set before
+    texts = {client.run("local", LLMRequest(prompt="Once upon a time", api="completions", temperature=1.0, max_tokens=16)).text for _ in range(3)}
+    assert len(texts) > 1, texts  # the worker's sampler kept the last seed: every unseeded answer was the same
