@@ -163,7 +163,8 @@ def ratelimit_frame(requests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
         for a in _json(getattr(r, "attempts", None)) or []:
             if isinstance(a, dict) and a.get("http_status") == 429:
                 limited.append((r.deployment, sent + float(a.get("started_s") or 0.0), "429, retried"))
-        if getattr(r, "http_status", None) == 429:
+        status = getattr(r, "http_status", None)
+        if status is not None and not pd.isna(status) and int(status) == 429:  # NA: no HTTP answer (a failed connection)
             limited.append((r.deployment, sent, "429, failed"))
     return (pd.DataFrame(remaining, columns=["deployment", "sent_s", "header", "value"]),
             pd.DataFrame(limited, columns=["deployment", "t_s", "what"]))  # fmt: skip

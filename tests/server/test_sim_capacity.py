@@ -33,8 +33,9 @@ def test_streams_beyond_capacity_queue_and_their_ttft_includes_the_wait(server: 
     df = load_requests(tmp_path / "c.db", [run])
     assert (df["status"] == "ok").all()
     ttft = sorted(df["ttft_s"])
-    assert ttft[1] < 0.1  # two served at once
-    assert ttft[2] > 0.17  # two waited for a slot (≈ 140 ms) before their own 50 ms TTFT
+    # differences within the run, not absolute times (a loaded machine shifts them all):
+    assert ttft[1] - ttft[0] < 0.05  # two served at once
+    assert ttft[2] - ttft[1] > 0.1 and ttft[2] > 0.17  # two waited for a slot (≈ 140 ms) before their own 50 ms TTFT
     served = [httpx2.get(f"{server.url}/debug/truth/{rid}").json() for rid in df["response_id"]]
     assert all(t["chunk_times"] for t in served)
 
