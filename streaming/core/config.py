@@ -384,3 +384,11 @@ def find_deployment(deployments: list[Deployment], name: str) -> Deployment:
         if d.name == name:
             return d
     raise ConfigError(f"unknown deployment '{name}'; known: {', '.join(d.name for d in deployments)}")
+
+
+REASONING_ANSWER_BUDGET = 2048  # tokens: a reasoning model's thinking counts against max tokens; this leaves room for the answer
+
+
+def answer_budget(dep: Deployment, asked: int) -> int:
+    """The max tokens to send ``dep`` for a default of ``asked``: at least REASONING_ANSWER_BUDGET for a reasoning deployment."""
+    return max(asked, REASONING_ANSWER_BUDGET) if dep.reasoning else asked
