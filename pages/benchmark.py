@@ -118,7 +118,7 @@ with st.container(border=True):  # not a form: the preview below follows every c
         cfg = BenchConfig(deployments=list(chosen), temperatures=parse_temperatures(temps), mode=mode, prompt_set=prompt_set,
                           repeats=int(repeats), requests=int(requests) or None, concurrency=int(concurrency),
                           rate=float(rate) or None, max_tokens=int(max_tokens), warmup=int(warmup),
-                          deployments_file=os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page",
+                          deployments_file=None if dep_error else os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page",
                           apis=list(apis), reasoning_efforts=list(efforts) or [None])  # fmt: skip
         cfg.validate()
         st.caption(f":material/schedule: {preview(cfg).sentence()}")

@@ -10,7 +10,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
-from streaming.core.config import answer_budget
+from streaming.core.config import BUILTINS, answer_budget
 from streaming.store.recordings import load_labelled
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.demo.format import failure_sentence, metrics_line
@@ -34,9 +34,9 @@ st.caption(f"Built-ins, plus `{path}` when it exists (set `STREAMING_DEPLOYMENTS
 
 try:
     deps = load_labelled(os.environ.get("STREAMING_DEPLOYMENTS") or None)
-except ConfigError as e:
-    st.error(f"The deployments file could not be loaded: {e}")
-    st.stop()
+except ConfigError as e:  # the built-ins still work: show them beside the error
+    st.error(f"The deployments file could not be loaded, so only the built-in deployments are shown: {e}")
+    deps = list(BUILTINS)
 
 creds = Credentials(secrets=SafeSecrets(st.secrets))
 rows = []
