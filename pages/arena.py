@@ -13,7 +13,8 @@ from streamlit.runtime.pages_manager import PagesManager
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
 from streaming.bench.form import MAX_TOKENS
-from streaming.core.config import BUILTINS, answer_budget
+from streaming.core.budgets import answer_budget
+from streaming.core.config import BUILTINS
 from streaming.store.recordings import load_labelled
 from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts

@@ -10,11 +10,13 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
-from streaming.core.config import BUILTINS, answer_budget
+from streaming.core.budgets import answer_budget
+from streaming.core.config import BUILTINS
 from streaming.store.recordings import load_labelled
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.demo.format import failure_sentence, metrics_line
-from streaming.errors import ConfigError, EndpointError
+from streaming.core.inspector import inspect_capture, inspect_request
+from streaming.errors import ConfigError, EndpointError, StreamingError
 from streaming.server.launcher import ensure_server
 from ui import gate
 
@@ -103,3 +105,28 @@ provider = "replay"             # a recorded run, at its recorded timings
 deployment = "gpt-4o-eastus"    # its latest run in the results database (or run = "RUN_ID")""",
         language="toml",
     )
+
+with st.expander("Inspect a stream"):
+    st.markdown("Every event of one stream, when it arrived, and what the client made of it: which event set TTFT and which the first reasoning time, and how the tokens were counted.")
+    i_name = st.selectbox("Deployment", names, index=names.index("sim-fast"), key="inspect_deployment")
+    i_prompt = st.text_input("Prompt", "Say hello in five words.", key="inspect_prompt")
+    i_upload = st.file_uploader("…or a captured stream: a raw SSE body or a HAR file from the browser's developer tools", key="inspect_file")
+    i_paste = st.text_area("…or paste a raw SSE body", key="inspect_paste", height=80)
+    if st.button("Inspect", key="inspect_go"):
+        try:
+            if i_upload is not None or i_paste.strip():
+                ins = inspect_capture(i_upload.getvalue() if i_upload is not None else i_paste.encode(), i_upload.name if i_upload is not None else "pasted body")
+            else:
+                i_dep = next(d for d in deps if d.name == i_name)
+                refused = gate.refusal(i_dep)
+                if refused:
+                    raise ConfigError(refused)
+                url = ensure_server().url if i_dep.builtin else None
+                with st.spinner(f"Asking {i_name}…"):
+                    ins = inspect_request(deps, i_name, i_prompt, server_url=url, credentials=creds)
+        except (StreamingError, OSError) as e:
+            st.error(f"Nothing to inspect: {e}")
+        else:
+            st.markdown(f"**{ins.source}**" + ("" if ins.timed else " (a capture: no arrival times)"))
+            st.dataframe(pd.DataFrame(ins.rows()), hide_index=True, width="stretch")
+            st.code("\n".join(ins.summary()), language=None)

@@ -81,8 +81,11 @@ def demo() -> None:
                                   key="reasoning_effort", help="How much the model thinks before answering")  # fmt: skip
         else:
             temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature")
+        if st.session_state.get("_budget_for") != dep.name:  # a newly picked deployment starts at its own budget (room to think)
+            st.session_state["_budget_for"] = dep.name
+            st.session_state["max_tokens"] = dep.max_tokens_default()
         # no min/max on the widget: out of range, it would keep the last valid value silently; checked before sending
-        max_tokens_raw = st.number_input("Max tokens", value=1024 if dep.reasoning else 256, step=16, key="max_tokens",
+        max_tokens_raw = st.number_input("Max tokens", step=16, key="max_tokens",
                                          help="1 to 4096" + ("; reasoning models count their reasoning tokens in this budget" if dep.reasoning else ""))  # fmt: skip
         if max_tokens_problem(max_tokens_raw):
             st.error(max_tokens_problem(max_tokens_raw))

@@ -15,7 +15,7 @@ import orjson
 from streaming.errors import StreamingError
 
 # Modules that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["streaming.bench.cli", "streaming.doctor", "streaming.bench.sweep"]
+COMMAND_MODULES: list[str] = ["streaming.bench.cli", "streaming.doctor", "streaming.bench.sweep", "streaming.cli_inspect"]
 
 
 def _float_arg(name: str, lo: float, hi: float) -> Callable[[str], float]:
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--deployment", "-d", default="local")
     c.add_argument("--temperature", "-t", type=_float_arg("--temperature", 0.0, 2.0), default=None)
     c.add_argument("--max-tokens", "-n", type=_int_arg("--max-tokens", 1, 32768), default=None,
-                   help="default 128; at least 2048 for a reasoning deployment (its thinking counts against it)")
+                   help="the token budget (default: the deployment's; else 1024 for a reasoning model, 128 otherwise)")
     c.add_argument("--system", help="system prompt")
     c.add_argument("--no-stream", action="store_true", help="one non-streaming call: no TTFT, e2e is the perceived wait")
     c.add_argument("--completions", action="store_true", help="the legacy completions API instead of chat")
@@ -153,7 +153,7 @@ def _watch_parent(pid: int) -> None:
 def cmd_chat(args: argparse.Namespace) -> int:
     from streaming.core.auth import Credentials
     from streaming.core.client import Client
-    from streaming.core.config import answer_budget, find_deployment, load_deployments
+    from streaming.core.config import find_deployment, load_deployments
     from streaming.core.request import LLMRequest
     from streaming.server.launcher import (
         check_server,
@@ -169,7 +169,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
         deps = with_replay_labels(deps)
     dep = find_deployment(deps, args.deployment)
     api = "completions" if args.completions else args.api  # None: the deployment's
-    kw: dict[str, Any] = dict(api=api, stream=not args.no_stream, temperature=args.temperature, max_tokens=args.max_tokens or answer_budget(dep, 128), seed=args.seed,
+    max_tokens = args.max_tokens or dep.max_tokens_default(128)
+    kw: dict[str, Any] = dict(api=api, stream=not args.no_stream, temperature=args.temperature, max_tokens=max_tokens, seed=args.seed,
                               reasoning_effort=args.reasoning_effort)  # fmt: skip
     if (api or dep.api) == "completions":
         prompt = f"{args.system}\n\n{args.prompt}" if args.system else args.prompt

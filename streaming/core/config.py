@@ -121,6 +121,7 @@ class _Entry(BaseModel):
     price_in_per_1m: Price | None = None  # USD per million input tokens: the cost guard's estimate (core.cost)
     price_out_per_1m: Price | None = None
     metrics_url: MetricsUrl | None = None  # Prometheus text scraped during runs (bench.scrape); None: the default for the provider
+    default_max_tokens: Annotated[int, Field(ge=1, le=32768)] | None = None  # the budget a new request starts with
 
 
 class AzureEntry(_Entry):
@@ -212,6 +213,7 @@ class Deployment:
     replay_problem: str = ""  # why it cannot be played (no such run, …), filled in likewise
     replay_inherits: tuple[str, ...] = ()  # fields the file left out, taken from the recording ("api", "reasoning")
     metrics_url: str | None = None  # the server's Prometheus metrics (None: its default, see bench.scrape; "": none)
+    default_max_tokens: int | None = None  # the max tokens a request starts with when none is given (None: the caller's default)
 
     @property
     def builtin(self) -> bool:
@@ -229,6 +231,10 @@ class Deployment:
             return f"{self.name} — {'replay (not playable)' if self.replay_problem else self.replay_text}"
         tag = {"simulated": " (simulated)", "local": " (local model)"}.get(self.provider, "")
         return f"{self.name}{tag}"
+
+    def max_tokens_default(self, fallback: int = 256) -> int:
+        """The budget a request on this deployment starts with: its own default, else 1024 for a reasoning model (room to think), else ``fallback``."""
+        return self.default_max_tokens or (1024 if self.reasoning else fallback)
 
     @property
     def replay_text(self) -> str:
@@ -267,7 +273,8 @@ BUILTINS: tuple[Deployment, ...] = (
         name="local",
         provider="local",
         model=LOCAL_MODEL,
-        description="Gemma 3 270M (base model, Q4_K_M) run by llama.cpp on this machine: real tokens, real timings, poor answers.",
+        description="Gemma 3 270M (base model, Q4_K_M) run by llama.cpp on this machine, in a Question/Answer frame: real tokens, real timings, short and poor answers.",
+        default_max_tokens=160,
     ),
     Deployment(
         name="sim-fast",
@@ -275,6 +282,7 @@ BUILTINS: tuple[Deployment, ...] = (
         model="sim-fast",
         sim=SimProfile(ttft_ms=200, tokens_per_s=100, jitter=0.1, output_tokens=120),
         description="Simulated: about 200 ms TTFT, 100 tokens/s.",
+        default_max_tokens=256,
     ),
     Deployment(
         name="sim-slow",
@@ -282,6 +290,7 @@ BUILTINS: tuple[Deployment, ...] = (
         model="sim-slow",
         sim=SimProfile(ttft_ms=800, tokens_per_s=25, jitter=0.1, output_tokens=80),
         description="Simulated: about 800 ms TTFT, 25 tokens/s.",
+        default_max_tokens=256,
     ),
     Deployment(
         name="sim-turbo",
@@ -289,6 +298,7 @@ BUILTINS: tuple[Deployment, ...] = (
         model="sim-turbo",
         sim=SimProfile(ttft_ms=150, tokens_per_s=200, jitter=0.05, output_tokens=200),
         description="Simulated: about 150 ms TTFT, 200 tokens/s.",
+        default_max_tokens=320,
     ),
     Deployment(
         name="sim-reasoning",
@@ -298,6 +308,7 @@ BUILTINS: tuple[Deployment, ...] = (
         description="Simulated reasoning model: about 150 ms to start, 120 reasoning tokens at 400/s (medium effort), then 120 tokens/s.",
         reasoning=True,
         reasoning_effort="medium",
+        default_max_tokens=1024,
     ),
     Deployment(
         name="sim-reasoning-slow",
@@ -308,6 +319,7 @@ BUILTINS: tuple[Deployment, ...] = (
         api="responses",
         reasoning=True,
         reasoning_effort="medium",
+        default_max_tokens=2048,
     ),
     Deployment(
         name="sim-ptu",
@@ -315,6 +327,7 @@ BUILTINS: tuple[Deployment, ...] = (
         model="sim-ptu",
         sim=SimProfile(ttft_ms=250, tokens_per_s=50, jitter=0.05, output_tokens=60, capacity=4, queue_timeout_s=5.0),
         description="Simulated: about 250 ms TTFT, 50 tokens/s, serves 4 streams at once (the rest queue; a 429 after 5 s).",
+        default_max_tokens=128,
     ),
 )
 
@@ -384,11 +397,3 @@ def find_deployment(deployments: list[Deployment], name: str) -> Deployment:
         if d.name == name:
             return d
     raise ConfigError(f"unknown deployment '{name}'; known: {', '.join(d.name for d in deployments)}")
-
-
-REASONING_ANSWER_BUDGET = 2048  # tokens: a reasoning model's thinking counts against max tokens; this leaves room for the answer
-
-
-def answer_budget(dep: Deployment, asked: int) -> int:
-    """The max tokens to send ``dep`` for a default of ``asked``: at least REASONING_ANSWER_BUDGET for a reasoning deployment."""
-    return max(asked, REASONING_ANSWER_BUDGET) if dep.reasoning else asked

@@ -210,6 +210,9 @@ class StreamRecord:
     adapted: list[str] = field(default_factory=list)  # parameter changes made after a 400 ("max_completion_tokens", "no_temperature")
     reasoning_text: str = ""  # the streamed reasoning summary / reasoning_content
     tool_calls: int = 0  # tool calls in the answer (a tool-call-only answer is a valid one)
+    refusal: bool = False  # the model refused (``delta.refusal``, Responses refusal events): the refusal text is the answer
+    finish_reason_raw: str | None = None  # the server's own finish reason when it differed from ``finish_reason`` (xAI ``REASON_MAX_LEN``)
+    warnings: list[str] = field(default_factory=list)  # what was odd but not a failure ([DONE] with no finish_reason)
     replay_of: str | None = None  # a replay's recorded timings, not a live measurement: "replay of gpt-4o (Azure, recorded 2026-11-20)"
 
     @property

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from streaming.core.protocol import RecordBuilder
+from streaming.core.protocol.builder import Observer
 from streaming.core.record import Attempt, StreamRecord
 from streaming.core.request import ADAPTED, RETRY_STATUS, LLMRequest, adaptation
 from streaming.core.transport import httpx as hx
@@ -64,6 +65,7 @@ class _Attempts:
         self._t0: float | None = None
         self._first_t0: float | None = None
         self._attempts: list[Attempt] = []
+        self.observer: Observer | None = None  # set before iterating: sees every parsed event (the stream inspector)
 
     def _mark(self, rec: StreamRecord) -> None:
         """Say on the record how it is measured."""
@@ -99,7 +101,7 @@ class _Attempts:
         return self._t0
 
     def _begin(self, t0: float, t_headers: float, resp: Any) -> RecordBuilder:
-        self._builder = b = RecordBuilder(self.record, t0)
+        self._builder = b = RecordBuilder(self.record, t0, self.observer)
         b.on_headers(t_headers, resp.status_code, resp.headers)
         return b
 

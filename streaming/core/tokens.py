@@ -1,7 +1,8 @@
 """Counting output tokens when the server reports no usage: OpenAI's own vocabularies, shipped offline by ``bpe-openai``.
 
 ``tokens_source`` on the record says what was counted: ``usage`` (the server), ``bpe-openai:o200k_base`` /
-``bpe-openai:cl100k_base`` (the model's tokenizer, here), or ``chunks`` (one per content chunk: a last resort).
+``bpe-openai:cl100k_base`` (the model's tokenizer, here), ``bpe-openai:o200k_base estimate`` (another vocabulary's
+count, used only to split a usage total that has no reasoning split), or ``chunks`` (one per content chunk: a last resort).
 """
 
 from __future__ import annotations
@@ -47,3 +48,14 @@ def count_tokens(provider: str, model: str, text: str) -> tuple[int, str] | None
     except Exception:  # the package missing or failing: the caller falls back to chunks, and says so
         return None
     return n, f"bpe-openai:{name}"
+
+
+def estimate_tokens(text: str) -> tuple[int, str] | None:
+    """(an o200k_base count of ``text``, tokens_source): an estimate for a model whose own tokenizer is not here."""
+    if not text:
+        return None
+    try:
+        n = len(_encoding("o200k_base").encode(text, disallowed_special=()))
+    except Exception:  # the package missing or failing: the caller falls back to chunks, and says so
+        return None
+    return n, "bpe-openai:o200k_base estimate"

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from streaming.core.client import Client
-from streaming.core.config import Deployment, answer_budget
+from streaming.core.budgets import answer_budget
+from streaming.core.config import Deployment
 from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest
 from streaming.demo.format import status_word

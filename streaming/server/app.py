@@ -38,12 +38,12 @@ from streaming.server.capacity import NO_SLOT, CapacityPool, at_capacity
 from streaming.server.chunks import DONE, ChunkWriter, full_response
 from streaming.server.errors import error_response, validation_error_response
 from streaming.server.guard import RequestGuard
+from streaming.server.local_frame import local_frame
 from streaming.server.local_model import (
     LocalSource,
     LocalWorker,
     ModelCrashed,
     ModelUnavailable,
-    chat_prompt,
 )
 from streaming.server.models import (
     ChatRequest,
@@ -198,14 +198,7 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
         elif model in state.local_names:
             if state.local.disabled:
                 return error_response(503, state.local.disabled, "server_error", code="model_unavailable", headers=NO_RETRY)
-            if api == "chat":
-                prompt = chat_prompt([m.model_dump() for m in body.messages])  # type: ignore[attr-defined]
-            elif api == "responses":
-                given = body.input  # type: ignore[attr-defined]
-                prompt = given if isinstance(given, str) else chat_prompt([m.model_dump() for m in given])
-            else:
-                prompt = body.prompt  # type: ignore[attr-defined]
-            source = LocalSource(state.local, prompt, max_tokens, body.temperature, body.seed, chat=api != "completions")
+            source = LocalSource(state.local, local_frame(body, api), max_tokens, body.temperature, body.seed, chat=api != "completions")
             prompt_tokens = 0
         else:
             raise HTTPException(status_code=404, detail=f"The model {model!r} does not exist; see GET /v1/models")

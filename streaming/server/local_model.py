@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from streaming.errors import describe_exit
+from streaming.server.local_frame import Frame
 from streaming.server.local_worker import (  # noqa: F401 - re-exported for the throughput benchmark
     SAMPLING,
     model_path,
@@ -233,29 +234,13 @@ class LocalWorker:
             await p.wait()
 
 
-def chat_prompt(messages: list[dict[str, Any]]) -> str:
-    """Gemma's chat turn format. The model is a base model: the format helps only a little."""
-    system = "\n\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "system")
-    parts: list[str] = []
-    first_user = True
-    for m in messages:
-        role, content = m.get("role"), str(m.get("content") or "")
-        if role == "system":
-            continue
-        if role == "user" and first_user and system:
-            content, first_user = f"{system}\n\n{content}", False
-        tag = "model" if role == "assistant" else "user"
-        parts.append(f"<start_of_turn>{tag}\n{content}<end_of_turn>\n")
-    parts.append("<start_of_turn>model\n")
-    return "".join(parts)
-
-
 class LocalSource:
     """One generation on the worker, as the server's token source (same interface as ``SimSource``)."""
 
-    def __init__(self, worker: LocalWorker, prompt: str, max_tokens: int | None, temperature: float | None, seed: int | None, chat: bool) -> None:
+    def __init__(self, worker: LocalWorker, frame: Frame, max_tokens: int | None, temperature: float | None, seed: int | None, chat: bool) -> None:
         self.worker = worker
-        self.job = {"prompt": prompt, "max_tokens": max_tokens or 256, "temperature": temperature, "seed": seed, "chat": chat}
+        self.job = {"prompt": frame.prompt, "stop": list(frame.stop), "strip_leading": frame.strip_leading,
+                    "max_tokens": max_tokens or 256, "temperature": temperature, "seed": seed, "chat": chat}  # fmt: skip
         self.finish_reason = "length"
         self.generated = 0
         self.prompt_tokens = 0

@@ -3,12 +3,17 @@
 ``python -m streaming.server.local_worker`` loads Gemma 3 270M and then reads
 requests from stdin, one JSON object a line, and answers on stdout the same way:
 
-    in:   {"op": "gen", "id": 7, "prompt": "...", "max_tokens": 64, "temperature": 0.8, "seed": null, "chat": true}
+    in:   {"op": "gen", "id": 7, "prompt": "...", "max_tokens": 64, "temperature": 0.8, "seed": null, "chat": true,
+           "stop": ["\n\n", "Question:"], "strip_leading": true}
           {"op": "cancel", "id": 7}
     out:  {"ready": true, "pid": 123, "load_s": 0.41, "system_info": "..."}
           {"id": 7, "start": true, "prompt_tokens": 12}
           {"id": 7, "p": "text piece", "n": 3}             one per decoded piece (n: tokens so far), written at once
           {"id": 7, "done": true, "finish_reason": "stop", "generated": 40, "after_cancel": 0, "t": 123.4}
+
+A piece that could be the start of a stop string is held back until the next token
+says which (``local_frame.StopMatcher``); a stop string's own tokens are not output and
+not counted in ``generated``.
           {"id": 7, "error": "sentence"}
 
 If llama.cpp crashes (a SIGSEGV in a CPU kernel, say), only this process dies: the
@@ -22,12 +27,15 @@ from __future__ import annotations
 import codecs
 import os
 import queue
+import secrets
 import sys
 import threading
 import time
 from typing import Any
 
 import orjson
+
+from streaming.server.local_frame import StopMatcher
 
 # Sampler settings besides temperature (a little repeat penalty keeps the base model out of loops).
 SAMPLING = {"top_k": 64, "top_p": 0.95, "repeat_penalty": 1.1}
@@ -109,11 +117,13 @@ def generate(llm: Any, job: dict[str, Any], cancelled: set[int], out: _Out) -> N
     stops = {llm.token_eos()}
     if job.get("chat"):
         stops.update(llm.tokenize(b"<end_of_turn>", add_bos=False, special=True))
-    if job.get("seed") is not None:
-        llm.set_seed(int(job["seed"]))
+    # llama-cpp-python seeds every generation's sampler with the last seed set (0 at load): without a new
+    # one per unseeded request, every unseeded answer to a prompt would be the same one.
+    llm.set_seed(int(job["seed"]) if job.get("seed") is not None else secrets.randbits(31))
     temperature = 0.8 if job.get("temperature") is None else float(job["temperature"])
     limit = min(int(job.get("max_tokens") or 256), max(1, llm.n_ctx() - len(tokens)))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    matcher = StopMatcher([str(s) for s in job.get("stop") or ()], bool(job.get("strip_leading")))
     generated = after_cancel = 0
     finish = "length"
     for tok in llm.generate(tokens, temp=temperature, reset=True, **SAMPLING):
@@ -125,15 +135,20 @@ def generate(llm: Any, job: dict[str, Any], cancelled: set[int], out: _Out) -> N
             finish = "stop"
             break
         generated += 1
-        piece = decoder.decode(llm.detokenize([tok], special=False))
+        piece = matcher.feed(decoder.decode(llm.detokenize([tok], special=False)))
         if piece:
-            out({"id": gid, "p": piece, "n": generated})
+            out({"id": gid, "p": piece, "n": matcher.visible})
+        if matcher.stopped:
+            finish = "stop"
+            break
         if generated >= limit:
             break
-    tail = decoder.decode(b"", final=True)
+    tail = matcher.feed(decoder.decode(b"", final=True), token=False) + matcher.flush()
     if tail:
-        out({"id": gid, "p": tail, "n": generated})
-    out({"id": gid, "done": True, "finish_reason": finish, "generated": generated, "after_cancel": after_cancel, "t": time.perf_counter()})
+        out({"id": gid, "p": tail, "n": matcher.visible})
+    if matcher.stopped:
+        finish = "stop"
+    out({"id": gid, "done": True, "finish_reason": finish, "generated": matcher.visible, "after_cancel": after_cancel, "t": time.perf_counter()})
 
 
 def main() -> int:

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from streaming.core.config import BUILTINS, REASONING_ANSWER_BUDGET, answer_budget
+from streaming.core.budgets import REASONING_ANSWER_BUDGET, answer_budget
+from streaming.core.config import BUILTINS
 
 ROOT = Path(__file__).resolve().parents[2]
 

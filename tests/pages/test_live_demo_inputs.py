@@ -135,3 +135,17 @@ def test_live_line_changes_as_soon_as_text_shows() -> None:
     assert "waiting" not in LiveLine.text(text) and "TTFT 205 ms" in LiveLine.text(text)
     assert not line.due(LiveStats(0.3, 0.205, 9, 60.0, False), shown=True)  # then at most every 0.25 s
     assert line.due(LiveStats(0.47, 0.205, 20, 60.0, False), shown=True)
+
+
+def test_each_deployment_starts_at_its_own_budget_when_picked(app: tuple[AppTest, str]) -> None:
+    """A reasoning deployment gets room to think, `local` a budget its short answers end well before; a pick resets it."""
+    at = app[0]
+    box = lambda: at.sidebar.number_input(key="max_tokens").value  # noqa: E731
+    at.sidebar.selectbox(key="deployment").set_value("sim-reasoning").run()
+    assert box() == 1024
+    at.sidebar.number_input(key="max_tokens").set_value(300).run()
+    assert box() == 300  # the user's own value stays while the deployment does
+    at.sidebar.selectbox(key="deployment").set_value("local").run()
+    assert box() == 160
+    at.sidebar.selectbox(key="deployment").set_value("sim-fast").run()
+    assert box() == 256

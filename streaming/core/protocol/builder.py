@@ -9,11 +9,12 @@ Nothing changes a record after ``finish``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from streaming.core.protocol import chat, responses
+from streaming.core.protocol import chat, finish, responses
 from streaming.core.record import Attempt, StreamRecord
 from streaming.core.sse import SSEDecoder
 from streaming.core.tokens import count_tokens
@@ -26,6 +27,9 @@ BAD_PAYLOAD_LIMIT = 200
 PARSERS: dict[str, Any] = {"chat": chat, "completions": chat, "responses": responses}
 # Error codes whose message is already one plain sentence, kept as the record's error_type (the built-in server's local model).
 NAMED_ERROR_CODES = frozenset({"model_crashed", "model_unavailable"})
+NO_FINISH_REASON = "the stream ended with [DONE] but no finish_reason: the server did not say why it stopped"
+# Sees each event after it was parsed: (seconds from t0, event name, data, the builder). The stream inspector's hook.
+Observer = Callable[[float, str, str, "RecordBuilder"], None]
 
 
 def kept_headers(headers: Any) -> dict[str, str]:
@@ -69,13 +73,14 @@ class RecordBuilder:
     Times passed in are absolute clock readings; the record stores them relative to ``t0``.
     """
 
-    __slots__ = ("rec", "t0", "_sse", "parts", "usage", "_body", "done", "_failed", "_final", "_api", "reasoning_parts", "tool_times")
+    __slots__ = ("rec", "t0", "_sse", "parts", "usage", "_body", "done", "_failed", "_final", "_api", "reasoning_parts", "tool_times", "observer", "done_marker")
 
-    def __init__(self, rec: StreamRecord, t0: float) -> None:
+    def __init__(self, rec: StreamRecord, t0: float, observer: Observer | None = None) -> None:
         self.rec = rec
         self.t0 = t0
         rec.t0_monotonic = t0
-        self._sse = SSEDecoder()
+        self.observer = observer
+        self._sse = SSEDecoder(keep_comments=observer is not None)
         self._api = PARSERS.get(rec.api, chat)
         self.parts: list[str] = []
         self.usage: dict[str, Any] | None = None
@@ -85,6 +90,7 @@ class RecordBuilder:
         self._final = False
         self.reasoning_parts: list[str] = []  # streamed reasoning (summary deltas, reasoning_content)
         self.tool_times: list[float] = []  # tool-call argument deltas, relative to t0
+        self.done_marker = False  # the chat stream's [DONE] arrived
 
     # -- inputs -------------------------------------------------------------
     def on_headers(self, t: float, status: int, headers: Any) -> None:
@@ -107,6 +113,9 @@ class RecordBuilder:
             return []
         out: list[str] = []
         for ev in self._sse.feed(data):
+            if ev.comment is not None:  # only kept for an observer: comments never reach the parsers
+                self.observer(t - self.t0, "comment", ev.comment, self)  # type: ignore[misc]
+                continue
             delta = self._event(t, ev.event, ev.data)
             if delta:
                 out.append(delta)
@@ -148,6 +157,13 @@ class RecordBuilder:
             self.rec.t_first_reasoning_s = t - self.t0
         self.reasoning_parts.append(text)
 
+    def on_finish(self, raw: Any) -> None:
+        """A finish reason as the server spelled it: the canonical one on the record, the raw one beside it when different."""
+        reason, raw_kept = finish.normalize(raw)
+        if reason is not None:
+            self.rec.finish_reason = reason
+            self.rec.finish_reason_raw = raw_kept
+
     def on_tool_call(self, t: float, new_call: bool) -> None:
         """A tool-call delta: a visible answer of its own when the model writes no text (its first delta is then TTFT)."""
         if new_call:
@@ -183,8 +199,7 @@ class RecordBuilder:
             if not rec.stream and status is None:
                 self._parse_body()
             elif rec.stream and status is None and not self.done:
-                for ev in self._sse.flush():
-                    self._event(t, ev.event, ev.data)
+                self._sse.flush()  # an event not ended by a blank line is never dispatched (WHATWG)
             rec.text = "".join(self.parts)
             self._tool_call_answer()
             self._times(t)
@@ -192,6 +207,8 @@ class RecordBuilder:
         elif self.parts:
             rec.text = "".join(self.parts)
         rec.reasoning_text = "".join(self.reasoning_parts)
+        if rec.status == "ok" and status is None and self.done_marker and rec.finish_reason is None and rec.chunks:
+            rec.warnings.append(NO_FINISH_REASON)  # still ok (the server said the stream was complete), but said
         if rec.status != "ok":
             pass  # already decided: an error response, a failed attempt, an in-stream error or a protocol error
         elif status is not None:
@@ -250,16 +267,26 @@ class RecordBuilder:
         rec.e2e_incl_retries_s = None if rec.e2e_s is None else rec.e2e_s + offset
 
     def _event(self, t: float, event: str, data: str) -> str | None:
+        out = self._parse_event(t, event, data)
+        if self.observer is not None:
+            self.observer(t - self.t0, event, data, self)
+        return out
+
+    def _parse_event(self, t: float, event: str, data: str) -> str | None:
         rec = self.rec
         rec.events += 1
         if rec.t_first_event_s is None:
             rec.t_first_event_s = t - self.t0
         if data == "[DONE]":
-            self.done = True
+            self.done = self.done_marker = True
             return None
+        if not data.strip():
+            return None  # an event with empty data (a keep-alive ``event: ping``) is legal and carries nothing
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
+            if event not in ("message", "error"):
+                return None  # an event type the APIs do not define, with a payload that is not theirs: ignored
             rec.status = "protocol_error"
             rec.error_type = "malformed_chunk"
             rec.error = "the server sent a chunk that is not valid JSON"

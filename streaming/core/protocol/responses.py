@@ -6,23 +6,28 @@ What each event does to the record (the ``RecordBuilder`` owns timing and status
 - ``response.output_item.added``: a new function call counts in ``tool_calls``; a reasoning item is empty and stamps nothing;
 - ``response.reasoning_summary_text.delta`` / ``response.reasoning_text.delta``: reasoning (the first stamps ``t_first_reasoning_s``);
 - ``response.output_text.delta``: visible text (the first stamps TTFT; each is a chunk);
+- ``response.refusal.delta``: visible text too (the user reads it), and the record says ``refusal``;
+  ``response.refusal.done`` carries the whole refusal, shown only when no delta came before it;
 - ``response.function_call_arguments.delta``: a tool-call delta (TTFT of a tool-call-only answer);
 - ``response.completed``: the end; usage; ``finish_reason`` "stop" (or "tool_calls" when the answer is only calls);
-- ``response.incomplete``: the end; ``finish_reason`` "length" (``max_output_tokens``) or "content_filter";
+- ``response.incomplete``: the end; ``incomplete_details.reason`` mapped by family (``finish.normalize``: xAI's
+  ``REASON_MAX_LEN`` is "length") with the server's value kept in ``finish_reason_raw``;
 - ``response.failed`` and ``error``: the end; status ``error`` with the server's message.
 
-A stream that ends without a terminal event is ``interrupted`` (or ``error`` before any text).
+A stream that ends without a terminal event is ``interrupted`` (or ``error`` before any text). Other event
+types (``response.content_part.added``, ``…done`` events, ``keepalive``, ``ping``) are ignored.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from streaming.core.protocol import accounting
+
 if TYPE_CHECKING:
     from streaming.core.protocol.sink import RecordSink as RecordBuilder  # the builder, as the parsers see it
 
 TERMINAL = ("response.completed", "response.incomplete", "response.failed", "error")
-INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
 def event(b: RecordBuilder, t: float, name: str, obj: dict[str, Any]) -> str | None:
@@ -32,6 +37,20 @@ def event(b: RecordBuilder, t: float, name: str, obj: dict[str, Any]) -> str | N
     if kind == "response.output_text.delta":
         text = obj.get("delta")
         if isinstance(text, str) and text:
+            b.on_content(t, text)
+            return text
+        return None
+    if kind == "response.refusal.delta":
+        text = obj.get("delta")
+        if isinstance(text, str) and text:
+            rec.refusal = True
+            b.on_content(t, text)
+            return text
+        return None
+    if kind == "response.refusal.done":
+        text = obj.get("refusal")
+        if isinstance(text, str) and text and not rec.refusal:  # no delta came before: the whole refusal at once
+            rec.refusal = True
             b.on_content(t, text)
             return text
         return None
@@ -62,7 +81,7 @@ def event(b: RecordBuilder, t: float, name: str, obj: dict[str, Any]) -> str | N
         b.on_stream_error(err or {"message": "the response failed"})
         return None
     if kind == "error" or name == "error":
-        b.on_stream_error(obj.get("error", obj) if isinstance(obj.get("error"), dict) else obj)
+        b.on_stream_error(obj["error"] if isinstance(obj.get("error"), dict) else obj)
         return None
     return None
 
@@ -82,7 +101,10 @@ def _response(b: RecordBuilder, resp: Any) -> None:
     elif status == "incomplete":
         details = resp.get("incomplete_details") or {}
         reason = details.get("reason") if isinstance(details, dict) else None
-        rec.finish_reason = INCOMPLETE_REASONS.get(str(reason), str(reason or "incomplete"))
+        if reason:
+            b.on_finish(reason)
+        else:
+            rec.finish_reason = "incomplete"
 
 
 def body(b: RecordBuilder, obj: dict[str, Any]) -> None:
@@ -98,6 +120,9 @@ def body(b: RecordBuilder, obj: dict[str, Any]) -> None:
             for part in item.get("content") or []:
                 if isinstance(part, dict) and part.get("type") == "output_text" and part.get("text"):
                     b.parts.append(part["text"])
+                elif isinstance(part, dict) and part.get("type") == "refusal" and part.get("refusal"):
+                    rec.refusal = True
+                    b.parts.append(part["refusal"])
         elif item.get("type") == "reasoning":
             for part in item.get("summary") or []:
                 if isinstance(part, dict) and part.get("text"):
@@ -109,15 +134,5 @@ def body(b: RecordBuilder, obj: dict[str, Any]) -> None:
 
 
 def usage(b: RecordBuilder, u: dict[str, Any]) -> None:
-    """``input_tokens``, ``output_tokens`` minus ``output_tokens_details.reasoning_tokens``, and ``input_tokens_details.cached_tokens``."""
-    rec = b.rec
-    details = u.get("output_tokens_details") or {}
-    if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
-        rec.reasoning_tokens = int(details["reasoning_tokens"])
-    cached = u.get("input_tokens_details") or {}
-    if isinstance(cached, dict) and cached.get("cached_tokens") is not None:
-        rec.cached_tokens = int(cached["cached_tokens"])
-    if u.get("output_tokens") is not None:
-        rec.output_tokens = max(0, int(u["output_tokens"]) - (rec.reasoning_tokens or 0))
-        rec.input_tokens = u.get("input_tokens")
-        rec.tokens_source = "usage"
+    """Usage onto the record (see ``accounting``: which convention the totals imply, and counting when there is no split)."""
+    accounting.apply(b, accounting.from_responses(u))

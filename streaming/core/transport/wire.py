@@ -68,9 +68,16 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if not self.complete and exc is None and self._close_delimited():
+            self.on_message_complete()  # RFC 9112 §6.3: with no length and no chunking, the close ends the body
         if not self.complete:
             msg = "the connection closed before the response was complete"
             self._fail(httpx2.RemoteProtocolError(msg) if self.t_headers is not None else httpx2.ReadError(msg))
+
+    def _close_delimited(self) -> bool:
+        """Headers are in, and the body's end is the connection's close (HTTP/1.0 servers, some proxies)."""
+        h = self.headers
+        return self.t_headers is not None and "content-length" not in h and "chunked" not in h.get("transfer-encoding", "").lower()
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:

@@ -2,7 +2,7 @@
  *
  * The twin of streaming/sse.py (same WHATWG rules): lines end in \r\n, \r or \n;
  * a blank line dispatches; data: lines join with \n; lines starting with ":" are
- * comments. Reads may split anywhere (inside a \r\n pair or a UTF-8 character):
+ * comments; a \r ending a read ends its line at once. Reads may split anywhere (inside a \r\n pair or a UTF-8 character):
  * partial lines wait in a buffer for the next read.
  *
  * Classic script: in a page it defines window.SSE; under node, require() returns it.
@@ -26,6 +26,7 @@
     this._data = [];
     this._event = null;
     this._id = null;
+    this._skipLF = false;
   }
 
   /* Feed a Uint8Array (or a string); returns the events completed by it:
@@ -33,26 +34,30 @@
   SSEParser.prototype.feed = function (chunk) {
     var text = typeof chunk === "string" ? chunk : this._decoder.decode(chunk, { stream: true });
     var buf = this._buf ? this._buf + text : text;
+    if (this._skipLF && buf) {
+      this._skipLF = false;
+      if (buf.charAt(0) === "\n") buf = buf.slice(1); // the second half of a \r\n split across reads
+    }
     var out = [];
     var pos = 0;
     var m;
     EOL.lastIndex = 0;
     while ((m = EOL.exec(buf)) !== null) {
-      if (m[0] === "\r" && EOL.lastIndex === buf.length) break; // maybe the first half of \r\n
       this._line(buf.slice(pos, m.index), out);
       pos = EOL.lastIndex;
+      // a \r at the end of a read is already a line end: waiting for a \n would dispatch lone-CR streams a read late
+      if (m[0] === "\r" && pos === buf.length) this._skipLF = true;
     }
     this._buf = buf.slice(pos);
     return out;
   };
 
-  /* End of stream: a last line without its terminator still counts; an undispatched event is dropped. */
+  /* End of stream: a line without its terminator and an event without its blank line are dropped (WHATWG). */
   SSEParser.prototype.flush = function () {
     var out = [];
-    var rest = this._buf + this._decoder.decode();
+    this._decoder.decode(); // pending bytes of an unfinished line are discarded, as is an unfinished event
     this._buf = "";
-    if (rest) this._line(rest.replace(/\r$/, ""), out); // a lone trailing \r ended a line
-
+    this._skipLF = false;
     this._data = [];
     this._event = null;
     return out;
