@@ -12,6 +12,8 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
+from streaming.bench.form import MAX_TOKENS
+from streaming.core.budgets import answer_budget
 from streaming.core.config import BUILTINS
 from streaming.store.recordings import load_labelled
 from streaming.core.record import StreamRecord
@@ -80,10 +82,18 @@ linked = [n for n in str(st.query_params.get("lanes", "")).split(",") if n in by
 default = linked or [n for n in st.session_state.get("_arena_keep", ["sim-fast", "sim-slow"]) if n in by_name]
 chosen = st.multiselect("Deployments (2–4)", list(by_name), default=default, max_selections=4, format_func=lambda n: by_name[n].label, key="arena_deps")
 st.session_state["_arena_keep"] = list(chosen)
-max_tokens = int(st.number_input("Max tokens", 1, 4096, 96, 16, key="arena_max_tokens"))
-problem = arena_problem(list(chosen))
-if problem:
+asked = st.number_input("Max tokens", value=96, step=16, key="arena_max_tokens")  # no min/max: checked below (bench.form)
+bad_tokens = MAX_TOKENS.problem(asked)
+budgets = {n: answer_budget(by_name[n], int(asked)) for n in chosen} if not bad_tokens else {}
+raised = sorted({b for b in budgets.values() if b != asked})
+if raised:
+    st.caption(f"Reasoning lanes get {raised[0]} max tokens: their thinking counts against the budget, so it leaves room for the answer.")
+problem = arena_problem(list(chosen)) or bad_tokens
+if bad_tokens:
+    st.error(bad_tokens)
+elif problem:
     st.info(problem)
+max_tokens = int(asked) if not bad_tokens else 0
 prompt = st.chat_input("The same prompt to every lane…", key="arena_prompt", disabled=problem is not None)
 
 running = st.session_state.get("arena_running")

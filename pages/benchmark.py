@@ -14,6 +14,7 @@ from streaming import store
 from streaming.analysis.failures import error_summary
 from streaming.analysis.summary_view import summary_table
 from streaming.analysis.tables import summarize
+from streaming.bench.form import BENCH_FIELDS, form_problem
 from streaming.bench.guard import needs_confirmation
 from streaming.bench.job import BenchJob
 from streaming.bench.matrix import BenchConfig
@@ -96,12 +97,13 @@ with st.container(border=True):  # not a form: the preview below follows every c
     mode = c2.radio("Mode", modes, index=modes.index(kept("mode", "both")), horizontal=True, key="mode", help="both: the same prompts streamed and not")  # type: ignore[arg-type]
     prompt_set = c3.selectbox("Prompts (built-in)", prompt_sets, index=prompt_sets.index(kept("prompt_set", "short")), key="prompt_set")  # type: ignore[arg-type]
     c4, c5, c6, c7, c8 = st.columns(5)
-    repeats = c4.number_input("Repeats", 1, 100, kept("repeats", 1), key="repeats")  # type: ignore[arg-type]
-    requests = c5.number_input("Total requests (0: all prompts × repeats)", 0, 100_000, kept("requests", 0), key="requests")  # type: ignore[arg-type]
-    concurrency = c6.number_input("Concurrency", 1, 1000, kept("concurrency", 8), key="concurrency")  # type: ignore[arg-type]
-    rate = c7.number_input("Rate, req/s (0: closed loop)", 0.0, 1000.0, kept("rate", 0.0), key="rate")  # type: ignore[arg-type]
-    max_tokens = c8.number_input("Max tokens", 1, 4096, kept("max_tokens", 128), key="max_tokens")  # type: ignore[arg-type]
-    warmup = st.number_input("Warmup requests per deployment (stored apart)", 0, 20, kept("warmup", 1), key="warmup")  # type: ignore[arg-type]
+    # No min/max on the widgets: Streamlit would keep the last valid value and run it; form_problem says why instead.
+    repeats = c4.number_input("Repeats", value=kept("repeats", 1), key="repeats")  # type: ignore[arg-type]
+    requests = c5.number_input("Total requests (0: all prompts × repeats)", value=kept("requests", 0), key="requests")  # type: ignore[arg-type]
+    concurrency = c6.number_input("Concurrency", value=kept("concurrency", 8), key="concurrency")  # type: ignore[arg-type]
+    rate = c7.number_input("Rate, req/s (0: closed loop)", value=kept("rate", 0.0), key="rate")  # type: ignore[arg-type]
+    max_tokens = c8.number_input("Max tokens", value=kept("max_tokens", 128), key="max_tokens")  # type: ignore[arg-type]
+    warmup = st.number_input("Warmup requests per deployment (stored apart)", value=kept("warmup", 1), key="warmup")  # type: ignore[arg-type]
     c9, c10 = st.columns(2)
     apis = c9.multiselect("APIs (empty: each deployment's)", ["chat", "responses", "completions"], key="apis", help="A matrix dimension")
     efforts = c10.multiselect("Reasoning efforts (empty: each deployment's)", ["minimal", "low", "medium", "high"], key="efforts",
@@ -110,10 +112,13 @@ with st.container(border=True):  # not a form: the preview below follows every c
         st.session_state[f"_bench_{k}"] = st.session_state[k]
     cfg = None
     try:
+        bad = form_problem({k: st.session_state[k] for k in BENCH_FIELDS})
+        if bad:
+            raise ConfigError(bad)
         cfg = BenchConfig(deployments=list(chosen), temperatures=parse_temperatures(temps), mode=mode, prompt_set=prompt_set,
                           repeats=int(repeats), requests=int(requests) or None, concurrency=int(concurrency),
                           rate=float(rate) or None, max_tokens=int(max_tokens), warmup=int(warmup),
-                          deployments_file=os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page",
+                          deployments_file=None if dep_error else os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page",
                           apis=list(apis), reasoning_efforts=list(efforts) or [None])  # fmt: skip
         cfg.validate()
         st.caption(f":material/schedule: {preview(cfg).sentence()}")
@@ -121,9 +126,12 @@ with st.container(border=True):  # not a form: the preview below follows every c
     except StreamingError as e:
         problem = str(e).splitlines()[0]
         st.error(problem)  # at once, not only after Start
+        st.caption(":material/block: Nothing will run until this is fixed.")
     with st.form("start", border=False, enter_to_submit=False):
         start = st.form_submit_button("Start", type="primary", disabled=running)
 
+if start and problem is not None:
+    st.warning("Not started: fix the field named above first.")
 if start and not running and cfg is not None and problem is None:
     refused = gate.bench_refusal(chosen, deps)
     if refused:

@@ -10,6 +10,8 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
+from streaming.core.budgets import answer_budget
+from streaming.core.config import BUILTINS
 from streaming.store.recordings import load_labelled
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
 from streaming.demo.format import failure_sentence, metrics_line
@@ -27,15 +29,16 @@ if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover
     st.rerun()
 
 gate.page_panel()
+CHECK_TOKENS = 16  # a short answer; a reasoning deployment gets room for its thinking too (answer_budget)
 st.title("Deployments")
 path = os.environ.get("STREAMING_DEPLOYMENTS") or "deployments.toml"
 st.caption(f"Built-ins, plus `{path}` when it exists (set `STREAMING_DEPLOYMENTS` to use another file). Keys come from the environment or `.streamlit/secrets.toml` and are never shown.")
 
 try:
     deps = load_labelled(os.environ.get("STREAMING_DEPLOYMENTS") or None)
-except ConfigError as e:
-    st.error(f"The deployments file could not be loaded: {e}")
-    st.stop()
+except ConfigError as e:  # the built-ins still work: show them beside the error
+    st.error(f"The deployments file could not be loaded, so only the built-in deployments are shown: {e}")
+    deps = list(BUILTINS)
 
 creds = Credentials(secrets=SafeSecrets(st.secrets))
 rows = []
@@ -67,7 +70,7 @@ if st.button("Send one short request", key="check"):
         url = ensure_server().url if dep.builtin else None
         with Client(deps, server_url=url, credentials=creds, timeouts=Timeouts(connect_s=5, stall_s=30), retry=RetryPolicy(max_retries=0)) as c:
             with st.spinner(f"Asking {dep.name}…"):
-                rec = c.run(dep, LLMRequest.chat("Say hello in five words.", max_tokens=16, temperature=0.0))
+                rec = c.run(dep, LLMRequest.chat("Say hello in five words.", max_tokens=answer_budget(dep, CHECK_TOKENS), temperature=0.0))
     except (ConfigError, EndpointError) as e:
         st.error(f"The request was not sent: {e}")
     else:

@@ -155,10 +155,13 @@ def check_deployments(deployments_file: str | None) -> list[Check]:
     from streaming.errors import ConfigError
 
     shown = deployments_file or ("./deployments.toml" if Path("deployments.toml").is_file() else None)
+    if shown and deployments_file and deployments_file == os.environ.get("STREAMING_DEPLOYMENTS"):
+        shown += " (STREAMING_DEPLOYMENTS)"
     try:
         deps = load_deployments(deployments_file)
     except ConfigError as e:
-        return [Check("deployments file", "FAIL", str(e), "fix the field named above")]
+        via = "STREAMING_DEPLOYMENTS: " if shown and shown.endswith("(STREAMING_DEPLOYMENTS)") else ""
+        return [Check("deployments file", "FAIL", f"{via}{e}", "fix the field named above")]
     out = [Check("deployments file", "ok", f"{shown}: {sum(d.source != 'built-in' for d in deps)} deployment(s)" if shown
                  else "none (built-ins only); see README, Deployments")]  # fmt: skip
     secrets, secrets_path = secrets_file()
@@ -194,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     if not any(c.level == "FAIL" and c.essential for c in checks):
         checks.append(check_llama())
         checks += check_builtins(args.deployments)
-    checks += [check_chromium(), check_database(), *check_deployments(args.deployments)]
+    checks += [check_chromium(), check_database(), *check_deployments(args.deployments or os.environ.get("STREAMING_DEPLOYMENTS") or None)]  # the app pages read the variable
     print("Streaming LLM Lab doctor\n")
     for c in checks:
         for line in c.lines():

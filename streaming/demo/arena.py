@@ -9,10 +9,11 @@ so the Metrics page can pair deployments on the same prompts.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from streaming.core.client import Client
+from streaming.core.budgets import answer_budget
 from streaming.core.config import Deployment
 from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest
@@ -55,7 +56,9 @@ class Arena:
     """The same request to several deployments, started together; ``cancel()`` stops every lane."""
 
     def __init__(self, client: Client, deployments: list[Deployment], req: LLMRequest) -> None:
-        self.columns = [Column(d, ThreadedReader(client.stream(d, req), client.clock)) for d in deployments]
+        # A reasoning lane's thinking counts against max tokens: the default leaves it room for the answer (answer_budget).
+        reqs = [req if req.max_tokens is None else replace(req, max_tokens=answer_budget(d, req.max_tokens)) for d in deployments]
+        self.columns = [Column(d, ThreadedReader(client.stream(d, r), client.clock)) for d, r in zip(deployments, reqs)]
 
     def start(self) -> Arena:
         for c in self.columns:
