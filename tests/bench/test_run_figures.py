@@ -46,7 +46,8 @@ def test_retry_inclusive_figures_are_shown_whenever_a_request_retried(server: Se
     df = load_requests(tmp_path / "r.db", [run])
     assert (df["status"] == "ok").all() and df["retries"].sum() == 3
     s = summarize(df).iloc[0]
-    assert s["ttft_p99"] < 0.25 and s["ttft_incl_retries_p99"] >= s["ttft_p99"] + 0.3  # the wait and the failed attempt are in it
+    # the 300 ms wait is in every retried request's figure: at least 0.3 s plus its own TTFT (≥ the run's smallest)
+    assert s["ttft_p99"] < 0.25 and s["ttft_incl_retries_p99"] >= df["ttft_s"].min() + 0.3
     assert s["e2e_incl_retries_p50"] > s["e2e_p50"]
     text = format_summary(summarize(df))
     assert "TTFT+retries p50 ms" in text and "e2e+retries p50 ms" in text

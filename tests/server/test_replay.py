@@ -211,8 +211,9 @@ def test_a_reasoning_recording_replays_its_thinking_and_behaves_as_a_reasoning_m
     for r in replayed:
         orig = recorded[recorded["prompt_id"] == next(row.prompt_id for row in recorded.itertuples() if row.text == r.text)].iloc[0]
         assert r.ok and r.api == "responses" and r.reasoning_text == orig["reasoning_text"] and r.reasoning_tokens == orig["reasoning_tokens"]
-        assert abs(r.t_first_reasoning_s - orig["t_first_reasoning_s"]) < 0.005 and abs(r.ttft_s - orig["ttft_s"]) < 0.005
-        assert abs(r.thinking_s - orig["thinking_s"]) < 0.005 and r.output_tokens == orig["output_tokens"]
+        # 10 ms for one request's absolute error: the whole suite on 2 cores moved it by 5.5 ms (benchmarks/replay_accuracy.py has the figures)
+        assert abs(r.t_first_reasoning_s - orig["t_first_reasoning_s"]) < 0.01 and abs(r.ttft_s - orig["ttft_s"]) < 0.01
+        assert abs(r.thinking_s - orig["thinking_s"]) < 0.01 and r.output_tokens == orig["output_tokens"]
 
 
 def test_a_run_copied_to_another_file_replays_from_there(server: ServerHandle, recorded: tuple[Path, str], tmp_path: Path) -> None:
