@@ -47,22 +47,22 @@ def _detail(u: dict[str, Any], key: str, name: str) -> int | None:
     return _int(d.get(name)) if isinstance(d, dict) else None
 
 
-def from_chat(u: dict[str, Any]) -> Usage:
-    """Chat / legacy completions usage; a top-level ``reasoning_tokens`` (Azure AI Foundry) counts as the split."""
-    reasoning = _detail(u, "completion_tokens_details", "reasoning_tokens")
+def _usage(u: dict[str, Any], prompt: str, completion: str, out_details: str, in_details: str) -> Usage:
+    """One API's usage names → ``Usage``; a top-level ``reasoning_tokens`` (Azure AI Foundry) counts as the split."""
+    reasoning = _detail(u, out_details, "reasoning_tokens")
     if reasoning is None:
         reasoning = _int(u.get("reasoning_tokens"))
-    return Usage(_int(u.get("prompt_tokens")), _int(u.get("completion_tokens")), _int(u.get("total_tokens")), reasoning,
-                 _detail(u, "prompt_tokens_details", "cached_tokens"))  # fmt: skip
+    return Usage(_int(u.get(prompt)), _int(u.get(completion)), _int(u.get("total_tokens")), reasoning, _detail(u, in_details, "cached_tokens"))
+
+
+def from_chat(u: dict[str, Any]) -> Usage:
+    """Chat / legacy completions usage (``prompt_tokens``, ``completion_tokens``, ``completion_tokens_details``)."""
+    return _usage(u, "prompt_tokens", "completion_tokens", "completion_tokens_details", "prompt_tokens_details")
 
 
 def from_responses(u: dict[str, Any]) -> Usage:
     """Responses API usage (``input_tokens``, ``output_tokens``, ``output_tokens_details.reasoning_tokens``)."""
-    reasoning = _detail(u, "output_tokens_details", "reasoning_tokens")
-    if reasoning is None:
-        reasoning = _int(u.get("reasoning_tokens"))
-    return Usage(_int(u.get("input_tokens")), _int(u.get("output_tokens")), _int(u.get("total_tokens")), reasoning,
-                 _detail(u, "input_tokens_details", "cached_tokens"))  # fmt: skip
+    return _usage(u, "input_tokens", "output_tokens", "output_tokens_details", "input_tokens_details")
 
 
 def reasoning_outside(u: Usage) -> bool:
