@@ -44,7 +44,11 @@ def _int_arg(name: str, lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
-def build_parser() -> argparse.ArgumentParser:
+CORE_COMMANDS = ("serve", "chat")  # defined here: running one of these loads no other command's module (pandas, scipy)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole CLI; for ``command`` in CORE_COMMANDS only what it needs, so the server's subprocess starts light."""
     p = argparse.ArgumentParser(prog="python -m streaming", description="Streaming LLM Lab: stream, measure and benchmark LLM answers.")
     p.add_argument("--deployments", metavar="FILE", help="deployments file (default: ./deployments.toml when present)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -79,9 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_chat)
     import importlib
 
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if command not in CORE_COMMANDS else ():
         importlib.import_module(name).register(sub)
     return p
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names (its first word that is no option nor ``--deployments``' value), if any."""
+    it = iter(argv)
+    for word in it:
+        if word == "--deployments":
+            next(it, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def _recordings() -> Callable[[Any], Any]:
@@ -211,7 +226,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

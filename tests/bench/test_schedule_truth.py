@@ -24,18 +24,20 @@ def truth_first_chunk(server: ServerHandle, rid: str) -> float:
     return float(httpx2.get(f"{server.url}/debug/truth/{rid}").json()["chunk_times"][0])
 
 
-def listen_overflows() -> int:
-    """The kernel's count of connections dropped because an accept queue was full (TcpExt ListenOverflows)."""
-    lines = Path("/proc/net/netstat").read_text().splitlines()
-    names, values = next((a.split(), b.split()) for a, b in zip(lines, lines[1:]) if a.startswith("TcpExt:") and b.startswith("TcpExt:"))
-    return int(values[names.index("ListenOverflows")])
+def syn_sent_to(port: int) -> bool:
+    """Whether a socket on this machine is in SYN_SENT towards 127.0.0.1:``port`` (the kernel's own table, /proc/net/tcp)."""
+    want = f"0100007F:{port:04X}"
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return any(f[2] == want and f[3] == "02" for f in (r.split() for r in rows))
 
 
 class SlowConnect:
     """A loopback forwarder to ``upstream`` whose accept queue is full (listen backlog 0, one connection parked in it).
 
-    Linux drops a SYN to a full queue; once the kernel has counted that drop the parked connection is accepted, and the
-    client's kernel retransmits its SYN after the initial RTO (1 s): connecting takes about a second, by the kernel's own timer."""
+    Linux drops a SYN to a full queue. Once the client's socket has sat in SYN_SENT towards this port (its first SYN
+    dropped) the parked connection is accepted, and the client's kernel retransmits its SYN after the initial RTO (1 s):
+    connecting takes about a second, by the kernel's own timer. (Waiting on the kernel's global ListenOverflows counter
+    instead let any other drop on the machine release the queue before the client's SYN arrived.)"""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
@@ -45,13 +47,13 @@ class SlowConnect:
         self.port = self.listener.getsockname()[1]
         self.parked = socket.create_connection(("127.0.0.1", self.port))  # fills the queue's one slot
         self.socks: list[socket.socket] = [self.listener, self.parked]
-        self.overflows = listen_overflows()
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
         with contextlib.suppress(OSError):
-            while listen_overflows() == self.overflows:  # until the client's first SYN has been dropped
+            while not syn_sent_to(self.port):  # until the client's first SYN has met the full queue
                 threading.Event().wait(0.005)
+            threading.Event().wait(0.05)  # loopback delivers at once; this margin is far inside the 1 s RTO
             self.listener.accept()[0].close()  # the parked one: the retransmitted SYN will find room
             while True:
                 conn, _ = self.listener.accept()

@@ -63,3 +63,12 @@ def test_serve_refuses_public_bind_without_key() -> None:
     env = {k: v for k, v in os.environ.items() if k != "STREAMING_SERVER_API_KEY"}
     p = subprocess.run([sys.executable, "-m", "streaming", "serve", "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     assert p.returncode == 2 and "--api-key" in p.stderr
+
+
+def test_serve_and_chat_start_without_the_analysis_stack() -> None:
+    """The server subprocess (``serve``) and ``chat`` load no pandas/scipy: every launched server starts lighter; ``bench`` still has them."""
+    probe = ("import sys; from streaming.cli import build_parser, _command_in; "
+             "build_parser(_command_in(sys.argv[1:])); print(sorted(m for m in ('pandas', 'scipy') if m in sys.modules))")  # fmt: skip
+    loaded = {cmd: subprocess.run([sys.executable, "-c", probe, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300).stdout.strip()
+              for cmd, argv in {"serve": ["serve"], "chat": ["--deployments", "x.toml", "chat", "hi"], "bench": ["bench"]}.items()}  # fmt: skip
+    assert loaded == {"serve": "[]", "chat": "[]", "bench": "['pandas', 'scipy']"}, loaded
