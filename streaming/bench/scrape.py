@@ -117,6 +117,8 @@ class _TargetThread(threading.Thread):
                 now = o.clock()
                 due = max(due, now)  # a slow scrape skips the ticks it missed, never bunches them
                 o.stopped.wait(due - now)
+            if o.final:  # the run's end state too (a run shorter than the interval is seen at its end)
+                self._once(http)
 
     def _once(self, http: httpx2.Client) -> None:
         o, t = self.owner, self.target
@@ -200,6 +202,7 @@ class Scraper:
         self.interval_s, self.timeout_s, self.origin = interval_s, timeout_s, origin
         self.clock, self.wall = clock, wall
         self.stopped = threading.Event()
+        self.final = False
         self._lock = threading.Lock()
         self._closed = False
         self.stored = 0
@@ -231,8 +234,11 @@ class Scraper:
                 if not self.store_errors:
                     self.store_errors.append(f"server metrics: samples of {thread.target.url} could not be stored: {e}")
 
-    def stop(self) -> list[str]:
-        """Stop every thread (a scrape under way is abandoned after ``STOP_JOIN_S``); the run's warnings."""
+    def stop(self, final: bool = False) -> list[str]:
+        """Stop every thread (a scrape under way is abandoned after ``STOP_JOIN_S``); the run's warnings.
+
+        ``final``: each target scraped once more as it stops (within the same ``STOP_JOIN_S``), the state at the run's end."""
+        self.final = final
         self.stopped.set()
         for t in self.threads:
             if t.ident is None:  # never started (the run failed first): only its client to close
