@@ -10,6 +10,8 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from streaming.analysis.server_charts import lane_lines
+from streaming.bench.scrape import scraper_for
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
 from streaming.bench.form import MAX_TOKENS
@@ -18,12 +20,13 @@ from streaming.core.config import BUILTINS
 from streaming.store.recordings import load_labelled
 from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
-from streaming.demo.arena import Arena, Standing, arena_problem, place_line, save_arena
+from streaming.demo.arena import SCRAPE_INTERVAL_S, Arena, Standing, arena_problem, place_line, save_arena
 from streaming.demo.format import failure_sentence
 from streaming.demo.inputs import prompt_problem
 from streaming.demo.turns import default_store_path
 from streaming.errors import ConfigError, EndpointError
 from streaming.server.launcher import ensure_server
+from streaming.store.samples import samples_frame
 from ui import gate
 
 # Opened by its URL before app.py ever ran: hand over to app.py's navigation (see pages/benchmark.py).
@@ -59,6 +62,9 @@ def render_result(last: dict[str, Any]) -> None:
     st.markdown(f"**Prompt:** {last['prompt']}")
     rows = [Standing(**s) for s in last["standings"]]
     st.markdown(finish_line(rows))
+    for w in last.get("server_warnings", []):
+        st.caption(w)
+    server = last.get("server", {})
     for col, lane, row in zip(st.columns(len(last["lanes"])), last["lanes"], rows):
         with col.container(border=True):
             st.markdown(f"**{lane['label']}**")
@@ -70,6 +76,8 @@ def render_result(last: dict[str, Any]) -> None:
             elif sentence:
                 st.error(sentence)
             st.caption(place_line(row))
+            if row.deployment in server:  # the server's own metrics during the race (README: "Arena")
+                st.caption(server[row.deployment])
 
 
 st.title(":material/sports_score: Arena")
@@ -139,7 +147,7 @@ done = st.session_state["arena_running"] = threading.Event()
 last: dict[str, Any] = {}
 st.session_state["arena_last"] = last
 save_turns = st.session_state.get("save_turns", True)
-arena.start()
+arena.start(scraper_for(None, "", lanes, url, SCRAPE_INTERVAL_S, clock=client.clock, keep=True))  # the servers' side, kept till saved
 try:
     last_paint = 0.0
     while arena.pump(0.05):
@@ -156,13 +164,14 @@ finally:
         records = arena.join()
         client.close()
         rows = arena.standings(final=True)
-        last.update(prompt=prompt, standings=[r.__dict__ for r in rows],
+        last.update(prompt=prompt, standings=[r.__dict__ for r in rows], server=lane_lines(samples_frame(arena.samples)),
+                    server_warnings=arena.server_warnings,
                     lanes=[{"label": c.deployment.label, "text": r.text, "record": r.to_dict()} for c, r in zip(arena.columns, records)])  # fmt: skip
         if save_turns:
             from streaming.store import Store
 
             with Store(default_store_path()) as db:
-                last["save_error"] = save_arena(records, db, prompt)
+                last["save_error"] = save_arena(records, db, prompt, arena)
     finally:
         done.set()
 st.rerun()  # draw the finished turn once, from the session (the same view as after a Stop)

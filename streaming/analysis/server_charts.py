@@ -9,7 +9,8 @@ scraped sample's ``t_s``), so the client's TTFT and the server's counts line up.
 - TTFT split, per request where the server reports its queue time (``x-queue-time-ms``):
   queue = that header, the rest = TTFT − queue; the sentence uses means, so the two parts add up;
 - rate limits: ``x-ratelimit-remaining-requests`` / ``-tokens`` of each response against its send time, and
-  every 429 (a final answer, or a retried attempt at its own start).
+  every 429 (a final answer, or a retried attempt at its own start);
+- an arena lane's line (``lane_lines``): the peaks of the gauges over the race's scrapes.
 """
 
 from __future__ import annotations
@@ -59,6 +60,20 @@ def server_series(samples: pd.DataFrame) -> pd.DataFrame:
     d_sum, d_count = g["queue_time_sum"].diff(), g["queue_time_count"].diff()
     out["queue_time_s"] = (d_sum / d_count).where(d_count > 0)
     return out[cols]
+
+
+def lane_lines(samples: pd.DataFrame) -> dict[str, str]:
+    """Per deployment whose server reports its queue gauges, one line of their peaks during a short run (an arena race),
+    e.g. "server, 6 scrapes: peak 2 waiting, 1 running, KV cache 100 %"."""
+    out: dict[str, str] = {}
+    series = server_series(samples[samples["deployment"].notna()])
+    for dep, g in series.groupby("deployment", sort=True):
+        peaks = [f"{g[c].max():.0f} {c}" for c in ("waiting", "running") if g[c].notna().any()]
+        if g["kv_cache_usage"].notna().any():
+            peaks.append(f"KV cache {g['kv_cache_usage'].max() * 100:.0f} %")
+        if peaks:
+            out[str(dep)] = f"server, {len(g)} scrape{'s' if len(g) != 1 else ''}: peak {', '.join(peaks)}"
+    return out
 
 
 def ttft_split(requests: pd.DataFrame) -> pd.DataFrame:

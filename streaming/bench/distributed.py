@@ -18,6 +18,10 @@ warnings name it, and the others finish. Each record carries ``worker`` and ``ho
 its durations are the worker's own monotonic deltas, and its ``clock_offset_s`` (the worker's
 ``time.time() − clock()``) puts its send and end on the shared wall clock, which spans across
 workers need (``analysis.spans``). Stop (Ctrl-C, the Benchmark page) reaches every worker.
+
+The servers' metrics (``bench.scrape``) are scraped by the driver, once per metrics URL however many
+workers there are, from the agreed start instant on: each sample's ``t_s`` is on the driver's clock,
+seconds since that instant, which is the instant every worker's ``sent_s`` counts from.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from streaming.bench.engine import run_plan
 from streaming.bench.matrix import cell_label
 from streaming.bench.plan import Plan, WorkerShare
 from streaming.bench.progress import BenchPoint, Progress, Tally
+from streaming.bench.scrape import scraper_for
 from streaming.core.record import StreamRecord
 from streaming.errors import ConfigError
 from streaming.store import Store
@@ -209,6 +214,7 @@ def run_distributed(plan: Plan, db: Store, progress: Callable[[Progress], None] 
         warnings.append(f"worker {names[i]} died ({why}); its {kept[i]} finished request(s) are kept, "
                         f"{sent - kept[i]} of its {sent} were not recorded")  # fmt: skip
 
+    scraper = scraper_for(db, run_id, deps, server_url, config.scrape_interval_s, config.scrape_timeout_s)  # the driver's, not the workers'
     pending = dict(futures)
     status = "finished"
     try:
@@ -240,6 +246,8 @@ def run_distributed(plan: Plan, db: Store, progress: Callable[[Progress], None] 
                 start_wall = time.time() + START_MARGIN_S
                 for i in alive:
                     actors[i].go.remote(start_wall)
+                if scraper is not None:  # the agreed instant on this process's clock: the run clock's zero, as on every worker
+                    scraper.start(origin=time.perf_counter() + (start_wall - time.time()))
             if progress is not None:
                 progress(tally.snapshot(run_id, "running" if started else "warmup", time.monotonic() - t0, warnings))
     except KeyboardInterrupt:
@@ -252,6 +260,8 @@ def run_distributed(plan: Plan, db: Store, progress: Callable[[Progress], None] 
             status = "failed"
         elif stop.is_set():
             status = "stopped"
+        if scraper is not None:
+            warnings += scraper.stop()
         db.finish_run(run_id, status, warnings=warnings, loop_lag_p99_ms=max(lag) if lag else None)
         if progress is not None:
             progress(tally.snapshot(run_id, status, time.monotonic() - t0, warnings))

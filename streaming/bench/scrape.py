@@ -3,7 +3,8 @@
 Each metrics URL gets its own thread with its own HTTP client and timeout, so an endpoint that
 hangs, answers slowly or sends garbage costs the run nothing: the requests run on the runner's
 event loop and never wait for a scrape. Each scrape is stored as it lands (``store.samples``), at
-the midpoint of its send and its answer on the run's clock. What could not be scraped, and why,
+the midpoint of its send and its answer on the run's clock (``keep``: also kept in memory, for a run
+that stores its samples at its end, like an arena race). What could not be scraped, and why,
 becomes the run's warnings (``Scraper.stop``).
 
 Which URL (``metrics_url_for``): the deployment's ``metrics_url``; else the built-in server's
@@ -13,6 +14,7 @@ when it answers (a default that does not answer the first time is tried no more,
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +32,7 @@ DEFAULT_TIMEOUT_S = 2.0
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a vLLM page is ~100 KB; more than this is not a metrics page
 STOP_JOIN_S = 0.25  # how long stop() waits for a scrape under way (a hanging one is abandoned: its thread is a daemon)
 MODEL_LABELS = ("model_name", "model")
+DECLARED = re.compile(r"^# TYPE \S+ \S+", re.MULTILINE)
 
 
 def metrics_url_for(dep: Deployment, server_url: str | None) -> tuple[str, bool] | None:
@@ -104,7 +107,8 @@ class _TargetThread(threading.Thread):
     def run(self) -> None:
         o = self.owner
         with self.http as http:
-            due = o.clock()
+            due = max(o.clock(), o.origin)  # never before the run's zero (a coordinator starts it ahead of the go)
+            o.stopped.wait(due - o.clock())
             while not o.stopped.is_set():
                 self._once(http)
                 if self.dropped is not None:
@@ -113,6 +117,8 @@ class _TargetThread(threading.Thread):
                 now = o.clock()
                 due = max(due, now)  # a slow scrape skips the ticks it missed, never bunches them
                 o.stopped.wait(due - now)
+            if o.final:  # the run's end state too (a run shorter than the interval is seen at its end)
+                self._once(http)
 
     def _once(self, http: httpx2.Client) -> None:
         o, t = self.owner, self.target
@@ -147,10 +153,11 @@ class _TargetThread(threading.Thread):
                 if self.owner.clock() > deadline:
                     raise _Bad(f"an answer slower than {self.owner.timeout_s:g} s")
         try:
-            samples = parse_exposition(body.decode("utf-8"))
+            text = body.decode("utf-8")
+            samples = parse_exposition(text)
         except (ValueError, UnicodeDecodeError) as e:
             raise _Bad(f"not Prometheus text ({str(e)[:80]})") from None
-        if not samples:
+        if not samples and not DECLARED.search(text):  # families declared, none observed yet (a server that has served nothing): fine
             raise _Bad("an answer with no samples")
         return samples
 
@@ -186,13 +193,16 @@ def _reason(e: Exception, timeout_s: float) -> str:
 class Scraper:
     """The run's scraping: one thread per target, samples stored as they land, warnings when stopped."""
 
-    def __init__(self, store: object, run_id: str, targets: Sequence[Target], interval_s: float = DEFAULT_INTERVAL_S,
+    def __init__(self, store: object | None, run_id: str, targets: Sequence[Target], interval_s: float = DEFAULT_INTERVAL_S,
                  timeout_s: float = DEFAULT_TIMEOUT_S, origin: float = 0.0, clock: Callable[[], float] = time.perf_counter,
-                 wall: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 wall: Callable[[], float] = time.time, keep: bool = False) -> None:  # fmt: skip
+        """``store`` None: nothing stored (``keep`` the samples instead); ``keep``: every sample also in ``kept``, in order."""
         self.store, self.run_id = store, run_id
+        self.kept: list[SampleRow] | None = [] if keep else None
         self.interval_s, self.timeout_s, self.origin = interval_s, timeout_s, origin
         self.clock, self.wall = clock, wall
         self.stopped = threading.Event()
+        self.final = False
         self._lock = threading.Lock()
         self._closed = False
         self.stored = 0
@@ -200,7 +210,9 @@ class Scraper:
         self.threads = [_TargetThread(t, self) for t in targets]
 
     def start(self, origin: float | None = None) -> Scraper:
-        """Start scraping; ``origin``: the run clock's zero (the runner's start), if not given at construction."""
+        """Start scraping; ``origin``: the run clock's zero (the runner's start), if not given at construction.
+
+        An origin still ahead on the clock (a scale-out run's agreed start) holds the first scrape until then."""
         if origin is not None:
             self.origin = origin
         for t in self.threads:
@@ -211,14 +223,22 @@ class Scraper:
         with self._lock:
             if self._closed:  # a scrape that outlived the run: not stored
                 return
+            if self.kept is not None:
+                self.kept.extend(rows)
+            if self.store is None:
+                self.stored += len(rows)
+                return
             try:
                 self.stored += add_samples(self.store, self.run_id, rows)
             except Exception as e:  # the database refused: said once, the run goes on
                 if not self.store_errors:
                     self.store_errors.append(f"server metrics: samples of {thread.target.url} could not be stored: {e}")
 
-    def stop(self) -> list[str]:
-        """Stop every thread (a scrape under way is abandoned after ``STOP_JOIN_S``); the run's warnings."""
+    def stop(self, final: bool = False) -> list[str]:
+        """Stop every thread (a scrape under way is abandoned after ``STOP_JOIN_S``); the run's warnings.
+
+        ``final``: each target scraped once more as it stops (within the same ``STOP_JOIN_S``), the state at the run's end."""
+        self.final = final
         self.stopped.set()
         for t in self.threads:
             if t.ident is None:  # never started (the run failed first): only its client to close
@@ -230,13 +250,13 @@ class Scraper:
         return [w for t in self.threads if (w := t.warning())] + self.store_errors
 
 
-def scraper_for(store: object, run_id: str, deps: Sequence[Deployment], server_url: str | None, interval_s: float,
-                timeout_s: float = DEFAULT_TIMEOUT_S, clock: Callable[[], float] = time.perf_counter) -> Scraper | None:  # fmt: skip
+def scraper_for(store: object | None, run_id: str, deps: Sequence[Deployment], server_url: str | None, interval_s: float,
+                timeout_s: float = DEFAULT_TIMEOUT_S, clock: Callable[[], float] = time.perf_counter, keep: bool = False) -> Scraper | None:  # fmt: skip
     """A Scraper for ``deps``' metrics URLs, ready to ``start`` (its clients already built), or None (``interval_s`` 0, nothing to scrape)."""
     targets = targets_for(deps, server_url) if interval_s > 0 else []
     if not targets:
         return None
-    return Scraper(store, run_id, targets, interval_s, timeout_s, clock=clock)
+    return Scraper(store, run_id, targets, interval_s, timeout_s, clock=clock, keep=keep)
 
 
 def server_side_of(db_path: str | None, runs: Any, requests: Any) -> Any:

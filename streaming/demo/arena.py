@@ -4,13 +4,20 @@ Every column is a ``ThreadedReader`` over the same client path as the chat. The 
 the columns by first token (TTFT) and by finish (e2e), from the figures the client stamps as bytes
 arrive. A turn is saved as a linked group: its records share one ``pair_id`` (and ``prompt_id``),
 so the Metrics page can pair deployments on the same prompts.
+
+The servers' side of a race: ``start(scraper)`` takes the runs' scraper (``bench.scrape``, keeping its
+samples in memory) from the race's start to its end; ``save_arena`` stores those samples with the
+turn, on the demo run's clock (seconds since the run was opened), which the records' ``sent_s`` share.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from streaming.core.client import Client
 from streaming.core.budgets import answer_budget
@@ -19,8 +26,20 @@ from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest
 from streaming.demo.format import status_word
 from streaming.demo.reader import ThreadedReader
+from streaming.store.samples import SampleRow, add_samples
 
 MIN_COLUMNS, MAX_COLUMNS = 2, 4
+SCRAPE_INTERVAL_S = 0.25  # a race lasts seconds: the benchmark's 1 s would see it once or twice
+
+
+class RaceScraper(Protocol):
+    """What the arena needs of a scraper (``bench.scrape.Scraper`` with ``keep``)."""
+
+    kept: list[SampleRow] | None
+
+    def start(self, origin: float | None = None) -> Any: ...
+
+    def stop(self, final: bool = False) -> list[str]: ...
 
 
 def arena_problem(names: list[str]) -> str | None:
@@ -58,12 +77,29 @@ class Arena:
     def __init__(self, client: Client, deployments: list[Deployment], req: LLMRequest) -> None:
         # A reasoning lane's thinking counts against max tokens: the default leaves it room for the answer (answer_budget).
         reqs = [req if req.max_tokens is None else replace(req, max_tokens=answer_budget(d, req.max_tokens)) for d in deployments]
+        self.clock = client.clock
         self.columns = [Column(d, ThreadedReader(client.stream(d, r), client.clock)) for d, r in zip(deployments, reqs)]
+        self.scraper: RaceScraper | None = None
+        self.origin = 0.0  # the race's start on the client's clock
+        self.clock_offset_s = 0.0  # time.time() − that clock: the wall-clock anchor the saved turn carries
+        self.server_warnings: list[str] = []
+        self._scrape_stopped = False
 
-    def start(self) -> Arena:
+    def start(self, scraper: RaceScraper | None = None) -> Arena:
+        """Start every lane; ``scraper``: the servers' metrics, scraped from now until ``join``."""
+        self.origin = self.clock()
+        self.clock_offset_s = time.time() - self.origin
+        self.scraper = scraper
+        if scraper is not None:
+            scraper.start(origin=self.origin)
         for c in self.columns:
             c.reader.start()
         return self
+
+    @property
+    def samples(self) -> list[SampleRow]:
+        """The servers' samples scraped during the race (``t_s``: seconds since its start)."""
+        return list(self.scraper.kept or []) if self.scraper is not None else []
 
     def pump(self, timeout: float = 0.05) -> bool:
         """Move new text into each lane (waiting at most ``timeout`` in all); True while any lane is still streaming."""
@@ -83,7 +119,12 @@ class Arena:
             c.reader.cancel()
 
     def join(self, timeout: float = 10.0) -> list[StreamRecord]:
-        return [c.reader.join(timeout) for c in self.columns]
+        """Every lane's record, once it ended; the scraping stops here (what it could not scrape: ``server_warnings``)."""
+        records = [c.reader.join(timeout) for c in self.columns]
+        if self.scraper is not None and not self._scrape_stopped:
+            self._scrape_stopped = True
+            self.server_warnings = self.scraper.stop(final=True)  # the end state: a race may be shorter than the interval
+        return records
 
     def standings(self, final: bool = False) -> list[Standing]:
         """The finish line now: live TTFT from the reader until a lane ends, then the record's figures (all of them when ``final``)."""
@@ -113,15 +154,36 @@ def place_line(s: Standing) -> str:
     return " · ".join(parts)
 
 
-def save_arena(records: list[StreamRecord], db: Any | None, prompt: str | None = None) -> str | None:
-    """Save one arena turn as a linked group (shared ``pair_id`` and ``prompt_id``) in the demo run; a sentence on failure."""
+def run_zero(created_at: str, clock_offset_s: float) -> float:
+    """A run's clock zero (its ``created_at``, ISO 8601 UTC) as a reading of the clock whose ``time.time() − clock()`` is ``clock_offset_s``."""
+    return dt.datetime.fromisoformat(created_at.replace("Z", "+00:00")).timestamp() - clock_offset_s
+
+
+def save_arena(records: list[StreamRecord], db: Any | None, prompt: str | None = None, arena: Arena | None = None) -> str | None:
+    """Save one arena turn as a linked group (shared ``pair_id`` and ``prompt_id``) in the demo run; a sentence on failure.
+
+    With its ``arena``: each record's ``sent_s`` and the race's scraped samples on the demo run's clock, and what
+    could not be scraped added to the run's warnings."""
     if db is None:
         return None
     try:
         run_id = db.get_or_create_demo_run()
         group = "arena-" + uuid.uuid4().hex[:12]
+        zero = run_zero(db.run_info(run_id)["created_at"], arena.clock_offset_s) if arena is not None else None
         for r in records:
-            db.add_record(run_id, r, tag="demo", pair_id=group, prompt_id=group, turn_kind="arena", **({"prompt": prompt[:2000]} if prompt else {}))
+            at: dict[str, Any] = {}
+            if arena is not None and zero is not None:  # the demo run's clock: its zero on this client's clock
+                at = {"run_start_s": zero, "clock_offset_s": arena.clock_offset_s, "sent_s": None if r.t0_monotonic is None else r.t0_monotonic - zero}
+            db.add_record(run_id, r, tag="demo", pair_id=group, prompt_id=group, turn_kind="arena", **at,
+                          **({"prompt": prompt[:2000]} if prompt else {}))  # fmt: skip
+        if arena is not None and zero is not None:
+            _save_server_side(db, run_id, arena.samples, arena.origin - zero, arena.server_warnings)
     except Exception as e:  # the demo matters more than the log
         return f"This arena turn was not saved to the results database ({type(e).__name__}: {str(e)[:120]})."
     return None
+
+
+def _save_server_side(db: Any, run_id: str, samples: Sequence[SampleRow], shift_s: float, warnings: Sequence[str]) -> None:
+    add_samples(db, run_id, [replace(s, t_s=s.t_s + shift_s) for s in samples])
+    if warnings:
+        db.add_warnings(run_id, warnings)

@@ -63,3 +63,10 @@ def load_samples(db_path: str | os.PathLike[str] | None, run_ids: Sequence[str],
     df = pd.DataFrame(rows, columns=cols)
     df["labels"] = [orjson.loads(v) if v else {} for v in df["labels"]]
     return df
+
+
+def samples_frame(rows: Sequence[SampleRow], run_id: str = "") -> pd.DataFrame:
+    """Samples kept in memory (``bench.scrape.Scraper.kept``) as ``load_samples`` gives stored ones."""
+    df = pd.DataFrame([(run_id, r.deployment, r.url, r.name, r.common, r.labels, r.value, r.t_s, r.wall) for r in rows],
+                      columns=["run_id", *COLUMNS])  # fmt: skip
+    return df.sort_values("t_s", kind="stable").reset_index(drop=True)

@@ -142,6 +142,18 @@ class Store:
 
         self._write(fn)
 
+    def add_warnings(self, run_id: str, warnings: Sequence[str]) -> None:
+        """Add ``warnings`` to a run's (an open run, such as the demo's), each said once."""
+
+        def fn(db: sqlite3.Connection) -> None:
+            row = db.execute("SELECT warnings FROM runs WHERE id = ?", (run_id,)).fetchone()
+            have = list(orjson.loads(row[0])) if row and row[0] else []
+            new = [w for w in dict.fromkeys(warnings) if w not in have]
+            if new:
+                db.execute("UPDATE runs SET warnings = ? WHERE id = ?", (_dumps(have + new), run_id))
+
+        self._write(fn)
+
     def latest_run(self, kind: str | None = "bench") -> str | None:
         q = "SELECT id FROM runs" + (" WHERE kind = ?" if kind else "") + " ORDER BY created_at DESC, rowid DESC LIMIT 1"
         with self._lock:

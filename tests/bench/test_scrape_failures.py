@@ -31,7 +31,8 @@ class _Bad(http.server.BaseHTTPRequestHandler):
         if self.path == "/hang":  # reads the request, then says nothing until the test ends
             self.release.wait(30)
             return
-        body = b"<html><body><h1>Welcome</h1><p>nothing to see</p></body></html>"
+        body = {"/declared": b"# HELP vllm:num_requests_waiting Waiting.\n# TYPE vllm:num_requests_waiting gauge\n", "/blank": b""}.get(
+            self.path, b"<html><body><h1>Welcome</h1><p>nothing to see</p></body></html>")  # fmt: skip
         self.send_response(200)
         self.send_header("content-type", "text/html")
         self.send_header("content-length", str(len(body)))
@@ -106,3 +107,16 @@ def test_a_guessed_default_that_does_not_answer_is_tried_once_and_said_once(bad_
         assert w.startswith("server metrics: nothing scraped for my-vllm:") and "not Prometheus text" in w and "metrics_url" in w
         never = Scraper(st, run, [Target(f"{bad_metrics}/garbage", True, {"m": "x"})], interval_s=0.05)
         assert never.stop() == []  # built, never started (the run failed first): nothing to say, nothing left open
+
+
+def test_a_page_that_declares_its_families_but_has_no_samples_yet_is_not_a_failure(bad_metrics: str) -> None:
+    """A server that has served nothing yet (the built-in one, fresh) declares its families with no samples; a blank 200 is not a page."""
+    from streaming.bench.scrape import Scraper, Target
+
+    targets = [Target(f"{bad_metrics}/declared", True, {"m": "fresh"}), Target(f"{bad_metrics}/blank", True, {"m": "blank"})]
+    scraper = Scraper(None, "", targets, interval_s=0.05, keep=True).start()  # no store: the samples are kept in memory only
+    while min(t.tries for t in scraper.threads) < 3:
+        scraper.stopped.wait(0.02)
+    (w,) = scraper.stop()
+    assert w.startswith(f"server metrics: could not scrape {bad_metrics}/blank (blank) ") and "an answer with no samples" in w
+    assert scraper.kept == [] and scraper.stored == 0

@@ -15,6 +15,7 @@ from streaming.core.client import Client
 from streaming.core.config import load_deployments
 from streaming.core.request import LLMRequest
 from streaming.demo.arena import Arena, arena_problem, place_line
+from streaming.store.samples import load_samples
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "arena.py")
 LANES = """
@@ -33,6 +34,7 @@ ttft_ms = 400
 tokens_per_s = 200
 output_tokens = 20
 jitter = 0
+capacity = 2
 
 [[deployments]]
 name = "lane-long"
@@ -100,14 +102,64 @@ def test_cancel_stops_every_lane(env: Path, server: Any) -> None:
     assert long_row.finish_place is None and "· stopped ·" in place_line(long_row)  # a stopped lane never "finishes"
 
 
-def test_metrics_page_pairs_deployments_from_arena_turns(env: Path) -> None:
+def test_metrics_page_pairs_deployments_from_arena_turns_and_shows_their_server_side(env: Path) -> None:
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     at.multiselect(key="arena_deps").set_value(["lane-quick", "lane-slow"]).run()
     for i in range(2):
         at.chat_input(key="arena_prompt").set_value(f"What is a token? ({i})").run()
+    # the built-in server's /metrics, scraped during the race: beside each lane, what its server said
+    last = at.session_state["arena_last"]
+    assert not last["server_warnings"] and not last.get("save_error")
+    server = last["server"]
+    assert server["lane-slow"].startswith("server, ") and "1 running" in server["lane-slow"] and "KV cache 50 %" in server["lane-slow"], server
+    assert "lane-quick" not in server  # no capacity: its server reports no queue gauges for it, so no line
+    assert server["lane-slow"] in [c.value for c in at.caption]
+    # stored with the turn in the demo run, on one clock with the records' sent_s
+    db = str(env / "arena.db")
+    (run,) = store.list_runs(db)["run_id"]
+    df = store.load_requests(db, [run])
+    samples = load_samples(db, [run], summary=True)
+    busy = samples[(samples["deployment"] == "lane-slow") & (samples["common"] == "running") & (samples["value"] > 0)]
+    assert len(busy) >= 2 and df["sent_s"].notna().all()  # one race each at least
+    slow = df[df["deployment"] == "lane-slow"]
+    for t in busy["t_s"]:  # each busy scrape falls inside one of lane-slow's requests, as the client saw it
+        assert ((slow["sent_s"] - 0.05 <= t) & (t <= slow["sent_s"] + slow["e2e_s"] + 0.05)).any(), (t, slow[["sent_s", "e2e_s"]])
     m = AppTest.from_file(str(Path(PAGE).parent / "metrics.py"), default_timeout=60).run()
     assert not m.exception
+    assert "Server side" in [x.value for x in m.subheader]
     m.radio(key="cmp_by").set_value("deployments").run()
     m.selectbox(key="cmp_a").set_value("lane-quick (simulated)").run()
     m.selectbox(key="cmp_b").set_value("lane-slow (simulated)").run()
     assert any(x.value.startswith("On the same 2 arena prompts, median TTFT lane-quick") for x in m.markdown)
+
+
+def test_a_saved_race_keeps_its_server_samples_and_names_what_could_not_be_scraped(env: Path, server: Any) -> None:
+    import socket
+    from dataclasses import replace
+
+    from streaming.bench.scrape import scraper_for
+    from streaming.demo.arena import SCRAPE_INTERVAL_S, save_arena
+
+    with socket.socket() as s:  # bound and closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/metrics"
+    quick = next(d for d in load_deployments(str(env / "deployments.toml")) if d.name == "lane-quick")
+    lanes = [quick, replace(quick, name="lane-unscraped", model="lane-unscraped", metrics_url=dead)]
+    db_path = env / "arena.db"
+    with Client(lanes, server_url=server.url) as client, store.Store(db_path) as db:
+        for _ in range(2):  # two races: the same warning is said once in the demo run
+            arena = Arena(client, lanes, LLMRequest.chat("What is latency?", max_tokens=20))
+            arena.start(scraper_for(None, "", lanes, server.url, SCRAPE_INTERVAL_S, clock=client.clock, keep=True))
+            while arena.pump(0.05):
+                pass
+            records = arena.join()
+            assert save_arena(records, db, "What is latency?", arena) is None
+            (w,) = arena.server_warnings
+            assert w.startswith(f"server metrics: could not scrape {dead} (lane-unscraped)") and "connection refused" in w
+            assert {s.deployment for s in arena.samples} == {"lane-quick"}
+        run = db.get_or_create_demo_run()
+        assert [x for x in db.run_info(run)["warnings"] if x.startswith("server metrics:")] == [w]
+    samples = load_samples(db_path, [run])
+    df = store.load_requests(str(db_path), [run])
+    assert set(samples["deployment"]) == {"lane-quick"} and len(df) == 4
+    assert samples["t_s"].min() >= df["sent_s"].min() - 0.05 and samples["t_s"].max() <= (df["sent_s"] + df["e2e_s"]).max() + 0.5
