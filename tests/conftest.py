@@ -126,6 +126,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+@pytest.fixture(scope="session")
+def ray_cluster(server: ServerHandle) -> Iterator[Any]:
+    """One local Ray cluster for the whole session (each start costs seconds of CPU); other processes join it by its address."""
+    from streaming.bench.distributed import connect
+
+    ray = connect(None)
+    yield ray
+    ray.shutdown()
+
+
 @pytest.fixture
 def client(server: ServerHandle) -> Iterator[Client]:
     with Client(list(BUILTINS), server_url=server.url, retry=RetryPolicy(max_retries=2, base_s=0.05)) as c:

@@ -1,4 +1,4 @@
-"""Issue 14's chart defects, on real records: a connection error (no HTTP status), zero errors, one-value histograms, log ticks."""
+"""Chart edge cases, on real records: a connection error (no HTTP status), zero errors, one-value histograms, log ticks."""
 
 from __future__ import annotations
 

@@ -21,16 +21,6 @@ from streaming.store import Store, list_runs, load_requests
 pytestmark = pytest.mark.slow  # a local Ray cluster and real worker processes
 
 
-@pytest.fixture(scope="session")
-def ray_cluster(server: Any) -> Any:
-    """A local Ray cluster, started once (its start-up stays out of the per-test time)."""
-    from streaming.bench.distributed import connect
-
-    ray = connect(None)
-    yield ray
-    ray.shutdown()
-
-
 def sim(name: str, **kw: Any) -> Deployment:
     profile = {"ttft_ms": 40, "tokens_per_s": 400, "output_tokens": 8, **kw}
     return Deployment(name=name, provider="simulated", model=name, sim=SimProfile(**profile))
@@ -129,8 +119,8 @@ def test_cli_bench_with_workers(server: Any, tmp_path: Path) -> None:
     assert set(df["worker"]) == {"w0", "w1"}
 
 
-def test_sweep_runs_its_steps_on_workers(server: Any, tmp_path: Path) -> None:
-    """``sweep --workers 2``: every step's requests come from both workers."""
+def test_sweep_runs_its_steps_on_workers(ray_cluster: Any, server: Any, tmp_path: Path) -> None:
+    """``sweep --workers 2 --ray-address``: a second process joins the session's running cluster; every step's requests come from both workers."""
     import subprocess
     import sys
 
@@ -143,6 +133,7 @@ def test_sweep_runs_its_steps_on_workers(server: Any, tmp_path: Path) -> None:
     env.pop("RAY_ADDRESS", None)
     p = subprocess.run([sys.executable, "-m", "streaming", "--deployments", str(deps), "sweep", "-d", "sim-dist-sweep", "--slo", "ttft_p95 <= 0.3",
                         "--start", "1", "--max-concurrency", "4", "--requests-per-step", "12", "--workers", "2", "--db", str(tmp_path / "s.db"),
+                        "--ray-address", ray_cluster.get_runtime_context().gcs_address,
                         "--json", "-q"], capture_output=True, text=True, cwd=root, env=env, timeout=300)  # fmt: skip
     assert p.returncode in (0, 1), p.stderr[-2000:]
     out = orjson.loads(p.stdout)

@@ -1,4 +1,4 @@
-"""The page forms' number fields (issue 27 item 2): a value outside a field's bounds is one sentence naming the field."""
+"""The page forms' number fields: a value outside a field's bounds is one sentence naming the field."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 13: figures that stay honest under retries, schedules and failures (real runs against the built-in server)."""
+"""Figures that stay honest under retries, schedules and failures (real runs against the built-in server)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Must-show of issue 25 on the real built-in server: a capacity-8 simulated deployment at 32 streams.
+"""The server side on the real built-in server: a capacity-8 simulated deployment at 32 streams.
 
 The stored server-side waiting count peaks at 24 ± 2, and the TTFT split (header → record → store →
 analysis) attributes the queueing within 10 % of the simulator's own truth.

@@ -1,4 +1,4 @@
-"""Issue 27 item 1: the README's reasoning example prints an answer (the default budget leaves room after the thinking)."""
+"""The README's reasoning example prints an answer (the default budget leaves room after the thinking)."""
 
 from __future__ import annotations
 

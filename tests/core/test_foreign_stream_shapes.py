@@ -50,7 +50,7 @@ def o200k(text: str) -> int:
     return len(bpe_openai.get_encoding("o200k_base").encode(text, disallowed_special=()))
 
 
-def test_item1_lone_cr_event_is_dispatched_in_the_read_that_ends_it() -> None:
+def test_lone_cr_event_is_dispatched_in_the_read_that_ends_it() -> None:
     rec = play([(0.010, data(delta(content="Hel"), "\r")), (0.025, data(delta(content="lo"), "\r")), (0.040, data(stop(), "\r")),
                 (0.041, b"data: [DONE]\r\r")])  # fmt: skip
     assert rec.ttft_s == pytest.approx(0.010)  # was 0.025: one whole inter-event gap late
@@ -58,13 +58,13 @@ def test_item1_lone_cr_event_is_dispatched_in_the_read_that_ends_it() -> None:
     assert rec.status == "ok" and rec.text == "Hello"
 
 
-def test_item1_crlf_split_after_the_cr_is_still_one_line_end() -> None:
+def test_crlf_split_after_the_cr_is_still_one_line_end() -> None:
     first = data(delta(content="a"), "\r\n")
     rec = play([(0.010, first[:-1]), (0.020, first[-1:] + data(delta(content="b"))), (0.030, data(stop()) + b"data: [DONE]\n\n")])
     assert rec.chunk_times_s == pytest.approx([0.010, 0.020]) and rec.text == "ab"
 
 
-def test_item2_leading_bom_is_stripped_and_the_first_token_kept() -> None:
+def test_leading_bom_is_stripped_and_the_first_token_kept() -> None:
     first = {"id": "cmpl-1", "choices": [{"index": 0, "text": "First", "finish_reason": None}]}
     last = {"id": "cmpl-1", "choices": [{"index": 0, "text": " second", "finish_reason": "length"}]}
     bom = b"\xef\xbb\xbf"
@@ -73,14 +73,14 @@ def test_item2_leading_bom_is_stripped_and_the_first_token_kept() -> None:
     assert rec.ttft_s == pytest.approx(0.011)
 
 
-def test_item3_ping_events_comments_and_unknown_events_are_ignored() -> None:
+def test_ping_events_comments_and_unknown_events_are_ignored() -> None:
     rec = play([(0.005, b"event: ping\ndata:\n\n: keep-alive\n\n"), (0.010, data(delta(content="Hi"))),
                 (0.015, b"event: ping\ndata:\n\nevent: heartbeat\ndata: tick\n\n"), (0.020, data(stop()) + b"data: [DONE]\n\n")])  # fmt: skip
     assert (rec.status, rec.error_type) == ("ok", None)  # was protocol_error: "not valid JSON"
     assert rec.text == "Hi" and rec.ttft_s == pytest.approx(0.010)
 
 
-def test_item4_chat_refusal_is_the_visible_answer_and_marked() -> None:
+def test_chat_refusal_is_the_visible_answer_and_marked() -> None:
     rec = play([(0.005, data(delta(role="assistant", content=None, refusal=""))), (0.010, data(delta(refusal="I can’t help"))),
                 (0.020, data(delta(refusal=" with that."))), (0.030, data(stop()) + b"data: [DONE]\n\n")])  # fmt: skip
     assert rec.status == "ok"  # was error / empty_stream
@@ -88,7 +88,7 @@ def test_item4_chat_refusal_is_the_visible_answer_and_marked() -> None:
     assert rec.refusal is True and rec.finish_reason == "stop"
 
 
-def test_item4_responses_refusal_events() -> None:
+def test_responses_refusal_events() -> None:
     def ev(obj: dict[str, object]) -> bytes:
         return f"event: {obj['type']}\n".encode() + data(obj)
 
@@ -98,7 +98,7 @@ def test_item4_responses_refusal_events() -> None:
     assert (rec.status, rec.text, rec.refusal, rec.finish_reason, rec.output_tokens) == ("ok", "Non.", True, "stop", 4)
 
 
-def test_item5_typed_content_parts_text_visible_thinking_reasoning() -> None:
+def test_typed_content_parts_text_visible_thinking_reasoning() -> None:
     think = delta(content=[{"type": "thinking", "thinking": [{"type": "text", "text": "Je pense"}]}])
     rec = play([(0.010, data(think)), (0.020, data(delta(content=[{"type": "text", "text": "Sept"}]))),
                 (0.030, data(stop()) + b"data: [DONE]\n\n")], provider="compatible", model="magistral-medium")  # fmt: skip
@@ -106,7 +106,7 @@ def test_item5_typed_content_parts_text_visible_thinking_reasoning() -> None:
     assert rec.t_first_reasoning_s == pytest.approx(0.010) and rec.ttft_s == pytest.approx(0.020)
 
 
-def test_item6_reasoning_streamed_without_a_split_is_not_counted_as_visible() -> None:
+def test_reasoning_streamed_without_a_split_is_not_counted_as_visible() -> None:
     visible = "Hola, mundo. " * 10
     reads = [(0.010 + 0.001 * i, data(delta(reasoning_content="pensando "))) for i in range(50)]
     reads += [(0.100 + 0.010 * i, data(delta(content="Hola, mundo. "))) for i in range(10)]
@@ -119,7 +119,7 @@ def test_item6_reasoning_streamed_without_a_split_is_not_counted_as_visible() ->
     assert rec.tokens_per_s == pytest.approx((o200k(visible) - 1) / 0.090)
 
 
-def test_item6_azure_foundry_top_level_reasoning_tokens_zero_is_no_split() -> None:
+def test_azure_foundry_top_level_reasoning_tokens_zero_is_no_split() -> None:
     usage = {"id": "c1", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 60, "total_tokens": 69, "reasoning_tokens": 0}}
     rec = play([(0.010, data(delta(reasoning_content="x " * 50))), (0.020, data(delta(content="Bonjour"))),
                 (0.030, data(stop()) + data(usage) + b"data: [DONE]\n\n")], provider="azure", model="gpt-4o")  # fmt: skip
@@ -127,7 +127,7 @@ def test_item6_azure_foundry_top_level_reasoning_tokens_zero_is_no_split() -> No
     assert rec.tokens_source == "bpe-openai:o200k_base (usage had no reasoning split)"
 
 
-def test_item7_xai_reasoning_outside_completion_decided_from_totals() -> None:
+def test_xai_reasoning_outside_completion_decided_from_totals() -> None:
     usage = {"id": "c1", "choices": [], "usage": {"prompt_tokens": 14, "completion_tokens": 6, "total_tokens": 220,
                                                   "completion_tokens_details": {"reasoning_tokens": 200}}}  # fmt: skip
     rec = play([(0.010, data(delta(reasoning_content="hmm"))), (0.020, data(delta(content="Oui."))),
@@ -136,32 +136,32 @@ def test_item7_xai_reasoning_outside_completion_decided_from_totals() -> None:
     assert rec.tokens_source == "usage (reasoning outside completion_tokens)"
 
 
-def test_item7_openai_reasoning_inside_completion_unchanged() -> None:
+def test_openai_reasoning_inside_completion_unchanged() -> None:
     usage = {"id": "c1", "choices": [], "usage": {"prompt_tokens": 14, "completion_tokens": 206, "total_tokens": 220,
                                                   "completion_tokens_details": {"reasoning_tokens": 200}}}  # fmt: skip
     rec = play([(0.020, data(delta(content="Oui."))), (0.030, data(stop()) + data(usage) + b"data: [DONE]\n\n")])
     assert (rec.output_tokens, rec.reasoning_tokens, rec.tokens_source) == (6, 200, "usage")
 
 
-def test_item8_unknown_incomplete_reason_mapped_by_family_raw_kept() -> None:
+def test_unknown_incomplete_reason_mapped_by_family_raw_kept() -> None:
     end = {"type": "response.incomplete", "response": {"id": "r", "status": "incomplete", "incomplete_details": {"reason": "REASON_MAX_LEN"}}}
     rec = play([(0.010, data({"type": "response.output_text.delta", "delta": "Très"})), (0.020, data(end))], api="responses")
     assert (rec.finish_reason, rec.finish_reason_raw) == ("length", "REASON_MAX_LEN")  # was "REASON_MAX_LEN" alone
     assert rec.status == "ok"
 
 
-def test_item9_error_null_is_not_an_error() -> None:
+def test_error_null_is_not_an_error() -> None:
     rec = play([(0.010, data({**delta(content="Hi"), "error": None})), (0.020, data({**stop(), "error": None}) + b"data: [DONE]\n\n")])
     assert (rec.status, rec.text) == ("ok", "Hi")  # was error: "the server reported an error mid-stream: None"
 
 
-def test_item9_done_without_finish_reason_is_recorded_with_a_warning() -> None:
+def test_done_without_finish_reason_is_recorded_with_a_warning() -> None:
     rec = play([(0.010, data(delta(content="Hi"))), (0.020, b"data: [DONE]\n\n")])
     assert rec.status == "ok" and rec.finish_reason is None
     assert rec.warnings == ["the stream ended with [DONE] but no finish_reason: the server did not say why it stopped"]
 
 
-def test_item9_connection_close_delimited_response_ends_ok_on_wire() -> None:
+def test_connection_close_delimited_response_ends_ok_on_wire() -> None:
     case = BY_NAME["openai_chat_usage_logprobs"]
     with PlaybackServer() as server:
         dep = Deployment(name="close", provider="openai", model="gpt-4o", base_url=f"{server.url}/c/{case.name}/close/item9/v1")

@@ -53,7 +53,7 @@ def test_exact_ttft_itl_and_derived_metrics() -> None:
     assert rec.text == "Hello world!"
     assert rec.finish_reason == "stop"
     assert rec.request_id == "req-9" and rec.response_id == "chatcmpl-1"
-    assert rec.ratelimit == {"x-request-id": "req-9", "x-ratelimit-remaining-tokens": "99"}  # every request id header is kept too (issue 25)
+    assert rec.ratelimit == {"x-request-id": "req-9", "x-ratelimit-remaining-tokens": "99"}  # every request id header is kept too
 
 
 def test_invariants_hold() -> None:

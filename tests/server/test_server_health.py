@@ -1,4 +1,4 @@
-"""The built-in server's health line and restart (issue 14): GET /health through the launcher, a real restart on the same URL."""
+"""The built-in server's health line and restart: GET /health through the launcher, a real restart on the same URL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Simulated answers (issue 14, defect 8): whole coherent sentences picked from the prompt, ending with finish_reason stop."""
+"""Simulated answers: whole coherent sentences picked from the prompt, ending with finish_reason stop."""
 
 from __future__ import annotations
 
