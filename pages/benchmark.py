@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 METRICS_PAGE = "pages/metrics.py"
 JOB = "bench_job"
 PENDING = "bench_pending"  # (config, estimate) waiting for the cost guard's confirmation
-FORM_KEYS = ("deployments", "temperatures", "mode", "prompt_set", "repeats", "requests", "concurrency", "rate", "max_tokens", "warmup")
+FORM_KEYS = ("deployments", "temperatures", "mode", "prompt_set", "repeats", "requests", "concurrency", "rate", "max_tokens", "warmup", "apis", "efforts")
 
 
 def kept(key: str, default: object) -> object:
@@ -88,6 +88,8 @@ job: BenchJob | None = st.session_state.get(JOB)
 running = job is not None and not job.done
 
 modes = ["both", "stream", "non-stream"]
+API_CHOICES = ["chat", "responses", "completions"]
+EFFORT_CHOICES = ["minimal", "low", "medium", "high"]
 prompt_sets = ["short", "medium", "long", "mixed", "conversations"]
 with st.container(border=True):  # not a form: the preview below follows every change
     default_deps = [n for n in kept("deployments", ["sim-fast"] if "sim-fast" in by_name else list(by_name)[:1]) if n in by_name]  # type: ignore[union-attr]
@@ -105,8 +107,10 @@ with st.container(border=True):  # not a form: the preview below follows every c
     max_tokens = c8.number_input("Max tokens", value=kept("max_tokens", 128), key="max_tokens")  # type: ignore[arg-type]
     warmup = st.number_input("Warmup requests per deployment (stored apart)", value=kept("warmup", 1), key="warmup")  # type: ignore[arg-type]
     c9, c10 = st.columns(2)
-    apis = c9.multiselect("APIs (empty: each deployment's)", ["chat", "responses", "completions"], key="apis", help="A matrix dimension")
-    efforts = c10.multiselect("Reasoning efforts (empty: each deployment's)", ["minimal", "low", "medium", "high"], key="efforts",
+    apis = c9.multiselect("APIs (empty: each deployment's)", API_CHOICES, default=[a for a in kept("apis", []) if a in API_CHOICES],  # type: ignore[union-attr]
+                          key="apis", help="A matrix dimension")  # fmt: skip
+    efforts = c10.multiselect("Reasoning efforts (empty: each deployment's)", EFFORT_CHOICES, key="efforts",
+                              default=[e for e in kept("efforts", []) if e in EFFORT_CHOICES],  # type: ignore[union-attr]
                               help="A matrix dimension, for reasoning deployments")  # fmt: skip
     for k in FORM_KEYS:
         st.session_state[f"_bench_{k}"] = st.session_state[k]
@@ -115,7 +119,7 @@ with st.container(border=True):  # not a form: the preview below follows every c
         bad = form_problem({k: st.session_state[k] for k in BENCH_FIELDS})
         if bad:
             raise ConfigError(bad)
-        cfg = BenchConfig(deployments=list(chosen), temperatures=parse_temperatures(temps), mode=mode, prompt_set=prompt_set,
+        cfg = BenchConfig(deployments=list(chosen), temperatures=parse_temperatures(temps, "Temperatures"), mode=mode, prompt_set=prompt_set,
                           repeats=int(repeats), requests=int(requests) or None, concurrency=int(concurrency),
                           rate=float(rate) or None, max_tokens=int(max_tokens), warmup=int(warmup),
                           deployments_file=None if dep_error else os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page",
@@ -144,8 +148,8 @@ if st.session_state.get(PENDING) and not running:
     if confirmed is not None:
         st.session_state.pop(PENDING)
     if confirmed:
-        job = st.session_state[JOB] = BenchJob(cfg, db_path).start()
-        running = True
+        st.session_state[JOB] = BenchJob(cfg, db_path).start()
+        st.rerun()  # draw the page again as running: Start (above) was drawn enabled before the job existed
     elif confirmed is False:
         st.rerun()  # cancelled: the estimate goes away
 
