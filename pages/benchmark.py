@@ -13,7 +13,9 @@ from streamlit.runtime.pages_manager import PagesManager
 from streaming import store
 from streaming.analysis.failures import error_summary
 from streaming.analysis.summary_view import summary_table
+from streaming.analysis.display import MISSING
 from streaming.analysis.tables import summarize
+from streaming.analysis.wording import plural
 from streaming.bench.form import BENCH_FIELDS, form_problem
 from streaming.bench.guard import needs_confirmation
 from streaming.bench.job import BenchJob
@@ -171,7 +173,7 @@ def live() -> None:
         if not job.done:
             st.progress(0.0, text="Starting (the built-in server and warmup requests)…")
         return
-    st.progress(p.done / p.total if p.total else 1.0, text=f"{p.done}/{p.total} requests · {p.phase}")
+    st.progress(p.done / p.total if p.total else 1.0, text=f"{p.done}/{plural(p.total, 'request')} · {p.phase}")
     m1, m2, m3, m4 = st.columns([1, 1, 1, 2])  # the run id whole
     m1.metric("Done", f"{p.done}/{p.total}")
     m2.metric("Errors", p.errors)
@@ -182,7 +184,7 @@ def live() -> None:
     if p.cells:
         st.dataframe(pd.DataFrame([{"cell": k, "done": v.done, "errors": v.errors,
                                     "p50 wait (ms)": None if v.p50_wait_s is None else round(v.p50_wait_s * 1000)}
-                                   for k, v in sorted(p.cells.items())]), hide_index=True)  # fmt: skip
+                                   for k, v in sorted(p.cells.items())]), hide_index=True, placeholder=MISSING)  # fmt: skip
     if any(pt.perceived_wait_s is not None for pt in p.points):
         st.plotly_chart(scatter(list(p.points)), key="live_scatter")
     else:
@@ -193,7 +195,7 @@ def live() -> None:
         if st.session_state.get("bench_announced") != p.run_id:
             st.session_state["bench_announced"] = p.run_id
             st.rerun()  # a full rerun (not this fragment) shows the end once, re-enables Start and stops the polling
-        ended = f"Run {p.run_id} {p.phase}: {p.done} requests, {p.errors} errors."
+        ended = f"Run {p.run_id} {p.phase}: {plural(p.done, 'request')}, {plural(p.errors, 'error')}."
         if p.phase == "finished":
             st.success(ended)
         elif p.phase == "stopped":
@@ -202,9 +204,9 @@ def live() -> None:
             st.error(ended)
         try:
             table = summary_table(summarize(store.load_requests(db_path, [p.run_id], timelines=False)))
-            st.dataframe(table, hide_index=True, key="summary")
-            st.caption("Sort by clicking a column. Times in ms over successful requests; "
-                       "p95 ≈ max: too few requests for a p95 (it is the sample's maximum).")  # fmt: skip
+            st.dataframe(table, hide_index=True, key="summary", placeholder=MISSING)
+            st.caption("Sort by clicking a column. Times in ms over successful requests; stopped: cancelled by Stop, not errors; "
+                       f"p95 ≈ max: too few requests for a p95 (it is the sample's maximum); {MISSING}: no value.")  # fmt: skip
             for line in error_summary(store.load_requests(db_path, [p.run_id], timelines=False)):
                 st.error(line)  # one sentence per kind of failure, with a request id
         except Exception as e:

@@ -183,11 +183,13 @@ def test_apis_and_efforts_survive_a_run_and_a_page_switch_and_start_is_off_while
     at.multiselect(key="apis").set_value(["responses"])
     at.multiselect(key="efforts").set_value(["low"])
     at.radio(key="mode").set_value("stream")
-    start(at, "sim-reasoning", requests=2, concurrency=2, warmup=0, max_tokens=600)
+    start(at, "sim-reasoning", requests=1, concurrency=1, warmup=0, max_tokens=600)
     assert not at.exception and not at.session_state["bench_job"].done
     assert next(b for b in at.button if b.label == "Start").disabled  # drawn off at once, not only after the run
     run_until_done(at)
     assert not at.exception and next(b for b in at.button if b.label == "Start").disabled is False
+    assert any(x.value.endswith("finished: 1 request, 0 errors.") for x in at.success)  # not "1 requests"
+    assert all(d.proto.placeholder == "—" for d in at.dataframe)  # a missing value reads "—", not "None"
     assert at.multiselect(key="apis").value == ["responses"] and at.multiselect(key="efforts").value == ["low"]
     at.switch_page("app.py").run()
     at.switch_page("pages/benchmark.py").run()
