@@ -40,6 +40,8 @@ def format_summary(summary: pd.DataFrame) -> str:
         "T": [("default" if pd.isna(v) else f"{v:g}") for v in summary["temperature"]],
         "mode": summary["mode"], "n": summary["n"], "errors": summary["errors"], "retries": summary["retries"],
     })  # fmt: skip
+    if "stopped" in summary.columns and summary["stopped"].fillna(0).gt(0).any():  # stopped by the user: not errors
+        t.insert(t.columns.get_loc("errors") + 1, "stopped", [int(v) for v in summary["stopped"].fillna(0)])
     for c, label in (("reasoning_effort", "effort"), ("api", "api")):  # each inserted after mode: api, then effort
         if c in summary.columns:
             t.insert(3, label, [("default" if v is None or pd.isna(v) else str(v)) for v in summary[c]])
