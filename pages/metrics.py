@@ -215,9 +215,15 @@ for h in heads:
         if h.deployment in replayed:
             name.caption(replayed[h.deployment][0].upper() + replayed[h.deployment][1:])
         a.metric("median TTFT", fmt_s(h.ttft.value) if h.ttft.n else "n/a")
-        show_ci(a, h.ttft, fmt_s) if h.ttft.n else a.caption(ttft_n_caption(h.ttft.n, h.n_streamed))
+        if h.ttft.n:
+            show_ci(a, h.ttft, fmt_s)
+        else:
+            a.caption(ttft_n_caption(h.ttft.n, h.n_streamed))
         b.metric("median tokens/s", f"{h.tokens_per_s.value:.1f}" if h.tokens_per_s.n else "n/a")
-        show_ci(b, h.tokens_per_s, lambda v: f"{v:.1f}") if h.tokens_per_s.n else b.caption("n=0")
+        if h.tokens_per_s.n:
+            show_ci(b, h.tokens_per_s, lambda v: f"{v:.1f}")
+        else:
+            b.caption("n=0")
         r = h.wait_ratio
         c.metric("non-stream / stream wait", f"{r.value:.1f}×" if r else "n/a")
         c.caption(("needs both modes on the same prompts" if not r else f"no CI: n={plural(r.n, 'prompt')} (needs {MIN_PAIRS_FOR_CI})" if np.isnan(r.lo)
@@ -320,7 +326,7 @@ st.subheader("Percentiles")
 st.caption("p50/p90/p95/p99 per (deployment, temperature, mode; API and reasoning effort when they vary), times in ms: value [95 % bootstrap CI] and n per metric "
            "(TTFT: every request with a first token; the rest: completed requests). "
            "Percentiles use numpy's linear method; ⚑ ≈max marks a percentile the sample cannot support "
-           "(fewer than one request expected above it, e.g. p99 with n < 100). " + TABLE_HELP, help=TABLE_HELP)  # fmt: skip
+           "(fewer than one request expected above it, e.g. p99 with n < 100). " + TABLE_HELP)  # fmt: skip
 st.dataframe(format_percentile_table(percentile_table(view)), hide_index=True, key="ptable", placeholder=MISSING)
 
 # -- compare ----------------------------------------------------------------------------------------

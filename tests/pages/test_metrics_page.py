@@ -120,6 +120,7 @@ def test_stopped_requests_are_not_failures_and_one_request_has_no_ci(tmp_path: P
     table = next(d.value for d in at.dataframe if "p50" in d.value.columns)
     slow = table[table["deployment"] == "sim-slow"]
     assert len(slow) and slow["p50"].str.contains(r"\[—\]").all() and not table["p50"].str.contains("nan").any()
+    assert not [m.value for m in at.markdown if "None" in m.value]  # no stray "None" anywhere on the page
     for d in at.dataframe:  # a missing value reads "—", never "None"; headers in words, not snake_case
         assert d.proto.placeholder == "—" and not [c for c in d.value.columns if "_" in str(c)], list(d.value.columns)
     assert {"requests/s", "output tokens/s", "span (s)"} <= set(next(d.value for d in at.dataframe if "workers" in d.value.columns).columns)
