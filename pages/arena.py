@@ -20,7 +20,7 @@ from streaming.core.config import BUILTINS
 from streaming.store.recordings import load_labelled
 from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest, RetryPolicy, Timeouts
-from streaming.demo.arena import SCRAPE_INTERVAL_S, Arena, Standing, arena_problem, place_line, save_arena
+from streaming.demo.arena import SCRAPE_INTERVAL_S, Arena, Standing, arena_problem, linked_lanes, place_line, save_arena
 from streaming.demo.format import failure_sentence
 from streaming.demo.inputs import prompt_problem
 from streaming.demo.turns import default_store_path
@@ -53,7 +53,7 @@ def finish_line(rows: list[Standing]) -> str:
     first = sorted((r for r in rows if r.first_token_place), key=lambda r: r.first_token_place or 0)
     done = sorted((r for r in rows if r.finish_place), key=lambda r: r.finish_place or 0)
     a = ", ".join(f"{r.deployment} ({r.ttft_s * 1000:.0f} ms)" for r in first if r.ttft_s is not None) or "nobody yet"
-    b = ", ".join(f"{r.deployment} ({r.e2e_s * 1000:.0f} ms)" for r in done if r.e2e_s is not None) or "nobody yet"
+    b = ", ".join(f"{r.deployment} ({r.e2e_s * 1000:.0f} ms{', cut at max tokens' if r.cut else ''})" for r in done if r.e2e_s is not None) or "nobody yet"
     return f":material/sports_score: **First token:** {a} · **Finished:** {b}"
 
 
@@ -86,7 +86,9 @@ st.caption("One prompt, 2–4 deployments at once, streamed side by side through
            "so the Metrics page can compare deployments on the same prompts (paired statistics).")  # fmt: skip
 deps = deployments()
 by_name = {d.name: d for d in deps}
-linked = [n for n in str(st.query_params.get("lanes", "")).split(",") if n in by_name]  # ?lanes=a,b opens the arena on those
+linked, unknown_lanes = linked_lanes(str(st.query_params.get("lanes", "")), list(by_name))  # ?lanes=a,b opens the arena on those
+if unknown_lanes:
+    st.warning(unknown_lanes)
 default = linked or [n for n in st.session_state.get("_arena_keep", ["sim-fast", "sim-slow"]) if n in by_name]
 chosen = st.multiselect("Deployments (2–4)", list(by_name), default=default, max_selections=4, format_func=lambda n: by_name[n].label, key="arena_deps")
 st.session_state["_arena_keep"] = list(chosen)

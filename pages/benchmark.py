@@ -13,7 +13,9 @@ from streamlit.runtime.pages_manager import PagesManager
 from streaming import store
 from streaming.analysis.failures import error_summary
 from streaming.analysis.summary_view import summary_table
+from streaming.analysis.display import MISSING
 from streaming.analysis.tables import summarize
+from streaming.analysis.wording import plural
 from streaming.bench.form import BENCH_FIELDS, form_problem
 from streaming.bench.guard import needs_confirmation
 from streaming.bench.job import BenchJob
@@ -38,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 METRICS_PAGE = "pages/metrics.py"
 JOB = "bench_job"
 PENDING = "bench_pending"  # (config, estimate) waiting for the cost guard's confirmation
-FORM_KEYS = ("deployments", "temperatures", "mode", "prompt_set", "repeats", "requests", "concurrency", "rate", "max_tokens", "warmup")
+FORM_KEYS = ("deployments", "temperatures", "mode", "prompt_set", "repeats", "requests", "concurrency", "rate", "max_tokens", "warmup", "apis", "efforts")
 
 
 def kept(key: str, default: object) -> object:
@@ -88,6 +90,8 @@ job: BenchJob | None = st.session_state.get(JOB)
 running = job is not None and not job.done
 
 modes = ["both", "stream", "non-stream"]
+API_CHOICES = ["chat", "responses", "completions"]
+EFFORT_CHOICES = ["minimal", "low", "medium", "high"]
 prompt_sets = ["short", "medium", "long", "mixed", "conversations"]
 with st.container(border=True):  # not a form: the preview below follows every change
     default_deps = [n for n in kept("deployments", ["sim-fast"] if "sim-fast" in by_name else list(by_name)[:1]) if n in by_name]  # type: ignore[union-attr]
@@ -105,8 +109,10 @@ with st.container(border=True):  # not a form: the preview below follows every c
     max_tokens = c8.number_input("Max tokens", value=kept("max_tokens", 128), key="max_tokens")  # type: ignore[arg-type]
     warmup = st.number_input("Warmup requests per deployment (stored apart)", value=kept("warmup", 1), key="warmup")  # type: ignore[arg-type]
     c9, c10 = st.columns(2)
-    apis = c9.multiselect("APIs (empty: each deployment's)", ["chat", "responses", "completions"], key="apis", help="A matrix dimension")
-    efforts = c10.multiselect("Reasoning efforts (empty: each deployment's)", ["minimal", "low", "medium", "high"], key="efforts",
+    apis = c9.multiselect("APIs (empty: each deployment's)", API_CHOICES, default=[a for a in kept("apis", []) if a in API_CHOICES],  # type: ignore[union-attr]
+                          key="apis", help="A matrix dimension")  # fmt: skip
+    efforts = c10.multiselect("Reasoning efforts (empty: each deployment's)", EFFORT_CHOICES, key="efforts",
+                              default=[e for e in kept("efforts", []) if e in EFFORT_CHOICES],  # type: ignore[union-attr]
                               help="A matrix dimension, for reasoning deployments")  # fmt: skip
     for k in FORM_KEYS:
         st.session_state[f"_bench_{k}"] = st.session_state[k]
@@ -115,7 +121,7 @@ with st.container(border=True):  # not a form: the preview below follows every c
         bad = form_problem({k: st.session_state[k] for k in BENCH_FIELDS})
         if bad:
             raise ConfigError(bad)
-        cfg = BenchConfig(deployments=list(chosen), temperatures=parse_temperatures(temps), mode=mode, prompt_set=prompt_set,
+        cfg = BenchConfig(deployments=list(chosen), temperatures=parse_temperatures(temps, "Temperatures"), mode=mode, prompt_set=prompt_set,
                           repeats=int(repeats), requests=int(requests) or None, concurrency=int(concurrency),
                           rate=float(rate) or None, max_tokens=int(max_tokens), warmup=int(warmup),
                           deployments_file=None if dep_error else os.environ.get("STREAMING_DEPLOYMENTS") or None, notes="from the benchmark page",
@@ -144,8 +150,8 @@ if st.session_state.get(PENDING) and not running:
     if confirmed is not None:
         st.session_state.pop(PENDING)
     if confirmed:
-        job = st.session_state[JOB] = BenchJob(cfg, db_path).start()
-        running = True
+        st.session_state[JOB] = BenchJob(cfg, db_path).start()
+        st.rerun()  # draw the page again as running: Start (above) was drawn enabled before the job existed
     elif confirmed is False:
         st.rerun()  # cancelled: the estimate goes away
 
@@ -167,7 +173,7 @@ def live() -> None:
         if not job.done:
             st.progress(0.0, text="Starting (the built-in server and warmup requests)…")
         return
-    st.progress(p.done / p.total if p.total else 1.0, text=f"{p.done}/{p.total} requests · {p.phase}")
+    st.progress(p.done / p.total if p.total else 1.0, text=f"{p.done}/{plural(p.total, 'request')} · {p.phase}")
     m1, m2, m3, m4 = st.columns([1, 1, 1, 2])  # the run id whole
     m1.metric("Done", f"{p.done}/{p.total}")
     m2.metric("Errors", p.errors)
@@ -178,7 +184,7 @@ def live() -> None:
     if p.cells:
         st.dataframe(pd.DataFrame([{"cell": k, "done": v.done, "errors": v.errors,
                                     "p50 wait (ms)": None if v.p50_wait_s is None else round(v.p50_wait_s * 1000)}
-                                   for k, v in sorted(p.cells.items())]), hide_index=True)  # fmt: skip
+                                   for k, v in sorted(p.cells.items())]), hide_index=True, placeholder=MISSING)  # fmt: skip
     if any(pt.perceived_wait_s is not None for pt in p.points):
         st.plotly_chart(scatter(list(p.points)), key="live_scatter")
     else:
@@ -189,7 +195,7 @@ def live() -> None:
         if st.session_state.get("bench_announced") != p.run_id:
             st.session_state["bench_announced"] = p.run_id
             st.rerun()  # a full rerun (not this fragment) shows the end once, re-enables Start and stops the polling
-        ended = f"Run {p.run_id} {p.phase}: {p.done} requests, {p.errors} errors."
+        ended = f"Run {p.run_id} {p.phase}: {plural(p.done, 'request')}, {plural(p.errors, 'error')}."
         if p.phase == "finished":
             st.success(ended)
         elif p.phase == "stopped":
@@ -198,9 +204,9 @@ def live() -> None:
             st.error(ended)
         try:
             table = summary_table(summarize(store.load_requests(db_path, [p.run_id], timelines=False)))
-            st.dataframe(table, hide_index=True, key="summary")
-            st.caption("Sort by clicking a column. Times in ms over successful requests; "
-                       "p95 ≈ max: too few requests for a p95 (it is the sample's maximum).")  # fmt: skip
+            st.dataframe(table, hide_index=True, key="summary", placeholder=MISSING)
+            st.caption("Sort by clicking a column. Times in ms over successful requests; stopped: cancelled by Stop, not errors; "
+                       f"p95 ≈ max: too few requests for a p95 (it is the sample's maximum); {MISSING}: no value.")  # fmt: skip
             for line in error_summary(store.load_requests(db_path, [p.run_id], timelines=False)):
                 st.error(line)  # one sentence per kind of failure, with a request id
         except Exception as e:

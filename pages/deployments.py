@@ -56,7 +56,7 @@ for d in deps:
     if d.provider == "replay":
         kind = d.replay_label or f"replay, not playable: {d.replay_problem}"
     rows.append({"name": d.name, "kind": kind, "model": d.model or d.deployment, "where": where, "key": key, "from": d.source})
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder="—")  # a missing value, not "None"
 
 st.subheader("Check one")
 names = [d.name for d in deps]
@@ -128,5 +128,5 @@ with st.expander("Inspect a stream"):
             st.error(f"Nothing to inspect: {e}")
         else:
             st.markdown(f"**{ins.source}**" + ("" if ins.timed else " (a capture: no arrival times)"))
-            st.dataframe(pd.DataFrame(ins.rows()), hide_index=True, width="stretch")
+            st.dataframe(pd.DataFrame(ins.rows()), hide_index=True, width="stretch", placeholder="—")
             st.code("\n".join(ins.summary()), language=None)

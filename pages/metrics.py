@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import orjson
 import pandas as pd
@@ -34,6 +37,10 @@ from streaming.analysis.capacity import GOODPUT_COLUMNS, SPAN_COLUMN, THROUGHPUT
 from streaming.analysis.grouping import GROUP_KEYS
 from streaming.analysis.knee import knee_chart
 from streaming.analysis.tables import summarize
+from streaming.analysis.estimators import Estimate
+from streaming.analysis.display import MISSING, TABLE_HELP, ci_caption, effort_table, stalls_table, throughput_table
+from streaming.analysis.wording import STOPPED_HELP, plural
+from streaming.core.record import outcome_counts
 from streaming.store.sweeps import run_configs
 from ui import gate
 
@@ -102,6 +109,12 @@ def quick_benchmark(db: str) -> str:
         return run_benchmark(cfg, s)
 
 
+def show_ci(col: Any, e: Estimate, fmt: Callable[[float], str]) -> None:
+    """A headline's CI caption; with no interval (n < 2), "—" and the reason as its help."""
+    text, why = ci_caption(e, fmt)
+    col.caption(text, help=why)
+
+
 def fmt_s(v: float) -> str:
     return "n/a" if v is None or np.isnan(v) else (f"{v * 1000:.0f} ms" if abs(v) < 1 else f"{v:.2f} s")
 
@@ -131,7 +144,7 @@ if runs.empty or int(runs["n_requests"].sum()) == 0:
 
 # -- select data ------------------------------------------------------------------------------------
 runs = runs[runs["n_requests"] > 0]
-label = {r.run_id: f"{r.run_id} · {r.tag} · {r.n_requests} requests · {r.status}" for r in runs.itertuples()}
+label = {r.run_id: f"{r.run_id} · {r.tag} · {plural(int(r.n_requests), 'request')} · {r.status}" for r in runs.itertuples()}
 bench_runs = runs[runs["tag"] == "bench"]["run_id"].tolist()
 default = bench_runs[:1] or runs["run_id"].tolist()[:1]
 with st.sidebar:
@@ -178,8 +191,9 @@ if apis:
 if efforts:
     mask &= effort_col.isin(efforts).to_numpy()
 view = df[mask]
-n_fail = int((view["status"] != "ok").sum())
-st.caption(f"{len(view):,} requests selected ({n_fail} failed; TTFT counts every request that reached a first token, "
+_, n_fail, n_stop = outcome_counts(view["status"])  # stopped by the user: counted apart, never as failed
+st.caption(f"{plural(len(view), 'request')} selected ({n_fail} failed" + (f", {n_stop} stopped by the user" if n_stop else "") +
+           "; TTFT counts every request that reached a first token, "
            "end-to-end and tokens/s completed ones). "
            "Simulated deployments are labelled (simulated)" + (", replays (replay)." if replays.is_replay(view).any() else "."))  # fmt: skip
 if hidden := replays.hidden_sentence(df, measured):
@@ -197,16 +211,22 @@ for h in heads:
     with st.container(border=True):
         name, a, b, c = st.columns([2, 3, 3, 3])
         name.markdown(f"**{h.label(labels)}**")
-        name.caption(f"{h.n_requests} requests, {h.n_failed} failed")
+        name.caption(h.counts(), help=STOPPED_HELP if h.n_stopped else None)
         if h.deployment in replayed:
             name.caption(replayed[h.deployment][0].upper() + replayed[h.deployment][1:])
         a.metric("median TTFT", fmt_s(h.ttft.value) if h.ttft.n else "n/a")
-        a.caption(f"95 % CI {fmt_s(h.ttft.lo)}–{fmt_s(h.ttft.hi)} · n={h.ttft.n}" if h.ttft.n else ttft_n_caption(h.ttft.n, h.n_streamed))
+        if h.ttft.n:
+            show_ci(a, h.ttft, fmt_s)
+        else:
+            a.caption(ttft_n_caption(h.ttft.n, h.n_streamed))
         b.metric("median tokens/s", f"{h.tokens_per_s.value:.1f}" if h.tokens_per_s.n else "n/a")
-        b.caption(f"95 % CI {h.tokens_per_s.lo:.1f}–{h.tokens_per_s.hi:.1f} · n={h.tokens_per_s.n}" if h.tokens_per_s.n else "n=0")
+        if h.tokens_per_s.n:
+            show_ci(b, h.tokens_per_s, lambda v: f"{v:.1f}")
+        else:
+            b.caption("n=0")
         r = h.wait_ratio
         c.metric("non-stream / stream wait", f"{r.value:.1f}×" if r else "n/a")
-        c.caption(("needs both modes on the same prompts" if not r else f"no CI: n={r.n} prompts (needs {MIN_PAIRS_FOR_CI})" if np.isnan(r.lo)
+        c.caption(("needs both modes on the same prompts" if not r else f"no CI: n={plural(r.n, 'prompt')} (needs {MIN_PAIRS_FOR_CI})" if np.isnan(r.lo)
                    else f"95 % CI {r.lo:.1f}–{r.hi:.1f}× · n={r.n} prompts"))  # fmt: skip
 st.markdown(paired_sentence(paired_compare(paired_frame(view)), modes))
 
@@ -219,7 +239,7 @@ st.caption("Successful requests, output and input tokens per second of the span:
            + (f"; goodput: the same over the requests meeting every SLO ({', '.join(x.text for x in slos)})." if slos else "."))  # fmt: skip
 tput = summarize(raw_requests(db, key)[mask], slos)  # the prepared frame keeps only the chart columns
 tcols = [*(k for k in GROUP_KEYS if k in tput.columns), "n", SPAN_COLUMN, *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
-st.dataframe(tput[tcols].round(3), hide_index=True, key="throughput")
+st.dataframe(throughput_table(tput, tcols), hide_index=True, key="throughput", placeholder=MISSING)
 sweep_ids = sorted({str(c["sweep_id"]) for c in configs.values() if c.get("sweep_id")})
 if sweep_ids:
     sweep = sweep_result(db, st.selectbox("Sweep", sweep_ids, key="sweep") if len(sweep_ids) > 1 else sweep_ids[0])
@@ -277,9 +297,9 @@ with tabs[5]:
     st.plotly_chart(figs["chunks"], key="c_chunks")
     st.plotly_chart(figs["itl"], key="c_itl")
     stalled = charts.stalls(view, stall_ms / 1000)
-    st.caption(f"{len(stalled)} streamed request(s) with a gap over {stall_ms} ms.")
+    st.caption(f"{plural(len(stalled), 'streamed request')} with a gap over {stall_ms} ms.")
     if len(stalled):
-        st.dataframe(stalled, hide_index=True)
+        st.dataframe(stalls_table(stalled), hide_index=True, key="stalls", placeholder=MISSING)
 with tabs[6]:
     st.plotly_chart(figs["errors"], key="c_err")
 
@@ -288,7 +308,7 @@ if reasoning.has_reasoning(view):
     st.subheader("Latency across reasoning efforts")
     st.caption(reasoning.EFFORT_NOTE)
     etab = reasoning.effort_table(view)
-    st.dataframe(etab, hide_index=True, key="effort_table")
+    st.dataframe(effort_table(etab, reasoning.EFFORT_METRICS), hide_index=True, key="effort_table", placeholder=MISSING)
     metric_pick = st.radio("Chart", list(reasoning.EFFORT_METRICS), horizontal=True, key="effort_metric")
     st.plotly_chart(reasoning.effort_figure(etab, metric_pick), key="c_effort")
     st.plotly_chart(reasoning.breakdown_figure(reasoning.breakdown(view[view["status"] == "ok"])), key="c_breakdown")
@@ -299,15 +319,15 @@ st.caption("Drift and warm-up: each successful request's TTFT (streamed) and e2e
            "Aggregate throughput over the same span as the Throughput table (runs' windows on one wall clock, gaps left out): "
            "requests/s counts every request, output tokens/s the successful ones' output tokens.")  # fmt: skip
 st.plotly_chart(over_run.latency_over_run(view), key="c_over_run")
-st.dataframe(over_run.throughput_frame(over_run.aggregate_throughput(view)), hide_index=True, key="over_run_throughput")
+st.dataframe(over_run.throughput_frame(over_run.aggregate_throughput(view)), hide_index=True, key="over_run_throughput", placeholder=MISSING)
 
 # -- percentile table -------------------------------------------------------------------------------
 st.subheader("Percentiles")
 st.caption("p50/p90/p95/p99 per (deployment, temperature, mode; API and reasoning effort when they vary), times in ms: value [95 % bootstrap CI] and n per metric "
            "(TTFT: every request with a first token; the rest: completed requests). "
            "Percentiles use numpy's linear method; ⚑ ≈max marks a percentile the sample cannot support "
-           "(fewer than one request expected above it, e.g. p99 with n < 100).")  # fmt: skip
-st.dataframe(format_percentile_table(percentile_table(view)), hide_index=True, key="ptable")
+           "(fewer than one request expected above it, e.g. p99 with n < 100). " + TABLE_HELP)  # fmt: skip
+st.dataframe(format_percentile_table(percentile_table(view)), hide_index=True, key="ptable", placeholder=MISSING)
 
 # -- compare ----------------------------------------------------------------------------------------
 st.subheader("Compare")

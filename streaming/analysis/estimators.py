@@ -6,7 +6,8 @@ Pure functions on arrays and DataFrames (numpy/scipy; no streamlit, no I/O).
   between the two order statistics around ``(n - 1) * q``).
 - A percentile is *flagged* when the sample cannot support it: fewer than one observation is expected
   above it (``n * (1 - q) < 1``), so it is essentially the maximum (p99 with n < 100, p95 with n < 20 ...).
-- Confidence intervals are percentile-bootstrap intervals with a bounded number of resamples and a seed.
+- Confidence intervals are percentile-bootstrap intervals with a bounded number of resamples and a seed;
+  a sample of fewer than ``MIN_N_FOR_CI`` (2) values has none (``lo``/``hi`` NaN).
   For small samples we resample the data directly; when ``resamples * n`` would exceed a memory budget we draw
   the resampled order statistic from its exact bootstrap distribution (a binomial CDF over the sorted data),
   which costs O(n + resamples * log n) and gives the same distribution.
@@ -29,6 +30,10 @@ DEFAULT_RESAMPLES = 1000
 
 
 DEFAULT_SEED = 0
+
+
+MIN_N_FOR_CI = 2  # below this, an estimate has no confidence interval (lo and hi are NaN)
+NO_CI_REASON = "no confidence interval from a single request: it needs at least 2 (n < 2)"
 
 
 _DIRECT_BUDGET = 200_000  # resamples * n above this (n > 200 at 1,000 resamples) uses the order-statistic shortcut
@@ -61,7 +66,8 @@ class Estimate:
             return f"n/a (n={self.n})"
         v, lo, hi = (x * scale for x in (self.value, self.lo, self.hi))
         flag = " ⚑ ≈max" if self.flagged else ""
-        return f"{v:.{digits}g}{unit} [{lo:.{digits}g}–{hi:.{digits}g}] n={self.n}{flag}"
+        ci = "[—]" if math.isnan(lo) or math.isnan(hi) else f"[{lo:.{digits}g}–{hi:.{digits}g}]"
+        return f"{v:.{digits}g}{unit} {ci} n={self.n}{flag}"
 
 
 def clean(x: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
@@ -135,8 +141,9 @@ def bootstrap_quantiles(
         nan = float("nan")
         return [Estimate(nan, nan, nan, 0, True, float(q), confidence) for q in qarr]
     points = np.quantile(a, qarr, method=PERCENTILE_METHOD)
-    if n == 1:
-        return [Estimate(float(p), float(p), float(p), 1, not is_supported(1, q), float(q), confidence) for p, q in zip(points, qarr)]
+    if n < MIN_N_FOR_CI:  # one value: no spread to resample, so no interval (never a zero-width "CI")
+        nan = float("nan")
+        return [Estimate(float(p), nan, nan, n, not is_supported(n, q), float(q), confidence) for p, q in zip(points, qarr)]
     rng = np.random.default_rng(seed)
     draws = bootstrap_draws(a, qarr, resamples, rng)
     alpha = (1.0 - confidence) / 2.0

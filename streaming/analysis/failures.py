@@ -9,8 +9,10 @@ from typing import Any
 
 import pandas as pd
 
+from streaming.core.record import STOPPED_STATUSES
+
 VERBS = {"error": "failed", "interrupted": "were interrupted", "stalled": "stalled", "protocol_error": "got a malformed response",
-         "filtered": "were filtered", "cancelled": "were cancelled"}  # fmt: skip
+         "filtered": "were filtered"}  # fmt: skip
 
 
 def _clean(v: Any) -> str | None:
@@ -22,7 +24,7 @@ def error_summary(df: pd.DataFrame, limit: int = 5) -> list[str]:
     "4 requests failed: HTTP 404: the deployment or route was not found. Example request id: abc."."""
     if df is None or not len(df) or "status" not in df:
         return []
-    bad = df[df["status"] != "ok"]
+    bad = df[(df["status"] != "ok") & ~df["status"].isin(STOPPED_STATUSES)]  # stopped by the user is not a failure
     if "warmup" in bad:
         bad = bad[~bad["warmup"].astype(bool)]
     if not len(bad):

@@ -15,6 +15,6 @@ PCTS = (50, 90, 95, 99)
 EXTRA_PERCENTILE_METRICS = {"ttft_incl_retries": "ttft_incl_retries_s", "e2e_incl_retries": "e2e_incl_retries_s",
                             "ttft_from_schedule": "ttft_from_schedule_s", "e2e_from_schedule": "e2e_from_schedule_s"}  # fmt: skip
 
-SUMMARY_METRICS = ("n", "ok", "errors", "error_rate", "retries", "retry_wait_s",
+SUMMARY_METRICS = ("n", "ok", "errors", "stopped", "error_rate", "retries", "retry_wait_s",
                    *(f"{m}_p{p}" for m in PERCENTILE_METRICS for p in PCTS), "schedule_lag_p99",
                    *(f"{m}_p{p}" for m in EXTRA_PERCENTILE_METRICS for p in PCTS))  # fmt: skip

@@ -21,7 +21,7 @@ from streaming.analysis.compare import (
     paired_compare,
     paired_frame,
 )
-from streaming.analysis.estimators import Estimate
+from streaming.analysis.estimators import MIN_N_FOR_CI, Estimate
 from streaming.analysis.tables import (
     Headline,
     format_percentile_table,
@@ -30,7 +30,7 @@ from streaming.analysis.tables import (
     ok_rows,
     percentile_table,
 )
-from streaming.analysis.wording import comparison_sentence, paired_sentence
+from streaming.analysis.wording import comparison_sentence, paired_sentence, plural
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
@@ -47,7 +47,7 @@ _NOTES = (
     "intervals (1,000 resamples, seed 0). ⚑ ≈max marks a percentile the sample is too small to support (fewer than one request "
     "expected above it, e.g. p99 with n < 100): it is close to the maximum, not an estimate of the percentile. Latency statistics "
     "are per metric: TTFT over every request that reached a first token, the rest over completed requests (n per metric); "
-    "failures are counted separately. Times are in ms. Perceived wait is TTFT when streaming and end-to-end time when not."
+    "failures are counted separately, and requests the user stopped apart from both. [—]: no CI (n < 2). Times are in ms. Perceived wait is TTFT when streaming and end-to-end time when not."
 )
 
 
@@ -61,14 +61,15 @@ def _card(h: Headline, label: str) -> str:
             return f"<div>{name}: <span class=big>n/a</span></div>"
         fmt = _ms if f is None else (lambda v: f"{v:.1f}")
         unit = "" if f is None else (" tok/s" if name == "median tokens/s" else "×")
-        if math.isnan(e.lo):  # too few units for an interval (the paired ratio under 5 prompts)
-            return f"<div>{name}: <span class=big>{fmt(e.value)}{unit}</span> <span class=ci>no CI, n={e.n} (needs {MIN_PAIRS_FOR_CI})</span></div>"
+        if math.isnan(e.lo):  # too few units for an interval (the paired ratio under 5 prompts, a median of one request)
+            needs = MIN_PAIRS_FOR_CI if name == "non-stream / stream wait" else MIN_N_FOR_CI
+            return f"<div>{name}: <span class=big>{fmt(e.value)}{unit}</span> <span class=ci>no CI, n={e.n} (needs {needs})</span></div>"
         return (f"<div>{name}: <span class=big>{fmt(e.value)}{unit}</span> "
                 f"<span class=ci>95 % CI {fmt(e.lo)}–{fmt(e.hi)}{unit}, n={e.n}</span></div>")  # fmt: skip
 
     return (
         f"<div class=card><h3>{html.escape(label)}</h3>{line('median TTFT', h.ttft)}{line('median tokens/s', h.tokens_per_s, float)}"
-        f"{line('non-stream / stream wait', h.wait_ratio, float)}<div class=ci>{h.n_requests} requests, {h.n_failed} failed</div></div>"
+        f"{line('non-stream / stream wait', h.wait_ratio, float)}<div class=ci>{h.counts()}</div></div>"
     )
 
 
@@ -81,6 +82,7 @@ def _table(df: pd.DataFrame) -> str:
 def _capacity_parts(df: pd.DataFrame, slos: Sequence[Any], sweep: Any) -> list[str]:
     """The capacity card (a sweep), and the throughput table (requests/s, output and input tokens/s; goodput given SLOs)."""
     from streaming.analysis.capacity import GOODPUT_COLUMNS, SPAN_COLUMN, THROUGHPUT_COLUMNS, with_throughput
+    from streaming.analysis.display import throughput_table
     from streaming.analysis.grouping import group_keys
 
     out = []
@@ -92,7 +94,7 @@ def _capacity_parts(df: pd.DataFrame, slos: Sequence[Any], sweep: Any) -> list[s
     keys = group_keys(df)  # the keys of every other table: api and effort split rows where they vary
     s = with_throughput(df.groupby(keys, dropna=False, sort=True).size().reset_index(name="n"), df, keys, slos)
     cols = [*keys, "n", SPAN_COLUMN, *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
-    t = s[[c for c in cols if c in s.columns]].round(3)
+    t = throughput_table(s, [c for c in cols if c in s.columns])  # the Metrics page's headers and rounding
     note = ("Throughput: successful requests (and their output / input tokens) per second of the span (each run from its first "
             "send to its last end over all its workers, on one wall clock; gaps between runs left out). Goodput: the same over the requests that met every SLO (" + ", ".join(x.text for x in slos) + ")." if slos else
             "Throughput: successful requests (and their output / input tokens) per second of the span (each run from its first send to its "
@@ -106,9 +108,9 @@ def html_report(df: pd.DataFrame, runs_df: pd.DataFrame | None = None, title: st
     throughput (and goodput, given ``slos``); for a sweep (``analysis.sweep.SweepResult``) the capacity card and the knee chart;
     given ``server`` (``analysis.server_charts.ServerSide``), its "Server side" section."""
     parts = [f"<h1>{html.escape(title)}</h1>",
-             f"<p class=sub>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC} · {len(df):,} requests</p>"]  # fmt: skip
+             f"<p class=sub>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC} · {plural(len(df), 'request')}</p>"]  # fmt: skip
     if runs_df is not None and len(runs_df):
-        cols = [c for c in ("run_id", "created_at", "finished_at", "status", "tag", "n_requests", "n_errors", "notes") if c in runs_df.columns]
+        cols = [c for c in ("run_id", "created_at", "finished_at", "status", "tag", "n_requests", "n_errors", "n_stopped", "notes") if c in runs_df.columns]
         parts += ["<h2>Runs</h2>", _table(runs_df[cols])]
     if "provider" in df.columns and df["provider"].isin(["simulated", "local"]).any():
         parts.append("<div class=note>Deployments marked <b>(simulated)</b> are the built-in simulator with a declared latency profile; "

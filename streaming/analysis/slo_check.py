@@ -14,6 +14,7 @@ from scipy import stats as sps
 from streaming.analysis.capacity import Slo
 from streaming.analysis.estimators import Estimate, bootstrap_quantiles
 from streaming.analysis.tables import summarize
+from streaming.core.record import outcome_counts
 
 
 def error_rate_ci(errors: int, n: int, confidence: float = 0.95) -> Estimate:
@@ -36,7 +37,8 @@ def slo_estimate(df: pd.DataFrame, slo: Slo) -> Estimate:
     if q is not None and col is not None:
         return bootstrap_quantiles(ok[col].to_numpy(dtype=float, na_value=np.nan), [q])[0]
     if slo.metric == "error_rate":
-        return error_rate_ci(int(len(df) - len(ok)), int(len(df)))
+        _, failed, stopped = outcome_counts(df["status"])  # a request the user stopped is not a failure
+        return error_rate_ci(failed, int(len(df)) - stopped)
     s = summarize(df)
     v = float(s[slo.metric].max()) if len(s) and slo.metric in s.columns else float("nan")  # the worst cell, as --fail-if
     return Estimate(v, v, v, int(len(df)))

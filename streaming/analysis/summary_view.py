@@ -16,13 +16,15 @@ COLUMNS = (
 
 
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """``tables.summarize`` output → numeric columns (sortable) in ms and tok/s, with n and a flag where p95 is only the maximum."""
+    """``tables.summarize`` output → numeric columns (sortable) in ms and tok/s, with n, errors, stopped (by the user: not
+    errors) and a flag where p95 is only the maximum."""
     if summary.empty:
-        return pd.DataFrame(columns=["deployment", "T", "mode", "n", "errors", "retries", *(c for c, *_ in COLUMNS), "p95 ≈ max"])
+        return pd.DataFrame(columns=["deployment", "T", "mode", "n", "errors", "stopped", "retries", *(c for c, *_ in COLUMNS), "p95 ≈ max"])
     out = pd.DataFrame({
         "deployment": summary["deployment"].astype(str),
         "T": [("default" if pd.isna(v) else f"{v:g}") for v in summary["temperature"]],
         "mode": summary["mode"].astype(str), "n": summary["n"].astype(int), "errors": summary["errors"].astype(int),
+        "stopped": (summary["stopped"] if "stopped" in summary.columns else pd.Series(0, index=summary.index)).astype(int),
         "retries": summary["retries"].astype(int),
     })  # fmt: skip
     ok = summary["ok"].astype(int).to_numpy()

@@ -26,7 +26,9 @@ from streaming.analysis.metric_names import (  # noqa: F401 - SUMMARY_METRICS is
     SUMMARY_METRICS,
 )
 from streaming.analysis.grouping import IDENTITY_KEYS, group_keys, group_label
-from streaming.core.record import counts_for
+from streaming.analysis.display import ci_cell, readable_keys
+from streaming.analysis.wording import request_counts
+from streaming.core.record import counts_for, outcome_counts
 
 
 def format_summary(summary: pd.DataFrame) -> str:
@@ -38,6 +40,8 @@ def format_summary(summary: pd.DataFrame) -> str:
         "T": [("default" if pd.isna(v) else f"{v:g}") for v in summary["temperature"]],
         "mode": summary["mode"], "n": summary["n"], "errors": summary["errors"], "retries": summary["retries"],
     })  # fmt: skip
+    if "stopped" in summary.columns and summary["stopped"].fillna(0).gt(0).any():  # stopped by the user: not errors
+        t.insert(t.columns.get_loc("errors") + 1, "stopped", [int(v) for v in summary["stopped"].fillna(0)])
     for c, label in (("reasoning_effort", "effort"), ("api", "api")):  # each inserted after mode: api, then effort
         if c in summary.columns:
             t.insert(3, label, [("default" if v is None or pd.isna(v) else str(v)) for v in summary[c]])
@@ -103,7 +107,8 @@ KEYS = ["deployment", "temperature", "mode"]  # always present; ``grouping.group
 
 
 def summarize(df: pd.DataFrame, slos: Sequence[Any] = ()) -> pd.DataFrame:
-    """One row per group (``grouping.group_keys``: deployment, temperature, mode, and api / effort where they vary): n, ok, errors, error_rate, retries, retry_wait_s,
+    """One row per group (``grouping.group_keys``: deployment, temperature, mode, and api / effort where they vary): n, ok, errors,
+    stopped (by the user: not errors), error_rate (errors / the requests not stopped), retries, retry_wait_s,
     {ttft,e2e,tpot,tokens_per_s,wait,ttft_incl_retries,e2e_incl_retries,ttft_from_schedule,e2e_from_schedule}_p{50,90,95,99}
     (seconds; tokens/s), each over the statuses that count for it (``core.record.METRIC_STATUSES``), and n_<metric>:
     how many requests each rests on; then the throughput columns, and with ``slos`` (``analysis.capacity.Slo``) the goodput
@@ -112,12 +117,13 @@ def summarize(df: pd.DataFrame, slos: Sequence[Any] = ()) -> pd.DataFrame:
 
     rows = []
     if not len(df):
-        return pd.DataFrame(columns=[*KEYS, "n", "ok", "errors", "error_rate", "retries", "retry_wait_s"])
+        return pd.DataFrame(columns=[*KEYS, "n", "ok", "errors", "stopped", "error_rate", "retries", "retry_wait_s"])
     keys = group_keys(df)
     for key, g in df.groupby(keys, dropna=False, sort=True):
-        ok = g[g["status"] == "ok"]
+        n_ok, n_failed, n_stopped = outcome_counts(g["status"])
         row: dict[str, Any] = dict(zip(keys, key))
-        row.update(n=len(g), ok=len(ok), errors=len(g) - len(ok), error_rate=(len(g) - len(ok)) / len(g),
+        decided = len(g) - n_stopped  # a request the user stopped is neither a success nor a failure
+        row.update(n=len(g), ok=n_ok, errors=n_failed, stopped=n_stopped, error_rate=n_failed / decided if decided else float("nan"),
                    retries=int(g["retries"].fillna(0).sum()), retry_wait_s=float(g["retry_wait_s"].fillna(0).sum()))  # fmt: skip
         counted = {}
         for name, col in {**PERCENTILE_METRICS, **EXTRA_PERCENTILE_METRICS}.items():
@@ -237,15 +243,15 @@ def _fmt_value(v: float, unit: str) -> str:
 
 
 def format_percentile_table(long: pd.DataFrame) -> pd.DataFrame:
-    """Wide, readable table: one row per (group, metric), a column per percentile as ``value [lo–hi]`` (⚑ = unsupported)."""
+    """Wide, readable table: one row per (group, metric), a column per percentile as ``value [lo–hi]`` (⚑ = unsupported;
+    ``[—]``: no CI, n < 2), the group's headers in words (``display.readable_keys``)."""
     if long.empty:
         return pd.DataFrame()
     group = [c for c in long.columns if c not in ("metric", "q", "value", "lo", "hi", "n", "flagged")]
 
     def cell(r: pd.Series) -> str:
         _, scale, unit = TABLE_UNITS.get(r.metric, (r.metric, 1.0, ""))
-        v, lo, hi = (_fmt_value(x * scale, unit) for x in (r.value, r.lo, r.hi))
-        return f"{v} [{lo}–{hi}]" + (" ⚑ ≈max" if r.flagged else "")
+        return ci_cell(r.value * scale, r.lo * scale, r.hi * scale, lambda x: _fmt_value(x, unit)) + (" ⚑ ≈max" if r.flagged else "")
 
     t = long.assign(label=[f"p{round(q * 100):d}" for q in long["q"]], cell=long.apply(cell, axis=1))
     wide = t.pivot_table(index=[*group, "metric"], columns="label", values="cell", aggfunc="first", observed=True, dropna=False)
@@ -256,7 +262,7 @@ def format_percentile_table(long: pd.DataFrame) -> pd.DataFrame:
     wide = wide.sort_values([*group, "metric"], key=lambda c: c.map(rank).fillna(99) if c.name == "metric" else c, kind="stable")
     wide["metric"] = wide["metric"].map(lambda m: f"{TABLE_UNITS[m][0]} ({TABLE_UNITS[m][2]})" if m in TABLE_UNITS else METRIC_LABELS.get(m, m))
     order = sorted([c for c in wide.columns if isinstance(c, str) and c.startswith("p") and c[1:].isdigit()], key=lambda c: int(c[1:]))
-    return wide[[*group, "metric", *order, "n"]].dropna(subset=order, how="all")
+    return readable_keys(wide[[*group, "metric", *order, "n"]].dropna(subset=order, how="all"))
 
 
 @dataclass(frozen=True)
@@ -271,6 +277,11 @@ class Headline:
     n_failed: int
     n_streamed: int = 0  # streamed requests, whether or not they reached a first token
     group: tuple[tuple[str, Any], ...] = ()  # the group's keys and values (``grouping.IDENTITY_KEYS`` that split the rows)
+    n_stopped: int = 0  # stopped by the user: not in n_failed
+
+    def counts(self) -> str:
+        """``"12 requests, 1 failed, 2 stopped"``: what the card's numbers rest on (stopped only when there are any)."""
+        return request_counts(self.n_requests, self.n_failed, self.n_stopped)
 
     def label(self, names: dict[str, str] | None = None) -> str:
         """The card's title: the deployment's display name, then the api / effort that set this group apart."""
@@ -296,12 +307,12 @@ def headlines(df: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed: int | 
     keys = group_keys(df, IDENTITY_KEYS)
     for key, g in df.groupby(keys, sort=True, observed=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        ok = ok_rows(g)
+        _, n_failed, n_stopped = outcome_counts(g["status"]) if "status" in g.columns else (len(g), 0, 0)
         streamed = g[g["mode"] == "stream"] if "mode" in g.columns else g
         ttft, tps = (cluster_median(streamed, m, resamples, seed) for m in ("ttft_s", "tokens_per_s"))  # TTFT: every request with a first token
         pairs = paired_frame(g)  # within the group: a prompt pairs with its twin of the same api and effort
         ratio = median_ci(pairs["ratio"].to_numpy(float), resamples=resamples, seed=seed) if len(pairs) else None
         if ratio is not None and len(pairs) < MIN_PAIRS_FOR_CI:
             ratio = without_ci(ratio)
-        out.append(Headline(str(key[0]), ttft, tps, ratio, int(len(g)), int(len(g) - len(ok)), int(len(streamed)), tuple(zip(keys, key))))
+        out.append(Headline(str(key[0]), ttft, tps, ratio, int(len(g)), n_failed, int(len(streamed)), tuple(zip(keys, key)), n_stopped))
     return out

@@ -10,6 +10,21 @@ import numpy as np
 import pandas as pd
 
 from streaming.analysis.compare import MIN_PAIRS_FOR_CI, Comparison, PairedComparison
+from streaming.core.record import outcome_counts
+
+
+def plural(n: int, noun: str) -> str:
+    """``"1 request"``, ``"2 requests"``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+STOPPED_HELP = ("stopped: requests the user stopped (the demo's or the Benchmark page's Stop, status cancelled); "
+                "not failures, and left out of the failure rate")
+
+
+def request_counts(n: int, failed: int, stopped: int = 0) -> str:
+    """``"12 requests, 1 failed"``, with ``", 2 stopped"`` when the user stopped any (stopped is not failed)."""
+    return f"{plural(n, 'request')}, {failed:,} failed" + (f", {stopped:,} stopped" if stopped else "")
 
 
 def _fmt_s(v: float) -> str:
@@ -95,9 +110,9 @@ def why_no_values(rows: pd.DataFrame, metric: str) -> str:
     if metric in _STREAM_ONLY and not stream.any():
         return f"its {n} request{'s are' if n != 1 else ' is'} non-streaming, and a non-streaming request has no {name}"
     status = rows["status"].to_numpy(dtype=object) if "status" in rows.columns else np.full(n, "ok", dtype=object)
-    failed = int((status != "ok").sum())
+    _, failed, stopped = outcome_counts(status)
     reached = "reached a first token" if metric.startswith("ttft") else "completed"
-    return f"none of its {n} request{'s' if n != 1 else ''} {reached}; {failed} failed"
+    return f"none of its {plural(n, 'request')} {reached}; {failed} failed" + (f", {stopped} stopped by the user" if stopped else "")
 
 
 def ttft_n_caption(n_ttft: int, n_streamed: int) -> str:

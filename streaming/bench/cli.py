@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from typing import Any
@@ -66,7 +67,8 @@ def register(sub: Any) -> None:
     r.add_argument("run_id", nargs="?", help="run id (see: python -m streaming runs)")
     r.add_argument("--format", "-f", choices=("table", "json", "csv", "parquet", "html"), default="table",
                    help="table: the summary; json/csv/parquet: one row per request; html: self-contained report with charts")  # fmt: skip
-    r.add_argument("--out", "-o", metavar="FILE", help="write here instead of stdout (required for parquet)")
+    r.add_argument("--out", "-o", metavar="FILE", help="write here instead of stdout (required for parquet; html: default "
+                   "streaming-report-RUN_ID.html in the current folder, '-' for stdout)")  # fmt: skip
     r.add_argument("--include-warmup", action="store_true")
     r.add_argument("--db", metavar="PATH")
     r.set_defaults(func=cmd_report)
@@ -240,7 +242,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         slos = parse_slos(run_configs(db_path, [run_id]).get(run_id, {}).get("slos") or [])
         sweep_id, mine = sweep_of_run(db_path, run_id), runs[runs["run_id"] == run_id]  # a step of a sweep: the report shows its knee
         sweep = load_sweep(db_path, sweep_id) if sweep_id else None
-        return _write_text(html_report(df, mine, f"Streaming LLM Lab: run {run_id}", slos=slos, sweep=sweep, server=server_side_of(db_path, mine, df)), args.out)
+        page = html_report(df, mine, f"Streaming LLM Lab: run {run_id}", slos=slos, sweep=sweep, server=server_side_of(db_path, mine, df))
+        if args.out == "-":  # asked for on stdout (a pipe)
+            return _write_text(page, None)
+        out = args.out or f"streaming-report-{run_id}.html"  # megabytes of HTML (plotly inlined) never go to the terminal
+        _write_text(page, out)
+        print(f"wrote the HTML report of run {run_id} to {os.path.abspath(out)} ({len(page.encode()) / 1e6:.1f} MB)"
+              + ("" if args.out else "; --out FILE writes it elsewhere, --out - to stdout"), file=sys.stderr)  # fmt: skip
+        return 0
     flat = df.copy()
     for c in ("chunk_times_s", "chunk_chars", "itl_s"):
         flat[c] = [np.asarray(v).tolist() for v in flat[c]]

@@ -60,7 +60,12 @@ def failed_conditions(summary: pd.DataFrame, conditions: Sequence[str]) -> list[
             label = cell_label(row["deployment"], row["temperature"], row["mode"])
             v = row[metric] if metric in row.index else None
             if v is None or pd.isna(v):
-                why = f"{int(row['errors'])} of {int(row['n'])} requests failed" if "errors" in row.index else "no request counts for it"
+                if "errors" not in row.index:
+                    why = "no request counts for it"
+                elif int(row.get("stopped", 0) or 0) == int(row["n"]):
+                    why = f"all {int(row['n'])} requests were stopped by the user"
+                else:
+                    why = f"{int(row['errors'])} of {int(row['n'])} requests failed"
                 out.append(f"{cond} cannot be checked for {label}: {metric} has no value ({why})")
             elif _OPS[op](float(v), value):
                 out.append(f"{cond} holds for {label} ({float(v):.4g})")

@@ -56,7 +56,8 @@ def config_from_mapping(data: Mapping[str, Any], where: str = "bench") -> BenchC
 def _config_from_mapping(kw: dict[str, Any], where: str) -> BenchConfig:
     if "temperatures" in kw:
         t = kw["temperatures"]
-        kw["temperatures"] = parse_temperatures(t if isinstance(t, str) else ",".join(str(x) for x in (t if isinstance(t, list) else [t])))
+        kw["temperatures"] = parse_temperatures(t if isinstance(t, str) else ",".join(str(x) for x in (t if isinstance(t, list) else [t])),
+                                                f"{where}: temperatures")  # fmt: skip
     if "deployments" in kw:
         deps = kw["deployments"] if isinstance(kw["deployments"], list) else [kw["deployments"]]
         kw["deployments"] = [parse_deployment(d, f"{where}: deployments[{i}]") if isinstance(d, Mapping) else d for i, d in enumerate(deps)]
@@ -89,8 +90,12 @@ def parse_choices(text: str, flag: str, allowed: Sequence[str], default_word: bo
     return out
 
 
-def parse_temperatures(text: str) -> list[float | None]:
-    """"0,0.7,1.0" → [0.0, 0.7, 1.0]; "default" (or "none") → None (the server's default)."""
+def parse_temperatures(text: str, name: str = "--temperature") -> list[float | None]:
+    """"0,0.7,1.0" → [0.0, 0.7, 1.0]; "default" (or "none") → None (the server's default).
+
+    ``name`` is what the user typed into, for the error's sentence: the CLI's flag, or a page's field label.
+    """
+    example = f"e.g. {name} 0,0.7" if name.startswith("-") else "e.g. 0, 0.7 (comma-separated), or 'default'"
     out: list[float | None] = []
     for part in text.split(","):
         part = part.strip()
@@ -102,12 +107,12 @@ def parse_temperatures(text: str) -> list[float | None]:
         try:
             v = float(part)
         except ValueError:
-            raise ConfigError(f"temperature must be a number (or 'default'), got {part!r}") from None
+            raise ConfigError(f"{name}: {part!r} is not a temperature; write numbers from 0 to 2 or 'default', {example}") from None
         if not 0 <= v <= 2:
-            raise ConfigError(f"temperature must be between 0 and 2, got {v}")
+            raise ConfigError(f"{name}: {v:g} is outside 0 to 2; write numbers from 0 to 2 or 'default', {example}")
         out.append(v)
     if not out:
-        raise ConfigError("give at least one temperature, e.g. --temperature 0,0.7")
+        raise ConfigError(f"{name}: give at least one temperature, {example}")
     return out
 
 

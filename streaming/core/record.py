@@ -15,6 +15,16 @@ from typing import Any
 import numpy as np
 
 STATUSES = ("ok", "error", "cancelled", "interrupted", "stalled", "filtered", "protocol_error")
+# Stopped by the user (the demo's Stop, a benchmark's Stop): neither a success nor a failure, counted apart.
+STOPPED_STATUSES = ("cancelled",)
+FAILED_STATUSES = tuple(s for s in STATUSES if s not in ("ok", *STOPPED_STATUSES))
+
+
+def outcome_counts(status: Any) -> tuple[int, int, int]:
+    """(ok, failed, stopped) among ``status`` values; a status not in ``STATUSES`` (or missing) is a failure."""
+    a = np.asarray(status, dtype=object)
+    ok, stopped = int(np.isin(a, ("ok",)).sum()), int(np.isin(a, STOPPED_STATUSES).sum())
+    return ok, int(a.size) - ok - stopped, stopped
 
 
 def utc_now() -> str:

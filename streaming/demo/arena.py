@@ -29,6 +29,21 @@ from streaming.demo.reader import ThreadedReader
 from streaming.store.samples import SampleRow, add_samples
 
 MIN_COLUMNS, MAX_COLUMNS = 2, 4
+CUT = "cut at max tokens (finish reason length)"
+
+
+def linked_lanes(text: str, names: list[str]) -> tuple[list[str], str | None]:
+    """``?lanes=a,b``: the names that exist, in order, and a sentence naming any that does not (and the names that do)."""
+    asked = [n.strip() for n in text.split(",") if n.strip()]
+    known = [n for n in asked if n in names]
+    unknown = [n for n in asked if n not in names]
+    if not unknown:
+        return known, None
+    which = ", ".join(repr(n) for n in unknown)
+    return known, (f"?lanes: no deployment named {which}; the deployments are: {', '.join(names)}. "
+                   "Fix the link's names (comma-separated) or pick the lanes below.")  # fmt: skip
+
+
 SCRAPE_INTERVAL_S = 0.25  # a race lasts seconds: the benchmark's 1 s would see it once or twice
 
 
@@ -69,6 +84,12 @@ class Standing:
     tokens_per_s: float | None
     e2e_s: float | None
     status: str  # streaming | ok | failed status words of the record
+    finish_reason: str | None = None  # the record's, once the lane ended ("length": cut at max tokens)
+
+    @property
+    def cut(self) -> bool:
+        """The answer was cut by max tokens (``finish_reason`` "length"), not ended by the model."""
+        return self.finish_reason == "length"
 
 
 class Arena:
@@ -132,15 +153,15 @@ class Arena:
         for c in self.columns:
             if final or c.reader.finished:
                 rec = c.reader.record
-                rows.append((c.deployment.name, rec.ttft_s, rec.tokens_per_s, rec.e2e_s if rec.ok else None, rec.status))
+                rows.append((c.deployment.name, rec.ttft_s, rec.tokens_per_s, rec.e2e_s if rec.ok else None, rec.status, rec.finish_reason))
             else:
                 s = c.reader.stats()
-                rows.append((c.deployment.name, s.ttft_s, s.tokens_per_s, None, "streaming"))
+                rows.append((c.deployment.name, s.ttft_s, s.tokens_per_s, None, "streaming", None))
         first = sorted((r for r in rows if r[1] is not None), key=lambda r: r[1])
         done = sorted((r for r in rows if r[3] is not None), key=lambda r: r[3])
         fp = {r[0]: i + 1 for i, r in enumerate(first)}
         dp = {r[0]: i + 1 for i, r in enumerate(done)}
-        return [Standing(n, fp.get(n), dp.get(n), t, tps, e2e, st) for n, t, tps, e2e, st in rows]
+        return [Standing(n, fp.get(n), dp.get(n), t, tps, e2e, st, fr) for n, t, tps, e2e, st, fr in rows]
 
 
 def place_line(s: Standing) -> str:
@@ -151,6 +172,8 @@ def place_line(s: Standing) -> str:
     parts.append(f"TTFT {s.ttft_s * 1000:.0f} ms" if s.ttft_s is not None else "TTFT —")
     parts.append(f"{s.tokens_per_s:.0f} tok/s" if s.tokens_per_s else "tok/s —")
     parts.append(f"e2e {s.e2e_s * 1000:.0f} ms" if s.e2e_s is not None else "e2e —")
+    if s.cut:
+        parts.append(CUT)
     return " · ".join(parts)
 
 

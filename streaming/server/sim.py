@@ -9,6 +9,7 @@ import re
 import time
 import zlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from streaming.core.config import EFFORT_SCALE, SimProfile
 
@@ -92,20 +93,28 @@ def answer_words(prompt: str, n: int) -> list[str]:
     return out
 
 
+def _text(content: Any) -> str:
+    """A message's text: a string, or the text parts of a typed list (``input_text``, ``text``, …)."""
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
 def sim_prompt(body: object, api: str) -> str:
-    """The text the answer is picked from: the last user message (chat), or the prompt (completions)."""
-    msgs = getattr(body, "messages", None)
-    if msgs:
-        users = [m for m in msgs if getattr(m, "role", "") == "user"] or list(msgs)
-        return str(getattr(users[-1], "content", "") or "")
-    given = getattr(body, "input", None)
-    if isinstance(given, list):  # Responses: input items; the last user message's text
-        users = [m for m in given if isinstance(m, dict) and m.get("role") == "user"] or [m for m in given if isinstance(m, dict)]
-        content = users[-1].get("content") if users else ""
-        if isinstance(content, list):  # [{"type": "input_text", "text": …}]
-            content = " ".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
-        return str(content or "")
-    return str(getattr(body, "prompt", "") or given or "")
+    """The text the answer is picked from, the same way on every API: the last user message's text.
+
+    Chat reads ``messages``; Responses reads ``input`` (a string, or messages whose content may be typed
+    parts); completions reads ``prompt``. With no user message, the last message counts.
+    """
+    if api == "completions":
+        return str(getattr(body, "prompt", "") or "")
+    given = getattr(body, "messages", None) if api == "chat" else getattr(body, "input", None)
+    if isinstance(given, str):
+        return given
+    msgs = [m.model_dump() if hasattr(m, "model_dump") else m for m in given or ()]
+    msgs = [m for m in msgs if isinstance(m, dict)]
+    users = [m for m in msgs if m.get("role") == "user"] or msgs
+    return _text(users[-1].get("content")) if users else ""
 
 
 _THOUGHTS = (

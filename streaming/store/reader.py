@@ -145,14 +145,15 @@ def selection_key(df: pd.DataFrame) -> str:
 
 def list_runs(db_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """One row per run, newest first: run_id, created_at, finished_at, status, kind, tag, n_requests,
-    n_errors, deployments, notes, warnings, loop_lag_p99_ms. A ``running`` run whose process is gone
+    n_errors (failed: not ok and not stopped by the user), n_stopped (``cancelled``), deployments, notes, warnings, loop_lag_p99_ms. A ``running`` run whose process is gone
     is shown as ``interrupted``."""
     db = _read_conn(db_path)
     try:
         cur = db.execute(
             """SELECT runs.id AS run_id, created_at, finished_at, status, kind, deployments, notes, warnings, loop_lag_p99_ms, pid, hostname,
-                      COALESCE(c.n, 0) AS n_requests, COALESCE(c.e, 0) AS n_errors
-               FROM runs LEFT JOIN (SELECT run_id, COUNT(*) AS n, SUM(status != 'ok') AS e FROM requests WHERE warmup = 0 GROUP BY run_id) c
+                      COALESCE(c.n, 0) AS n_requests, COALESCE(c.e, 0) AS n_errors, COALESCE(c.s, 0) AS n_stopped
+               FROM runs LEFT JOIN (SELECT run_id, COUNT(*) AS n, SUM(status NOT IN ('ok', 'cancelled')) AS e, SUM(status = 'cancelled') AS s
+                                    FROM requests WHERE warmup = 0 GROUP BY run_id) c
                ON c.run_id = runs.id ORDER BY created_at DESC, runs.rowid DESC"""
         )
         rows = cur.fetchall()

@@ -125,3 +125,25 @@ def test_summary_table_flags_percentiles_the_sample_cannot_support() -> None:
     assert "too few requests" in small
     big = format_summary(pd.DataFrame([{**row, "n": 150, "ok": 150}]))
     assert "*" not in big
+
+
+def test_html_report_without_out_goes_to_a_named_file_not_the_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    import numpy as np
+    from metrics_frames import make_record
+
+    from streaming import store
+    from streaming.cli import main
+
+    db = tmp_path / "r.db"
+    with store.Store(db) as s:
+        run_id = s.create_run("bench", {})
+        s.add_records(run_id, [(make_record("sim-fast", i % 2 == 0, np.random.default_rng(i), idx=i), {"seq": i, "prompt_id": "p0"}) for i in range(4)])
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", run_id, "--db", str(db), "--format", "html"]) == 0
+    out, err = capsys.readouterr()
+    page = tmp_path / f"streaming-report-{run_id}.html"
+    assert out == "" and page.stat().st_size > 1_000_000  # the megabytes went to the file, not to the terminal
+    assert f"wrote the HTML report of run {run_id} to {page}" in err and "--out FILE" in err
+    assert main(["report", run_id, "--db", str(db), "--format", "html", "--out", "-"]) == 0  # asked for on stdout: a pipe
+    assert capsys.readouterr().out.lower().startswith("<!doctype html>")

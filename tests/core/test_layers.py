@@ -112,3 +112,12 @@ def test_readme_python_api_example_runs(server, tmp_path, monkeypatch) -> None:
     ns: dict[str, object] = {}
     exec(compile(code, "README.md", "exec"), ns)  # noqa: S102
     assert ns["rec"].ok and len(ns["df"]) == 4 and (tmp_path / "results.db").exists()
+
+
+def test_readme_setup_names_python_and_a_virtual_environment_before_installing() -> None:
+    text = (ROOT / "README.md").read_text()
+    setup = text[text.index("## Setup"):text.index("Tests:", text.index("## Setup"))]
+    block = setup[setup.index("```bash"):]
+    assert "Python 3.11" in setup[:setup.index("```bash")]  # said before the commands
+    venv = block.index("python -m venv .venv && . .venv/bin/activate")
+    assert venv < block.index("pip install -r requirements.txt") < block.index("streamlit run app.py")

@@ -163,3 +163,21 @@ def test_a_saved_race_keeps_its_server_samples_and_names_what_could_not_be_scrap
     df = store.load_requests(str(db_path), [run])
     assert set(samples["deployment"]) == {"lane-quick"} and len(df) == 4
     assert samples["t_s"].min() >= df["sent_s"].min() - 0.05 and samples["t_s"].max() <= (df["sent_s"] + df["e2e_s"]).max() + 0.5
+
+
+def test_an_unknown_linked_lane_is_named_and_a_cut_lane_says_so(env: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["lanes"] = "lane-quick,lane-nope,lane-long"
+    at.run()
+    assert not at.exception
+    said = at.warning[0].value
+    assert "'lane-nope'" in said and "lane-quick, lane-slow, lane-long" in said  # which name, and the names there are
+    assert at.multiselect(key="arena_deps").value == ["lane-quick", "lane-long"]  # the known ones still open
+    at.number_input(key="arena_max_tokens").set_value(16).run()
+    at.chat_input(key="arena_prompt").set_value("Tell me about the cloud.").run()
+    assert not at.exception
+    rows = {s["deployment"]: s for s in at.session_state["arena_last"]["standings"]}
+    assert rows["lane-long"]["finish_reason"] == "length" and rows["lane-quick"]["finish_reason"] == "length"
+    line = next(m.value for m in at.markdown if "First token:" in m.value)
+    assert "cut at max tokens" in line.split("Finished:")[1]
+    assert sum("cut at max tokens (finish reason length)" in c.value for c in at.caption) == 2

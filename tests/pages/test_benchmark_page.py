@@ -105,8 +105,11 @@ def test_bad_temperature_is_one_sentence(page_env: Path) -> None:
     next(b for b in at.button if b.label == "Start").click()
     at.run()
     assert not at.exception
-    assert at.error[0].value == "temperature must be a number (or 'default'), got 'hot'"
+    assert at.error[0].value == "Temperatures: 'hot' is not a temperature; write numbers from 0 to 2 or 'default', e.g. 0, 0.7 (comma-separated), or 'default'"
     assert "bench_job" not in at.session_state
+    for typed, said in (("", "Temperatures: give at least one temperature"), ("0, 3", "Temperatures: 3 is outside 0 to 2")):
+        at.text_input(key="temperatures").set_value(typed).run()
+        assert at.error[0].value.startswith(said) and "--" not in at.error[0].value  # the page's label, not the CLI's flag
 
 
 def test_inside_the_app_navigation_it_links_to_the_metrics_page(page_env: Path) -> None:
@@ -154,7 +157,7 @@ def test_preview_counts_requests_and_estimates_the_duration(page_env: Path) -> N
     at.text_input(key="temperatures").set_value("0, 1").run()
     assert any("40 requests in 4 cells" in c.value for c in at.caption)
     at.text_input(key="temperatures").set_value("hot").run()
-    assert at.error[0].value == "temperature must be a number (or 'default'), got 'hot'"  # said at once, before Start
+    assert at.error[0].value.startswith("Temperatures: 'hot' is not a temperature")  # said at once, before Start
 
 
 def test_the_form_keeps_its_values_when_the_page_is_left(page_env: Path) -> None:
@@ -172,6 +175,26 @@ def test_the_form_keeps_its_values_when_the_page_is_left(page_env: Path) -> None
     assert at.number_input(key="concurrency").value == 3
     assert at.text_input(key="temperatures").value == "0, 0.7"
     assert at.radio(key="mode").value == "stream"
+
+
+def test_apis_and_efforts_survive_a_run_and_a_page_switch_and_start_is_off_while_running(page_env: Path) -> None:
+    at = AppTest.from_file(str(Path(PAGE).parent.parent / "app.py"), default_timeout=30).run()
+    at.switch_page("pages/benchmark.py").run()
+    at.multiselect(key="apis").set_value(["responses"])
+    at.multiselect(key="efforts").set_value(["low"])
+    at.radio(key="mode").set_value("stream")
+    start(at, "sim-reasoning", requests=1, concurrency=1, warmup=0, max_tokens=600)
+    assert not at.exception and not at.session_state["bench_job"].done
+    assert next(b for b in at.button if b.label == "Start").disabled  # drawn off at once, not only after the run
+    run_until_done(at)
+    assert not at.exception and next(b for b in at.button if b.label == "Start").disabled is False
+    assert any(x.value.endswith("finished: 1 request, 0 errors.") for x in at.success)  # not "1 requests"
+    assert all(d.proto.placeholder == "—" for d in at.dataframe)  # a missing value reads "—", not "None"
+    assert at.multiselect(key="apis").value == ["responses"] and at.multiselect(key="efforts").value == ["low"]
+    at.switch_page("app.py").run()
+    at.switch_page("pages/benchmark.py").run()
+    assert not at.exception
+    assert at.multiselect(key="apis").value == ["responses"] and at.multiselect(key="efforts").value == ["low"]
 
 
 def test_apis_and_reasoning_efforts_are_matrix_dimensions(page_env: Path) -> None:

@@ -86,7 +86,46 @@ def test_demo_run_can_be_picked(db: tuple[Path, str]) -> None:
     demo = runs[runs["tag"] == "demo"]["run_id"].iloc[0]
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     at.multiselect(key="runs").set_value([demo]).run()
-    assert not at.exception and "1 requests selected (0 failed" in text_of(at)
+    assert not at.exception and "1 request selected (0 failed" in text_of(at)
+
+
+def stopped_db(path: Path) -> None:
+    """sim-fast: 6 answered, 1 failed, 2 stopped by the user (cancelled after a first token); sim-slow: a single answered request."""
+    rng = np.random.default_rng(1)
+    t = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    statuses = [("sim-fast", "ok")] * 6 + [("sim-fast", "error"), ("sim-fast", "cancelled"), ("sim-fast", "cancelled"), ("sim-slow", "ok")]
+    with store.Store(path) as s:
+        run_id = s.create_run("bench", {"test": True}, deployments=["sim-fast", "sim-slow"])
+        s.add_records(run_id, [(make_record(dep, True, rng, 0.0, status=st, started=t + timedelta(seconds=i), idx=i),
+                                {"seq": i, "prompt_id": f"p{i % 3}", "prompt_size": "short", "mode": "stream"})
+                               for i, (dep, st) in enumerate(statuses)])  # fmt: skip
+        s.finish_run(run_id)
+
+
+def test_stopped_requests_are_not_failures_and_one_request_has_no_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streaming.analysis.tables import summarize
+
+    stopped_db(tmp_path / "s.db")
+    monkeypatch.setenv("STREAMING_DB", str(tmp_path / "s.db"))
+    row = summarize(store.load_requests(tmp_path / "s.db", store.list_runs(tmp_path / "s.db")["run_id"].tolist())).set_index("deployment").loc["sim-fast"]
+    assert (row["n"], row["ok"], row["errors"], row["stopped"]) == (9, 6, 1, 2) and row["error_rate"] == pytest.approx(1 / 7)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert "10 requests selected (1 failed, 2 stopped by the user;" in text_of(at)
+    card = next(c for c in at.caption if c.value.startswith("9 requests"))
+    assert card.value == "9 requests, 1 failed, 2 stopped" and "not failures" in card.proto.help
+    assert any(c.value == "1 request, 0 failed" for c in at.caption)  # not "1 requests"
+    single = next(c for c in at.caption if c.value.startswith("95 % CI") and c.value.endswith("n=1"))
+    assert single.value == "95 % CI — · n=1" and "at least 2" in single.proto.help  # no zero-width "CI" from one request
+    table = next(d.value for d in at.dataframe if "p50" in d.value.columns)
+    slow = table[table["deployment"] == "sim-slow"]
+    assert len(slow) and slow["p50"].str.contains(r"\[—\]").all() and not table["p50"].str.contains("nan").any()
+    assert not [m.value for m in at.markdown if "None" in m.value]  # no stray "None" anywhere on the page
+    for d in at.dataframe:  # a missing value reads "—", never "None"; headers in words, not snake_case
+        assert d.proto.placeholder == "—" and not [c for c in d.value.columns if "_" in str(c)], list(d.value.columns)
+    assert {"requests/s", "output tokens/s", "span (s)"} <= set(next(d.value for d in at.dataframe if "workers" in d.value.columns).columns)
+    at.multiselect(key="f_dep").set_value(["sim-slow"]).run()
+    assert "1 request selected (0 failed;" in text_of(at)
 
 
 def test_empty_state_runs_a_quick_benchmark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: ServerHandle) -> None:

@@ -42,3 +42,21 @@ def test_max_tokens_cuts_with_length(client: Client) -> None:
     r = client.run("sim-fast", LLMRequest.chat("Why stream tokens?", max_tokens=5))
     assert r.finish_reason == "length" and r.output_tokens == 5
     assert r.text == " ".join(ANSWERS["streaming"][0].split()[:5])
+
+
+def test_every_api_picks_the_answer_from_the_prompt_the_same_way(client: Client) -> None:
+    from streaming.server.models import ChatRequest, CompletionRequest, ResponsesRequest
+    from streaming.server.sim import sim_prompt
+
+    q = "Tell me about cloud regions on Azure"
+    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Why stream tokens?"}, {"role": "assistant", "content": "So."}, {"role": "user", "content": q}]
+    parts = [{"role": "user", "content": [{"type": "input_text", "text": q}]}]
+    assert sim_prompt(ChatRequest(messages=msgs), "chat") == q
+    assert sim_prompt(ResponsesRequest(input=msgs), "responses") == q
+    assert sim_prompt(ResponsesRequest(input=q), "responses") == q
+    assert sim_prompt(ResponsesRequest(input=parts), "responses") == q
+    assert sim_prompt(CompletionRequest(prompt=q), "completions") == q
+    for prompt, topic in (("Tell me about cloud regions on Azure", "cloud"), ("What is latency, and why does TTFT matter?", "latency")):
+        texts = {api: client.run("sim-fast", LLMRequest.chat(prompt, api=api, max_tokens=500)).text for api in ("chat", "responses")}
+        assert texts["chat"] == texts["responses"], texts
+        assert texts["responses"].startswith(ANSWERS[topic][0])
