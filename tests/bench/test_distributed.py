@@ -99,8 +99,9 @@ def test_stop_reaches_every_worker(ray_cluster: Any, tmp_path: Path) -> None:
     assert list_runs(tmp_path / "dist.db").iloc[0]["status"] == "stopped"
 
 
-def test_cli_bench_with_workers(server: Any, tmp_path: Path) -> None:
-    """``python -m streaming bench --workers 2`` end to end in its own process (its own local Ray cluster)."""
+def test_cli_bench_with_workers(ray_cluster: Any, server: Any, tmp_path: Path) -> None:
+    """``python -m streaming bench --workers 2 --ray-address`` end to end in its own process, joining the session's cluster
+    (a local cluster's own start is what ``ray_cluster`` does: ``connect(None)``)."""
     import subprocess
     import sys
 
@@ -110,7 +111,7 @@ def test_cli_bench_with_workers(server: Any, tmp_path: Path) -> None:
     env = dict(os.environ, STREAMING_SERVER_URL=server.url)
     env.pop("RAY_ADDRESS", None)
     p = subprocess.run([sys.executable, "-m", "streaming", "bench", "-d", "sim-fast", "-n", "8", "--warmup", "0", "--workers", "2",
-                        "--db", str(tmp_path / "cli.db"), "--json", "-q"], capture_output=True, text=True, cwd=root, env=env, timeout=180)  # fmt: skip
+                        "--db", str(tmp_path / "cli.db"), "--json", "-q", "--ray-address", ray_cluster.get_runtime_context().gcs_address], capture_output=True, text=True, cwd=root, env=env, timeout=180)  # fmt: skip
     assert p.returncode == 0, p.stderr[-2000:]
     out = orjson.loads(p.stdout)
     rows = out["summary"] if isinstance(out, dict) else out
@@ -132,11 +133,11 @@ def test_sweep_runs_its_steps_on_workers(ray_cluster: Any, server: Any, tmp_path
     env = dict(os.environ, STREAMING_SERVER_URL=server.url)
     env.pop("RAY_ADDRESS", None)
     p = subprocess.run([sys.executable, "-m", "streaming", "--deployments", str(deps), "sweep", "-d", "sim-dist-sweep", "--slo", "ttft_p95 <= 0.3",
-                        "--start", "1", "--max-concurrency", "4", "--requests-per-step", "12", "--workers", "2", "--db", str(tmp_path / "s.db"),
+                        "--start", "1", "--max-concurrency", "2", "--requests-per-step", "8", "--workers", "2", "--db", str(tmp_path / "s.db"),
                         "--ray-address", ray_cluster.get_runtime_context().gcs_address,
                         "--json", "-q"], capture_output=True, text=True, cwd=root, env=env, timeout=300)  # fmt: skip
     assert p.returncode in (0, 1), p.stderr[-2000:]
     out = orjson.loads(p.stdout)
     assert out["steps"] and out["max_concurrency_within_slo"] is not None
     df = load_requests(tmp_path / "s.db")
-    assert set(df["worker"]) == {"w0", "w1"} and len(df) == 12 * len(out["steps"])
+    assert set(df["worker"]) == {"w0", "w1"} and len(df) == 8 * len(out["steps"])
