@@ -163,7 +163,10 @@ class _TargetThread(threading.Thread):
 
     def warning(self) -> str | None:
         t = self.target
-        if (since := self.busy_since) is not None:  # abandoned at the run's end: it counts too
+        since = self.busy_since
+        if since is not None and self.owner.final and since >= self.owner.stopped_at:
+            since = None  # the extra look asked for at the stop, cut short by the stop's own wait: no fault of the server's
+        if since is not None:  # a scrape under way since before the end, abandoned: it counts too
             why = f"no answer yet after {self.owner.clock() - since:.1f} s when the run ended"
             self.failures[why] = self.failures.get(why, 0) + 1
         if self.dropped is not None:
@@ -203,6 +206,7 @@ class Scraper:
         self.clock, self.wall = clock, wall
         self.stopped = threading.Event()
         self.final = False
+        self.stopped_at = float("inf")
         self._lock = threading.Lock()
         self._closed = False
         self.stored = 0
@@ -239,6 +243,7 @@ class Scraper:
 
         ``final``: each target scraped once more as it stops (within the same ``STOP_JOIN_S``), the state at the run's end."""
         self.final = final
+        self.stopped_at = self.clock()
         self.stopped.set()
         for t in self.threads:
             if t.ident is None:  # never started (the run failed first): only its client to close

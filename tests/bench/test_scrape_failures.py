@@ -26,11 +26,16 @@ DRIFT_S = 0.005
 
 class _Bad(http.server.BaseHTTPRequestHandler):
     release = threading.Event()
+    answered_once: set[str] = set()
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        if self.path == "/hang":  # reads the request, then says nothing until the test ends
+        once = self.path == "/once" and self.path in self.answered_once  # "/once": a page at first, then silence
+        if self.path == "/hang" or once:  # reads the request, then says nothing until the test ends
             self.release.wait(30)
             return
+        if self.path == "/once":
+            self.answered_once.add(self.path)
+            self.path = "/declared"
         body = {"/declared": b"# HELP vllm:num_requests_waiting Waiting.\n# TYPE vllm:num_requests_waiting gauge\n", "/blank": b""}.get(
             self.path, b"<html><body><h1>Welcome</h1><p>nothing to see</p></body></html>")  # fmt: skip
         self.send_response(200)
@@ -45,6 +50,8 @@ class _Bad(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def bad_metrics() -> Iterator[str]:
+    _Bad.release.clear()  # an earlier test's teardown released its hangs
+    _Bad.answered_once.clear()
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Bad)
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -120,3 +127,19 @@ def test_a_page_that_declares_its_families_but_has_no_samples_yet_is_not_a_failu
     (w,) = scraper.stop()
     assert w.startswith(f"server metrics: could not scrape {bad_metrics}/blank (blank) ") and "an answer with no samples" in w
     assert scraper.kept == [] and scraper.stored == 0
+
+
+def test_the_extra_look_at_the_stop_is_not_a_failure_when_the_stop_cuts_it_short(bad_metrics: str) -> None:
+    """``stop(final=True)`` scrapes once more; a server too busy to answer within the stop's wait is not named as failing.
+    A scrape already under way before the stop, abandoned, still is."""
+    from streaming.bench.scrape import Scraper, Target
+
+    quiet = Scraper(None, "", [Target(f"{bad_metrics}/once", True, {"m": "busy"})], interval_s=30, keep=True).start()
+    while quiet.threads[0].tries < 1 or quiet.threads[0].busy_since is not None:  # the first look answered; the next is 30 s away
+        quiet.stopped.wait(0.01)
+    assert quiet.stop(final=True) == [] and quiet.threads[0].tries == 2  # the extra look was taken, and hung
+    hanging = Scraper(None, "", [Target(f"{bad_metrics}/hang", True, {"m": "hung"})], interval_s=30, keep=True).start()
+    while hanging.threads[0].busy_since is None:
+        hanging.stopped.wait(0.01)
+    (w,) = hanging.stop(final=True)
+    assert "when the run ended" in w and "(hung)" in w
