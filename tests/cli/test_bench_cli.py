@@ -1,4 +1,4 @@
-"""`python -m streaming bench | report | runs` as subprocesses: exit codes, JSON, exports, and crash safety."""
+"""`python -m streaming bench | report | runs`: exit codes, JSON, exports, and crash safety (the gate and the crashes as real processes)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "streaming", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=dict(os.environ))
 
 
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The same command through ``streaming.cli.main`` in this process (no interpreter start): its exit code and output."""
+    from streaming.cli import main
+
+    capsys.readouterr()
+    rc = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["python", "-m", "streaming", *args], rc, out, err)
+
+
 @pytest.fixture
 def bench_toml(tmp_path: Path) -> Path:
     p = tmp_path / "bench.toml"
@@ -46,9 +56,10 @@ def bench_toml(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_fail_if_exit_codes_json_and_reports(server: ServerHandle, tmp_path: Path, bench_toml: Path) -> None:
+def test_fail_if_exit_codes_json_and_reports(server: ServerHandle, tmp_path: Path, bench_toml: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The gate as CI runs it (a process and its exit code); the rest through ``main`` in this process, the same code without a start each."""
     db = str(tmp_path / "cli.db")
-    ok = cli("bench", "--config", str(bench_toml), "--db", db, "--json", "--quiet", "--fail-if", "ttft_p95 > 10")
+    ok = in_process(capsys, "bench", "--config", str(bench_toml), "--db", db, "--json", "--quiet", "--fail-if", "ttft_p95 > 10")
     assert ok.returncode == 0, ok.stderr
     out = json.loads(ok.stdout)
     assert out["status"] == "finished" and out["failed_conditions"] == []
@@ -60,22 +71,22 @@ def test_fail_if_exit_codes_json_and_reports(server: ServerHandle, tmp_path: Pat
     assert gated.stdout.strip().splitlines()[-1].startswith("run finished: ")
     assert "TTFT p95 ms" in gated.stdout
 
-    bad = cli("bench", "--config", str(bench_toml), "--db", db, "--fail-if", "ttfb_p95 > 1")
+    bad = in_process(capsys, "bench", "--config", str(bench_toml), "--db", db, "--fail-if", "ttfb_p95 > 1")
     assert bad.returncode == 2 and "unknown metric 'ttfb_p95'" in bad.stderr
 
-    runs = cli("runs", "--db", db, "--json")
+    runs = in_process(capsys, "runs", "--db", db, "--json")
     listed = json.loads(runs.stdout)
     assert [r["status"] for r in listed] == ["finished", "finished"] and listed[0]["n_requests"] == 4  # --mode stream: 4 streamed
 
     csv_path, pq_path = tmp_path / "r.csv", tmp_path / "r.parquet"
-    assert cli("report", "--db", db, "--format", "csv", "--out", str(csv_path)).returncode == 0
-    assert cli("report", out["run_id"], "--db", db, "--format", "parquet", "--out", str(pq_path)).returncode == 0
+    assert in_process(capsys, "report", "--db", db, "--format", "csv", "--out", str(csv_path)).returncode == 0
+    assert in_process(capsys, "report", out["run_id"], "--db", db, "--format", "parquet", "--out", str(pq_path)).returncode == 0
     latest, first = pd.read_csv(csv_path), pd.read_parquet(pq_path)
     assert len(latest) == 4 and set(latest["mode"]) == {"stream"}  # the latest run by default
     assert len(first) == 4 and first["run_id"].eq(out["run_id"]).all() and len(first["chunk_times_s"].iloc[0]) in (0, 8)
-    table = cli("report", out["run_id"], "--db", db)
+    table = in_process(capsys, "report", out["run_id"], "--db", db)
     assert table.returncode == 0 and "sim-cli" in table.stdout and out["run_id"] in table.stdout
-    js = json.loads(cli("report", "--db", db, "--format", "json").stdout)
+    js = json.loads(in_process(capsys, "report", "--db", db, "--format", "json").stdout)
     assert len(js) == 4 and isinstance(js[0]["itl_s"], list) and js[0]["ttft_s"] > 0
 
 
