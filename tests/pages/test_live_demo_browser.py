@@ -31,6 +31,13 @@ provider = "simulated"
 ttft_ms = 100
 tokens_per_s = 10
 output_tokens = 600
+
+[[deployments]]
+name = "sim-reload"
+provider = "simulated"
+ttft_ms = 100
+tokens_per_s = 10
+output_tokens = 600
 """
 # Records the text of the last chat message each time the DOM changes.
 OBSERVER = """
@@ -181,3 +188,34 @@ def test_thinking_state_ticks_then_collapses(page: Page, app_url: str, tmp_path:
     for part in ("TTFT", "thinking", "reasoning tokens", "visible tok/s"):
         assert part in done.inner_text()
     print("screenshots:", tmp_path)
+
+
+def pick_deployment(page: Page, label: str) -> None:
+    """Pick a deployment in the sidebar's picker, as a user does (not through the URL)."""
+    picker = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Deployment")
+    picker.click()
+    page.get_by_role("option", name=label).click()
+    expect(picker).to_have_value(label)
+
+
+def test_reload_mid_answer_restores_the_question_and_the_partial_answer(page: Page, app_url: str, tmp_path: Path) -> None:
+    page.goto(app_url)
+    page.locator('[data-testid="stChatInputTextArea"]').wait_for()
+    pick_deployment(page, "sim-reload (simulated)")
+    expect(page.get_by_text("sim-reload is simulated")).to_be_visible()
+    page.evaluate(OBSERVER)
+    submit(page, "A long story about reloads")
+    page.wait_for_function("() => window.__frames.some(f => f.text.split(' ').length >= 8)")
+    seen = page.evaluate("window.__frames")[-1]["text"].rstrip("▌").split()
+    page.screenshot(path=str(tmp_path / "1-streaming.png"))
+    page.reload()  # mid-answer: a new session, the same URL
+    msgs = page.locator('[data-testid="stChatMessage"]')
+    expect(msgs.first).to_contain_text("A long story about reloads")  # the question is back
+    expect(page.get_by_text("Stopped: the partial answer is kept.")).to_be_visible()  # and the partial answer, marked stopped
+    expect(page.locator('[data-testid="stCaptionContainer"]', has_text="stopped · TTFT")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "2-reloaded.png"), full_page=True)
+    answer = msgs.nth(1).locator('[data-testid="stMarkdownContainer"]').first.inner_text().split()
+    assert len(answer) >= len(seen) - 1 and answer[:6] == seen[:6], (seen, answer)
+    expect(page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Deployment")).to_have_value("sim-reload (simulated)")  # still picked
+    expect(page.get_by_text("sim-reload is simulated")).to_be_visible()
+    expect(page.get_by_role("button", name="Continue")).to_be_visible()
