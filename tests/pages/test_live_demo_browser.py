@@ -91,6 +91,13 @@ def page(browser: Any, app_url: str) -> Iterator[Page]:
     ctx.close()
 
 
+def answer_text(msg: Any) -> str:
+    """A chat message's answer: its Markdown blocks that are not captions, alerts or buttons."""
+    return msg.evaluate("""m => Array.from(m.querySelectorAll('[data-testid="stMarkdownContainer"]'))
+      .filter(e => !e.closest('[data-testid="stCaptionContainer"], [data-testid="stAlert"], button, [data-testid="stExpander"]'))
+      .map(e => e.innerText).join(' ')""")
+
+
 def open_demo(page: Page, url: str, deployment: str) -> None:
     page.goto(f"{url}/?deployment={deployment}")
     page.locator('[data-testid="stChatInputTextArea"]').wait_for()
@@ -151,6 +158,22 @@ def test_stop_keeps_partial_answer_marked_stopped(page: Page, app_url: str, tmp_
     row = saved.iloc[0]
     assert row["status"] == "cancelled" and row["ttft_s"] > 0 and 6 <= len(row["text"].split()) < 600
     assert row["text"].split()[:6] == words[:6]
+    # Continue goes on from the last word shown, says so from its start, and calls the Stop a stop
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("button", name="■ Stop")).to_be_visible()
+    expect(page.get_by_text("Continued from the stopped answer above")).to_be_visible()
+    expect(page.get_by_role("button", name="■ Stop")).to_be_visible()  # still streaming: the marker came with its start
+    page.wait_for_function("() => window.__frames.length && window.__frames[window.__frames.length - 1].text.split(' ').length >= 4")
+    page.get_by_role("button", name="■ Stop").click()
+    expect(page.locator('[data-testid="stCaptionContainer"]', has_text="stopped · TTFT")).to_have_count(2)
+    page.screenshot(path=str(tmp_path / "3-continued.png"), full_page=True)
+    expect(page.get_by_text("interrupted")).to_have_count(0)
+    more = answer_text(page.locator('[data-testid="stChatMessage"]').last).split()
+    from streaming.server.sim import answer_words
+
+    whole = answer_words("Tell me a long story", 600)  # the simulated answer: the continuation is its next words, not its start again
+    assert len(more) >= 4 and more[:3] != words[:3]
+    assert words + more == whole[: len(words) + len(more)], (words, more)
 
 
 def test_race_view(page: Page, app_url: str, tmp_path: Path) -> None:
