@@ -208,8 +208,20 @@ def test_thinking_state_ticks_then_collapses(page: Page, app_url: str, tmp_path:
     page.screenshot(path=str(tmp_path / "2-answered.png"), full_page=True)
     expect(page.locator('[data-testid="stExpander"]', has_text="Thought for")).to_be_visible()
     expect(page.get_by_text(re.compile(r"Thinking… \d"))).to_have_count(0)
-    for part in ("TTFT", "thinking", "reasoning tokens", "visible tok/s"):
+    for part in ("TTFT", "thinking", "reasoning tokens", "visible tok/s", "Responses API"):
         assert part in done.inner_text()
+    # the same on the Chat Completions API, whose stream carries the thinking as delta.reasoning_content
+    page.get_by_text("Chat", exact=True).click()
+    expect(page.get_by_role("radio", name="Chat")).to_be_checked()
+    submit(page, "And once more on chat")
+    expect(thinking).to_be_visible()
+    page.wait_for_function("() => /Thinking… [1-9]\\.\\d s/.test(document.body.innerText)")
+    page.screenshot(path=str(tmp_path / "3-thinking-chat.png"), full_page=True)
+    done = page.locator('[data-testid="stCaptionContainer"]', has_text="Chat Completions API")
+    expect(done).to_be_visible(timeout=30_000)
+    for part in ("done · first reasoning", "TTFT", "thinking", "reasoning tokens", "visible tok/s"):
+        assert part in done.inner_text()
+    expect(page.locator('[data-testid="stExpander"]', has_text="Thought for")).to_have_count(2)
     print("screenshots:", tmp_path)
 
 
