@@ -91,11 +91,14 @@ def page(browser: Any, app_url: str) -> Iterator[Page]:
     ctx.close()
 
 
+# A chat message's answer: its Markdown blocks that are not captions, alerts, buttons or the thinking expander.
+ANSWER_JS = """m => Array.from(m.querySelectorAll('[data-testid="stMarkdownContainer"]'))
+  .filter(e => !e.closest('[data-testid="stCaptionContainer"], [data-testid="stAlert"], button, [data-testid="stExpander"]'))
+  .map(e => e.innerText.replace('▌', '')).join(' ')"""
+
+
 def answer_text(msg: Any) -> str:
-    """A chat message's answer: its Markdown blocks that are not captions, alerts or buttons."""
-    return msg.evaluate("""m => Array.from(m.querySelectorAll('[data-testid="stMarkdownContainer"]'))
-      .filter(e => !e.closest('[data-testid="stCaptionContainer"], [data-testid="stAlert"], button, [data-testid="stExpander"]'))
-      .map(e => e.innerText).join(' ')""")
+    return msg.evaluate(ANSWER_JS)
 
 
 def open_demo(page: Page, url: str, deployment: str) -> None:
@@ -163,7 +166,8 @@ def test_stop_keeps_partial_answer_marked_stopped(page: Page, app_url: str, tmp_
     expect(page.get_by_role("button", name="■ Stop")).to_be_visible()
     expect(page.get_by_text("Continued from the stopped answer above")).to_be_visible()
     expect(page.get_by_role("button", name="■ Stop")).to_be_visible()  # still streaming: the marker came with its start
-    page.wait_for_function("() => window.__frames.length && window.__frames[window.__frames.length - 1].text.split(' ').length >= 4")
+    page.wait_for_function("""() => { const m = document.querySelectorAll('[data-testid="stChatMessage"]');
+      return m.length === 3 && (%s)(m[2]).trim().split(/\\s+/).length >= 4; }""" % ANSWER_JS)  # the continuation itself has 4 words
     page.get_by_role("button", name="■ Stop").click()
     expect(page.locator('[data-testid="stCaptionContainer"]', has_text="stopped · TTFT")).to_have_count(2)
     page.screenshot(path=str(tmp_path / "3-continued.png"), full_page=True)

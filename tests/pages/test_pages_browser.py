@@ -110,7 +110,8 @@ def test_deep_link_to_benchmark_gets_the_shared_sidebar_and_the_preview(env: dic
 def test_metrics_page_with_a_failed_connection_run(env: dict[str, str], page: Page, tmp_path: Path) -> None:
     with streamlit_app("app.py", env, str(tmp_path / "streamlit.log")) as url:
         page.goto(f"{url}/metrics")
-        expect(page.get_by_role("heading", name="Charts")).to_be_visible()
+        expect(page.get_by_role("heading", name="Metrics")).to_be_visible()  # first, before the page's imports
+        expect(page.get_by_role("heading", name="Charts")).to_be_visible(timeout=30_000)  # a fresh process imports the analysis stack first
         expect(page.get_by_text("6 requests selected (2 failed")).to_be_visible()
         page.get_by_role("tab", name="Errors").click()
         expect(page.locator(".js-plotly-plot").last).to_be_visible()
