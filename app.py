@@ -1,7 +1,9 @@
-"""Streaming LLM Lab: the navigation (one file per page under ``pages/``) and the shared chrome (deployment picker, sign-in).
+"""Streaming LLM Lab: the navigation (one file per page under ``pages/``) and the shared chrome (sign-in).
 
 Run with ``streamlit run app.py``. Works with no keys: the built-in server (started
 once per app process) serves ``local``, the simulated ``sim-*`` deployments and any replays.
+The navigation is declared before anything slow is imported, so a first request (a deep link
+such as ``/metrics`` included) paints the titled navigation at once.
 """
 
 from __future__ import annotations
@@ -9,9 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-
-from ui import gate
-from ui.sidebar import sidebar_deployment
 
 HERE = Path(__file__).resolve().parent
 # (file, title, icon, url path): the Live demo is the default page, served at the root URL
@@ -24,10 +23,14 @@ PAGES = (
 )
 
 st.set_page_config(page_title="Streaming LLM Lab", page_icon="⚡", layout="wide")
-
-
-st.session_state["selected_deployment"] = sidebar_deployment()
-gate.sidebar_panel()
 pages = [st.Page(path, title=title, icon=icon, url_path=url, default=i == 0) for i, (path, title, icon, url) in enumerate(PAGES) if (HERE / path).is_file()]
-st.navigation(pages).run()
+# Sent to the browser now, before the imports below (a second or more on a fresh process). A fresh process runs this
+# file first as a legacy pages/ script: its own widgets would get other ids on that run than on later ones (a first
+# click lost), so it has none; the pages' widgets keep theirs.
+page = st.navigation(pages)
+
+from ui import gate  # noqa: E402
+
+gate.sidebar_panel()
+page.run()
 st.session_state.pop(gate.SHOWN, None)  # a page that does not take it (run alone, or failed early) leaves it for none

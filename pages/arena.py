@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+# ruff: noqa: E402 (the hand-over runs before the page's imports)
+
+import streamlit as st
+
+from ui.nav import hand_over
+
+hand_over()  # opened by its URL before app.py ran: rerun under app.py's navigation before any slow import
+st.title(":material/sports_score: Arena")  # and the title before them too: a fresh process takes seconds over them
+
 import os
 import threading
 import time
 from typing import Any
-
-import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from streaming.analysis.server_charts import lane_lines
 from streaming.bench.scrape import scraper_for
@@ -28,12 +34,6 @@ from streaming.errors import ConfigError, EndpointError
 from streaming.server.launcher import ensure_server
 from streaming.store.samples import samples_frame
 from ui import gate
-
-# Opened by its URL before app.py ever ran: hand over to app.py's navigation (see pages/benchmark.py).
-if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover"):
-    st.session_state["_nav_handover"] = True
-    PagesManager.uses_pages_directory = False
-    st.rerun()
 
 gate.page_panel()
 CURSOR = "▌"
@@ -80,7 +80,6 @@ def render_result(last: dict[str, Any]) -> None:
                 st.caption(server[row.deployment])
 
 
-st.title(":material/sports_score: Arena")
 st.caption("One prompt, 2–4 deployments at once, streamed side by side through the same client path. The finish line shows who "
            "reached the first token first and who finished first. ■ Stop all stops every lane. Each turn is saved as a linked group, "
            "so the Metrics page can compare deployments on the same prompts (paired statistics).")  # fmt: skip

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+# ruff: noqa: E402 (the hand-over runs before the page's imports)
+
+import streamlit as st
+
+from ui.nav import hand_over
+
+hand_over()  # opened by its URL before app.py ran: rerun under app.py's navigation before any slow import
+st.title(":material/speed: Benchmark")  # and the title before them too: a fresh process takes seconds over them
+
 import os
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
-import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from streaming import store
 from streaming.analysis.failures import error_summary
@@ -27,14 +34,6 @@ from streaming.core.config import BUILTINS
 from streaming.store.recordings import load_labelled
 from streaming.errors import ConfigError, StreamingError
 from ui import gate
-
-# Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
-# no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.
-# (Once per session: AppTest resets Streamlit's flag on every run.)
-if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover"):
-    st.session_state["_nav_handover"] = True
-    PagesManager.uses_pages_directory = False
-    st.rerun()
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS_PAGE = "pages/metrics.py"
@@ -78,7 +77,6 @@ def metrics_link() -> None:
 
 
 gate.page_panel()
-st.title(":material/speed: Benchmark")
 st.caption("Runs deployments × temperatures × streaming/non-streaming × prompts × repeats, in a shuffled, interleaved order. "
            "Every request is saved as it finishes.")  # fmt: skip
 db_path = store.default_db_path()

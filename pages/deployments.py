@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+# ruff: noqa: E402 (the hand-over runs before the page's imports)
+
+import streamlit as st
+
+from ui.nav import hand_over
+
+hand_over()  # opened by its URL before app.py ran: rerun under app.py's navigation before any slow import
+st.title("Deployments")  # and the title before them too: a fresh process takes seconds over them
+
 import os
 
 import pandas as pd
-import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from streaming.core.auth import Credentials, SafeSecrets
 from streaming.core.client import Client
@@ -20,17 +27,8 @@ from streaming.errors import ConfigError, EndpointError, StreamingError
 from streaming.server.launcher import ensure_server
 from ui import gate
 
-# Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
-# no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.
-# (Once per session: AppTest resets Streamlit's flag on every run.)
-if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover"):
-    st.session_state["_nav_handover"] = True
-    PagesManager.uses_pages_directory = False
-    st.rerun()
-
 gate.page_panel()
 CHECK_TOKENS = 16  # a short answer; a reasoning deployment gets room for its thinking too (answer_budget)
-st.title("Deployments")
 path = os.environ.get("STREAMING_DEPLOYMENTS") or "deployments.toml"
 st.caption(f"Built-ins, plus `{path}` when it exists (set `STREAMING_DEPLOYMENTS` to use another file). Keys come from the environment or `.streamlit/secrets.toml` and are never shown.")
 

@@ -7,31 +7,31 @@ what is not page code lives in ``streaming/demo/``.
 
 from __future__ import annotations
 
+# ruff: noqa: E402 (the hand-over runs before the page's imports)
+from ui.nav import hand_over
+
+hand_over()  # opened by its URL before app.py ran: rerun under app.py's navigation before any slow import
+
 import os
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
-from streaming.core.config import APIS, REASONING_EFFORTS, Deployment
+from streaming.core.config import REASONING_EFFORTS, Deployment
 from streaming.core.record import StreamRecord
 from streaming.core.request import resume_request
+from streaming.demo.answers import suited_apis
 from streaming.demo.chats import drop_last_answer, drop_last_prompt, new_chat_id
+from streaming.demo.continuation import Continues, continuation_of
 from streaming.demo.inputs import max_tokens_problem, prompt_problem
 from streaming.demo.turns import build_request
 from streaming.errors import EndpointError
 from ui import gate
 from ui.chat import answer_actions, continue_button, example_prompts, render_message, show_user_text
-from ui.chat_turn import demo_client, restore_chat, run_chat_turn, run_race_turn
-from ui.sidebar import health_line, server_url, warm_local_model
+from ui.chat_turn import chat_copy, demo_client, restore_chat, run_chat_turn, run_race_turn
+from ui.sidebar import health_line, server_url, sidebar_deployment, warm_local_model
 
 # Each repaint re-sends the whole Markdown: batch deltas into one repaint per interval.
 DEFAULT_REPAINT_MS = min(250, max(10, int(os.environ.get("STREAMING_DEMO_REPAINT_MS", "50") or 50) // 10 * 10))
-
-# Opened by its URL before app.py ever ran: hand over to app.py's navigation (see pages/benchmark.py).
-if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover"):
-    st.session_state["_nav_handover"] = True
-    PagesManager.uses_pages_directory = False
-    st.rerun()
 
 gate.page_panel()
 
@@ -56,7 +56,7 @@ def deployment_notice(dep: Deployment) -> None:
 
 
 def demo() -> None:
-    dep: Deployment = st.session_state["selected_deployment"]
+    dep = sidebar_deployment()
     st.session_state.setdefault("history", [])
     restore_chat()
     # an example, Regenerate or Edit (set on the previous run): applied before the chat is drawn
@@ -81,7 +81,7 @@ def demo() -> None:
                                   key="reasoning_effort", help="How much the model thinks before answering")  # fmt: skip
         else:
             temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature")
-        if st.session_state.get("_budget_for") != dep.name:  # a newly picked deployment starts at its own budget (room to think)
+        if st.session_state.get("_budget_for") != dep.name or "max_tokens" not in st.session_state:  # a newly picked deployment starts at its own budget (room to think)
             st.session_state["_budget_for"] = dep.name
             st.session_state["max_tokens"] = dep.max_tokens_default()
         # no min/max on the widget: out of range, it would keep the last valid value silently; checked before sending
@@ -90,7 +90,11 @@ def demo() -> None:
         if max_tokens_problem(max_tokens_raw):
             st.error(max_tokens_problem(max_tokens_raw))
         system = st.text_area("System prompt", "You are a helpful assistant. Answer briefly.", key="system", height=80)
-        api = st.radio("API", list(APIS), index=list(APIS).index(dep.api), key="api", horizontal=True,
+        apis = suited_apis(dep)
+        if st.session_state.get("_api_for") != dep.name or st.session_state.get("api") not in apis:  # a newly picked deployment starts on its own API
+            st.session_state["_api_for"] = dep.name
+            st.session_state["api"] = dep.api
+        api = st.radio("API", list(apis), key="api", horizontal=True, help="The APIs that suit this deployment; it starts on its own",
                        format_func=lambda a: {"chat": "Chat", "responses": "Responses"}.get(a, "Completions (legacy)"))  # fmt: skip
         race = st.toggle("Race: streaming vs non-streaming", key="race", help="Send the same prompt both ways at once")
         with st.expander("Display"):
@@ -143,6 +147,9 @@ def demo() -> None:
         st.session_state["history"].append({"role": "user", "content": prompt})
         with st.chat_message("user"):
             show_user_text(prompt)
+        copy = chat_copy()
+        if copy is not None:
+            copy.save(st.session_state["history"])  # kept at once: a reload while the server starts or the model loads finds it
 
     url = server_url() if dep.builtin else None
     if dep.builtin and url is None:
@@ -155,15 +162,15 @@ def demo() -> None:
             return
     client = demo_client(url)
     history = st.session_state["history"]
-    asked = history if resume_from is None else history[:-1]  # a Continue re-asks the turn that broke off
-    req = build_request(asked, system, api, temperature, max_tokens, effort)
     settings = {"smooth": smooth, "interval_ms": interval_ms}
-    if resume_from is not None:
-        req = resume_request(req, StreamRecord.from_dict(resume_from["record"]))
-        run_chat_turn(client, dep, req, settings)
+    if resume_from is not None:  # a Continue: the chat up to the question, then the answer so far to go on from
+        asked, shown = continuation_of(history)
+        req = resume_request(build_request(asked, system, api, temperature, max_tokens, effort), StreamRecord.from_dict(resume_from["record"]), shown)
+        run_chat_turn(client, dep, req, settings, Continues(shown, resume_from.get("status")))
         continue_button(history)  # a resumed answer can break off too
         answer_actions(history)
         return
+    req = build_request(history, system, api, temperature, max_tokens, effort)
     (run_race_turn if race else run_chat_turn)(client, dep, req, settings)
     continue_button(history)  # right under an answer that just broke off (same key as on the next run)
     answer_actions(history)  # the same keys as on the next run

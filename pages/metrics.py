@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+# ruff: noqa: E402 (the hand-over runs before the page's imports)
+
+import streamlit as st
+
+from ui.nav import hand_over
+
+hand_over()  # opened by its URL before app.py ran: rerun under app.py's navigation before any slow import
+st.title(":material/monitoring: Metrics")  # and the title before them too: a fresh process takes seconds over them
+
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
-import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from streaming import store
 from streaming.analysis import charts, over_run, reasoning, replays
@@ -43,14 +50,6 @@ from streaming.analysis.wording import STOPPED_HELP, plural
 from streaming.core.record import outcome_counts
 from streaming.store.sweeps import run_configs
 from ui import gate
-
-# Opened by its URL before app.py ever ran, Streamlit runs this file as a legacy pages/ page (raw navigation,
-# no shared sidebar): hand over to app.py's st.navigation, which runs this page again with everything.
-# (Once per session: AppTest resets Streamlit's flag on every run.)
-if PagesManager.uses_pages_directory and not st.session_state.get("_nav_handover"):
-    st.session_state["_nav_handover"] = True
-    PagesManager.uses_pages_directory = False
-    st.rerun()
 
 QUICK_DEPLOYMENTS = ["sim-fast", "sim-slow", "sim-turbo"]
 QUICK_PROMPTS = ["Say hello in one sentence.", "Name three colours."]
@@ -120,7 +119,6 @@ def fmt_s(v: float) -> str:
 
 
 gate.page_panel()
-st.title(":material/monitoring: Metrics")
 db = store.default_db_path()
 try:
     runs = runs_table(db)

@@ -63,14 +63,17 @@ def render_message(m: dict[str, Any]) -> None:
             render_race(m)
             return
         rec = StreamRecord.from_dict(m["record"]) if m.get("record") else None
+        caption = continued_caption(rec.resume_of, m.get("continues")) if rec is not None else None
+        if caption:
+            st.caption(caption)  # above the answer, where it showed while it streamed
         if rec is not None and rec.reasoning_text:
             show_thinking(st.container(), rec.reasoning_text, rec.thinking_s, live=False)
         if m["content"]:
             st.markdown(m["content"])
-        if rec is None:
+        if rec is None:  # cut off before its record (a reload mid-answer): what had arrived
             st.caption("stopped")
             return
-        for note in (replay_caption(rec), continued_caption(rec), api_label(rec)):
+        for note in (replay_caption(rec), api_label(rec)):
             if note:
                 st.caption(note)
         sentence = failure_sentence(rec)
@@ -143,5 +146,5 @@ def continue_button(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not last or last.get("kind") != "chat" or not last.get("record") or not can_continue(StreamRecord.from_dict(last["record"])):
         return None
     clicked = st.button("Continue", key=f"continue-{len(history)}", icon=":material/play_arrow:",
-                        help="Ask again with the partial answer and an instruction to continue; recorded as a linked second attempt")  # fmt: skip
+                        help="Ask the model to go on from the answer so far (sent with it and an instruction to continue); recorded as a linked attempt")  # fmt: skip
     return last if clicked else None

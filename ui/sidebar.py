@@ -1,4 +1,4 @@
-"""The shared sidebar: the deployment picker every page reads, and the built-in server's health line and restart."""
+"""The Live demo's sidebar parts: the deployment picker, and the built-in server's health line and restart."""
 
 from __future__ import annotations
 
@@ -26,22 +26,30 @@ def all_deployments() -> tuple[list[Deployment], str | None]:
         return list(BUILTINS), str(e)
 
 
-# -- shared sidebar ---------------------------------------------------------------
+# -- the Live demo's deployment picker ----------------------------------------------
+
+PICKED = "_picked_deployment"  # the last pick: the picker's own state goes while another page is shown
 
 
 def sidebar_deployment() -> Deployment:
+    """The deployment picker, in the sidebar of the page that uses it (the Live demo).
+
+    A new session (a browser reload, a link) starts on the URL's ``?deployment=NAME``, a return from another page on
+    the last pick; the pick is written back to the URL, so a reload keeps it."""
     deps, problem = all_deployments()
     by_name = {d.name: d for d in deps}
+    names = list(by_name)
     with st.sidebar:
         st.markdown("### Deployment")
         if problem:
             st.error(f"The deployments file was not loaded, so only the built-ins are offered. {problem}")
         if st.session_state.get("deployment") not in by_name:
-            st.session_state.pop("deployment", None)
-        wanted = st.query_params.get("deployment")  # a link can open the demo on a deployment
-        names = list(by_name)
-        first = names.index(wanted) if wanted in by_name else names.index("sim-fast")
-        name = st.selectbox("Deployment", names, index=first, key="deployment", format_func=lambda n: by_name[n].label, label_visibility="collapsed")
+            wanted = (st.query_params.get("deployment"), st.session_state.get(PICKED), "sim-fast")
+            st.session_state["deployment"] = next((n for n in wanted if n in by_name), names[0])
+        name = st.selectbox("Deployment", names, key="deployment", format_func=lambda n: by_name[n].label, label_visibility="collapsed")
+        st.session_state[PICKED] = name
+        if st.query_params.get("deployment") != name:
+            st.query_params["deployment"] = name
         dep = by_name[name]
         if dep.provider == "replay":  # the whole label: the select box cuts it
             st.caption(dep.replay_label or "Not playable: see the note on the right.")

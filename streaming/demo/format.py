@@ -6,6 +6,9 @@ from __future__ import annotations
 from streaming.core.record import StreamRecord
 
 
+API_NAMES = {"chat": "Chat Completions API", "responses": "Responses API", "completions": "legacy Completions API"}
+
+
 def _ms(v: float | None) -> str:
     if v is None:
         return "n/a"
@@ -31,7 +34,7 @@ def failure_sentence(rec: StreamRecord) -> str | None:
 
 
 def metrics_line(rec: StreamRecord, temperature: float | None = None) -> str:
-    """The row under a finished answer: TTFT, tok/s, output tokens, e2e, finish_reason, deployment, temperature."""
+    """The row under a finished answer: TTFT, tok/s, output tokens, e2e, finish_reason, deployment, the API, temperature."""
     parts = [status_word(rec.status)]
     reasoning = rec.reasoning_tokens is not None and rec.reasoning_tokens > 0 or rec.t_first_reasoning_s is not None
     if rec.t_first_reasoning_s is not None:
@@ -48,6 +51,7 @@ def metrics_line(rec: StreamRecord, temperature: float | None = None) -> str:
     parts.append(f"e2e {_ms(rec.e2e_s)}")
     parts.append(f"finish_reason {rec.finish_reason or 'none'}")
     parts.append(rec.deployment)
+    parts.append(API_NAMES.get(rec.api, f"{rec.api} API"))
     t = rec.temperature if rec.temperature is not None else temperature
     if rec.reasoning_effort:
         parts.append(f"effort {rec.reasoning_effort}")

@@ -60,7 +60,7 @@ from streaming.server.reasoning import (
 )
 from streaming.server.replay import Replays, ReplaySource
 from streaming.server.responses_events import ResponsesWriter
-from streaming.server.sim import SimSource, sim_prompt
+from streaming.server.sim import SimSource, sim_continuation, sim_prompt
 from streaming.server.sources import approx_tokens, pick_fault
 from streaming.server.truth import Truth, TruthStore, prompt_digest
 from streaming.version import __version__
@@ -193,7 +193,9 @@ def create_app(deployments: list[Deployment] | None = None, api_key: str | None 
                     return rejected
             fault = pick_fault(state, model, profile, request.headers.get("x-sim-fault"))
             seed = body.seed if body.seed is not None else state.rng.randrange(2**31)
-            source = SimSource(profile, max_tokens, seed, clock, effort=effort, prompt=sim_prompt(body, api))
+            going_on = sim_continuation(body)  # a Continue: the same answer, from the word after the text so far
+            source = SimSource(profile, max_tokens, seed, clock, effort=effort, prompt=going_on[0] if going_on else sim_prompt(body, api),
+                               already=len(going_on[1].split()) if going_on else 0)  # fmt: skip
             prompt_tokens = approx_tokens(body, api)
         elif model in state.local_names:
             if state.local.disabled:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from streaming.core.config import EFFORT_SCALE, SimProfile
+from streaming.core.request import RESUME_INSTRUCTION
 
 # Whole, coherent answers about what the demo is used for (streaming, latency, cloud, AI): one is picked from the prompt.
 ANSWERS: dict[str, tuple[str, ...]] = {
@@ -117,6 +118,28 @@ def sim_prompt(body: object, api: str) -> str:
     return _text(users[-1].get("content")) if users else ""
 
 
+def _text(content: object) -> str:
+    if isinstance(content, list):  # typed parts: [{"type": "input_text" | "text" | "output_text", "text": …}]
+        return " ".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
+    return str(content or "")
+
+
+def sim_continuation(body: object) -> tuple[str, str] | None:
+    """(the question, the answer so far) when the request asks to continue an answer: the chat (or Responses input)
+    ends with that answer as an assistant message, alone (a prefix to go on from) or followed by the continue
+    instruction (``core.request.resume_request``). None for any other request."""
+    items = getattr(body, "messages", None) or getattr(body, "input", None)
+    if not isinstance(items, list):
+        return None
+    msgs = [(m.get("role"), m.get("content")) if isinstance(m, dict) else (getattr(m, "role", None), getattr(m, "content", None)) for m in items]
+    if len(msgs) >= 2 and msgs[-1][0] == "user" and _text(msgs[-1][1]).strip() == RESUME_INSTRUCTION:
+        msgs = msgs[:-1]
+    if len(msgs) < 2 or msgs[-1][0] != "assistant":
+        return None
+    question = next((_text(c) for r, c in reversed(msgs[:-1]) if r == "user"), "")
+    return question, _text(msgs[-1][1])
+
+
 _THOUGHTS = (
     "**Planning the answer** The user asks about latency. I should explain the first token, the gaps between "
     "tokens and the last token, and keep it short and concrete."
@@ -127,11 +150,15 @@ class SimSource:
     """Yields tokens on the profile's schedule; the schedule is absolute so lag does not accumulate."""
 
     def __init__(self, profile: SimProfile, max_tokens: int | None, seed: int | None, clock=time.perf_counter,
-                 effort: str | None = None, prompt: str = "") -> None:  # fmt: skip
+                 effort: str | None = None, prompt: str = "", already: int = 0) -> None:  # fmt: skip
+        """``already``: words of this answer the reader has (a continuation): it goes on from the next one."""
         self.profile = profile
+        # the whole answer to ``prompt``, less what was already said; max_tokens may cut it
+        self.words = answer_words(prompt, profile.output_tokens)[already:] or CLOSERS[1].split()
+        self.lead = " " if already else ""  # a continuation goes on after the text so far
         # a reasoning model thinks first; the budget (max_completion_tokens / max_output_tokens) includes its reasoning tokens
         reasoning = round(profile.reasoning_tokens * EFFORT_SCALE.get(effort or "medium", 1.0))
-        limit = profile.output_tokens
+        limit = len(self.words)
         self.finish_reason = "stop"
         if max_tokens is not None and max_tokens <= reasoning:
             reasoning, limit, self.finish_reason = max_tokens, 0, "length"
@@ -142,7 +169,6 @@ class SimSource:
         self.thinking_started_at: float | None = None  # when the first reasoning token was due (the server's truth)
         self.thinking_ended_at: float | None = None
         self.limit = limit
-        self.words = answer_words(prompt, profile.output_tokens)  # the whole answer; max_tokens may cut it
         self.rng = random.Random(seed)
         self.clock = clock
         self.generated = 0
@@ -192,7 +218,7 @@ class SimSource:
                 return
             self.generated += 1
             word = self.words[i]
-            yield word if i == 0 else " " + word
+            yield (self.lead if i == 0 else " ") + word
             target += gap * self._factor()
 
     def cancel(self) -> None:

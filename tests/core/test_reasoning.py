@@ -250,7 +250,8 @@ def test_effort_table_and_breakdown_from_a_bench_run(server, tmp_path, monkeypat
     resp = tab[tab["api"] == "responses"].set_index("effort")
     assert resp.loc["high", "thinking"] > resp.loc["low", "thinking"] * 2.5  # 240 vs 60 reasoning tokens at 400/s
     assert resp.loc["low", "thinking lo"] <= resp.loc["low", "thinking"] <= resp.loc["low", "thinking hi"]
-    assert tab[tab["api"] == "chat"]["thinking"].isna().all()  # chat streams no reasoning: thinking undefined, not 0
+    chat = tab[tab["api"] == "chat"].set_index("effort")  # its chat stream carries the thinking too (delta.reasoning_content)
+    assert chat.loc["high", "thinking"] > chat.loc["low", "thinking"] * 2.5
     from streaming.analysis.tables import format_summary, summarize
 
     summary = summarize(df)

@@ -114,6 +114,7 @@ def test_race_view_shows_both_waits(app: AppTest) -> None:
 
 
 def test_completions_mode(app: AppTest) -> None:
+    app.sidebar.selectbox(key="deployment").set_value("sim-test").run()  # first: a newly picked deployment starts on its own API
     app.sidebar.radio(key="api").set_value("completions").run()
     send(app, "Once upon a time")
     rec = app.session_state["history"][-1]["record"]

@@ -31,6 +31,13 @@ provider = "simulated"
 ttft_ms = 100
 tokens_per_s = 10
 output_tokens = 600
+
+[[deployments]]
+name = "sim-reload"
+provider = "simulated"
+ttft_ms = 100
+tokens_per_s = 10
+output_tokens = 600
 """
 # Records the text of the last chat message each time the DOM changes.
 OBSERVER = """
@@ -82,6 +89,16 @@ def page(browser: Any, app_url: str) -> Iterator[Page]:
     pg.set_default_timeout(30_000)
     yield pg
     ctx.close()
+
+
+# A chat message's answer: its Markdown blocks that are not captions, alerts, buttons or the thinking expander.
+ANSWER_JS = """m => Array.from(m.querySelectorAll('[data-testid="stMarkdownContainer"]'))
+  .filter(e => !e.closest('[data-testid="stCaptionContainer"], [data-testid="stAlert"], button, [data-testid="stExpander"]'))
+  .map(e => e.innerText.replace('▌', '')).join(' ')"""
+
+
+def answer_text(msg: Any) -> str:
+    return msg.evaluate(ANSWER_JS)
 
 
 def open_demo(page: Page, url: str, deployment: str) -> None:
@@ -144,6 +161,23 @@ def test_stop_keeps_partial_answer_marked_stopped(page: Page, app_url: str, tmp_
     row = saved.iloc[0]
     assert row["status"] == "cancelled" and row["ttft_s"] > 0 and 6 <= len(row["text"].split()) < 600
     assert row["text"].split()[:6] == words[:6]
+    # Continue goes on from the last word shown, says so from its start, and calls the Stop a stop
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("button", name="■ Stop")).to_be_visible()
+    expect(page.get_by_text("Continued from the stopped answer above")).to_be_visible()
+    expect(page.get_by_role("button", name="■ Stop")).to_be_visible()  # still streaming: the marker came with its start
+    page.wait_for_function("""() => { const m = document.querySelectorAll('[data-testid="stChatMessage"]');
+      return m.length === 3 && (%s)(m[2]).trim().split(/\\s+/).length >= 4; }""" % ANSWER_JS)  # the continuation itself has 4 words
+    page.get_by_role("button", name="■ Stop").click()
+    expect(page.locator('[data-testid="stCaptionContainer"]', has_text="stopped · TTFT")).to_have_count(2)
+    page.screenshot(path=str(tmp_path / "3-continued.png"), full_page=True)
+    expect(page.get_by_text("interrupted")).to_have_count(0)
+    more = answer_text(page.locator('[data-testid="stChatMessage"]').last).split()
+    from streaming.server.sim import answer_words
+
+    whole = answer_words("Tell me a long story", 600)  # the simulated answer: the continuation is its next words, not its start again
+    assert len(more) >= 4 and more[:3] != words[:3]
+    assert words + more == whole[: len(words) + len(more)], (words, more)
 
 
 def test_race_view(page: Page, app_url: str, tmp_path: Path) -> None:
@@ -178,6 +212,49 @@ def test_thinking_state_ticks_then_collapses(page: Page, app_url: str, tmp_path:
     page.screenshot(path=str(tmp_path / "2-answered.png"), full_page=True)
     expect(page.locator('[data-testid="stExpander"]', has_text="Thought for")).to_be_visible()
     expect(page.get_by_text(re.compile(r"Thinking… \d"))).to_have_count(0)
-    for part in ("TTFT", "thinking", "reasoning tokens", "visible tok/s"):
+    for part in ("TTFT", "thinking", "reasoning tokens", "visible tok/s", "Responses API"):
         assert part in done.inner_text()
+    # the same on the Chat Completions API, whose stream carries the thinking as delta.reasoning_content
+    page.get_by_text("Chat", exact=True).click()
+    expect(page.get_by_role("radio", name="Chat")).to_be_checked()
+    submit(page, "And once more on chat")
+    expect(thinking).to_be_visible()
+    page.wait_for_function("() => /Thinking… [1-9]\\.\\d s/.test(document.body.innerText)")
+    page.screenshot(path=str(tmp_path / "3-thinking-chat.png"), full_page=True)
+    done = page.locator('[data-testid="stCaptionContainer"]', has_text="Chat Completions API")
+    expect(done).to_be_visible(timeout=30_000)
+    for part in ("done · first reasoning", "TTFT", "thinking", "reasoning tokens", "visible tok/s"):
+        assert part in done.inner_text()
+    expect(page.locator('[data-testid="stExpander"]', has_text="Thought for")).to_have_count(2)
     print("screenshots:", tmp_path)
+
+
+def pick_deployment(page: Page, label: str) -> None:
+    """Pick a deployment in the sidebar's picker, as a user does (not through the URL)."""
+    picker = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Deployment")
+    picker.click()
+    page.get_by_role("option", name=label).click()
+    expect(picker).to_have_value(label)
+
+
+def test_reload_mid_answer_restores_the_question_and_the_partial_answer(page: Page, app_url: str, tmp_path: Path) -> None:
+    page.goto(app_url)
+    page.locator('[data-testid="stChatInputTextArea"]').wait_for()
+    pick_deployment(page, "sim-reload (simulated)")
+    expect(page.get_by_text("sim-reload is simulated")).to_be_visible()
+    page.evaluate(OBSERVER)
+    submit(page, "A long story about reloads")
+    page.wait_for_function("() => window.__frames.some(f => f.text.split(' ').length >= 8)")
+    seen = page.evaluate("window.__frames")[-1]["text"].rstrip("▌").split()
+    page.screenshot(path=str(tmp_path / "1-streaming.png"))
+    page.reload()  # mid-answer: a new session, the same URL
+    msgs = page.locator('[data-testid="stChatMessage"]')
+    expect(msgs.first).to_contain_text("A long story about reloads")  # the question is back
+    expect(page.get_by_text("Stopped: the partial answer is kept.")).to_be_visible()  # and the partial answer, marked stopped
+    expect(page.locator('[data-testid="stCaptionContainer"]', has_text="stopped · TTFT")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "2-reloaded.png"), full_page=True)
+    answer = msgs.nth(1).locator('[data-testid="stMarkdownContainer"]').first.inner_text().split()
+    assert len(answer) >= len(seen) - 1 and answer[:6] == seen[:6], (seen, answer)
+    expect(page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Deployment")).to_have_value("sim-reload (simulated)")  # still picked
+    expect(page.get_by_text("sim-reload is simulated")).to_be_visible()
+    expect(page.get_by_role("button", name="Continue")).to_be_visible()

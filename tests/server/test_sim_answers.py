@@ -60,3 +60,17 @@ def test_every_api_picks_the_answer_from_the_prompt_the_same_way(client: Client)
         texts = {api: client.run("sim-fast", LLMRequest.chat(prompt, api=api, max_tokens=500)).text for api in ("chat", "responses")}
         assert texts["chat"] == texts["responses"], texts
         assert texts["responses"].startswith(ANSWERS[topic][0])
+
+
+def test_a_continue_goes_on_from_the_next_word_on_both_apis(client: Client) -> None:
+    """Asked to continue (the answer so far, then the instruction), the simulator goes on where the text stopped."""
+    from streaming.core.record import StreamRecord
+    from streaming.core.request import resume_request
+
+    whole = answer_words("Why stream tokens?", 120)
+    for api in ("chat", "responses"):
+        first = StreamRecord("sim-fast", "simulated", "sim-fast", status="cancelled", text=" ".join(whole[:7]), response_id="chatcmpl-x")
+        rec = client.run("sim-fast", resume_request(LLMRequest(messages=[{"role": "user", "content": "Why stream tokens?"}], api=api, max_tokens=500), first))
+        assert rec.ok and rec.finish_reason == "stop", rec.error
+        assert rec.text.split() == whole[7:] and rec.text.startswith(" ")  # the rest of the same answer, after a space
+        assert (first.text + rec.text).split() == whole
