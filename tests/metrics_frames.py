@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from streaming import store
 from streaming.core.record import StreamRecord
 
 # name -> (median TTFT s, tokens/s, output tokens)
@@ -100,3 +104,41 @@ def make_frame(
                         rows.append(row(rec, run_id, f"p{p}", seq, "short" if p % 2 == 0 else "long"))
                         seq += 1
     return pd.DataFrame(rows)
+
+
+METRICS_PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "metrics.py")
+
+
+def make_db(path: Path) -> str:
+    """A results database at ``path`` with one bench run: 3 deployments × 2 temperatures × both modes × 3 prompts × 3 repeats, with one 429; and a demo run."""
+    rng = np.random.default_rng(0)
+    t = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    items, seq = [], 0
+    for dep in ("sim-fast", "sim-slow", "sim-turbo"):
+        for temp in (0.0, 1.0):
+            for stream in (True, False):
+                for p in range(3):
+                    for _ in range(3):
+                        rec = make_record(dep, stream, rng, temp, status="error" if seq == 0 else "ok", started=t + timedelta(seconds=seq), idx=seq)
+                        items.append((rec, {"seq": seq, "prompt_id": f"p{p}", "prompt_size": "short", "mode": "stream" if stream else "non-stream"}))
+                        seq += 1
+    with store.Store(path) as s:
+        run_id = s.create_run("bench", {"test": True}, deployments=["sim-fast", "sim-slow", "sim-turbo"])
+        s.add_records(run_id, items)
+        s.finish_run(run_id)
+        demo = s.get_or_create_demo_run()
+        s.add_record(demo, make_record("sim-fast", True, rng, 0.7, idx=999), prompt_id="demo")
+    return run_id
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    path = tmp_path / "results.db"
+    run_id = make_db(path)
+    monkeypatch.setenv("STREAMING_DB", str(path))
+    return path, run_id
+
+
+def text_of(at: Any) -> str:
+    """What an AppTest run of a page says in Markdown and captions."""
+    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)

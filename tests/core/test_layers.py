@@ -121,3 +121,15 @@ def test_readme_setup_names_python_and_a_virtual_environment_before_installing()
     assert "Python 3.11" in setup[:setup.index("```bash")]  # said before the commands
     venv = block.index("python -m venv .venv && . .venv/bin/activate")
     assert venv < block.index("pip install -r requirements.txt") < block.index("streamlit run app.py")
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared test code lives in helper modules (conftest, metrics_frames, …): a test file importing another test file
+    fails whenever that file's folder is not yet on the path (the importer run alone)."""
+    tests = Path(__file__).resolve().parents[1]
+    offenders = []
+    for f in sorted(tests.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{f.relative_to(tests)} imports {n}" for n in names if n.split(".")[0].startswith("test_")]
+    assert offenders == []

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_metrics_page import PAGE, make_db
+from metrics_frames import METRICS_PAGE as PAGE
+from metrics_frames import make_db
 
 from streaming.analysis import over_run
 

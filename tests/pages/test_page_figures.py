@@ -13,7 +13,8 @@ import pytest
 from conftest import streamlit_app
 from metrics_frames import make_record
 from streamlit.testing.v1 import AppTest
-from test_metrics_page import PAGE, db, text_of  # noqa: F401 - db is a fixture
+from metrics_frames import METRICS_PAGE as PAGE
+from metrics_frames import db, text_of  # noqa: F401 - db is a fixture
 
 from streaming import store
 from streaming.analysis.compare import paired_compare, paired_frame

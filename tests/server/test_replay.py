@@ -155,7 +155,8 @@ def test_metrics_page_keeps_replays_apart_by_default(tmp_path: Path, monkeypatch
     import dataclasses
 
     from streamlit.testing.v1 import AppTest
-    from test_metrics_page import PAGE, make_db, make_record
+    from metrics_frames import METRICS_PAGE as PAGE
+    from metrics_frames import make_db, make_record
 
     run = make_db(tmp_path / "m.db")
     rng = np.random.default_rng(1)
