@@ -39,7 +39,7 @@ def closed_port() -> int:
 
 
 def test_retry_inclusive_figures_are_shown_whenever_a_request_retried(server: ServerHandle, tmp_path: Path) -> None:
-    """Item 1: a 429 (retry-after 300 ms) then success; the summary, the percentile table and the report show both figures."""
+    """A 429 (retry-after 300 ms) then success; the summary, the percentile table and the report show both figures."""
     flaky = sim(faults=(Fault(kind="429", every=2, seconds=0.3),))
     with Store(tmp_path / "r.db") as st:
         run = run_benchmark(fast_cfg(deployments=[flaky], mode="stream", requests=4, concurrency=1, max_retries=1), st)
@@ -61,7 +61,7 @@ def test_retry_inclusive_figures_are_shown_whenever_a_request_retried(server: Se
 
 
 def test_schedule_corrected_figures_in_rate_mode_and_fail_if_uses_them(server: ServerHandle, tmp_path: Path) -> None:
-    """Item 2: a deliberately slowed client (one request in flight at 20/s, 100 ms each) falls behind its schedule."""
+    """A deliberately slowed client (one request in flight at 20/s, 100 ms each) falls behind its schedule."""
     dep = sim(ttft_ms=100, tokens=2)
     with Store(tmp_path / "p.db") as st:
         run = run_benchmark(fast_cfg(deployments=[dep], mode="stream", requests=12, rate=20.0, max_in_flight=1, seed=3), st)
@@ -83,7 +83,7 @@ def test_schedule_corrected_figures_in_rate_mode_and_fail_if_uses_them(server: S
 
 
 def test_fail_if_fails_when_every_request_failed_against_a_closed_port(tmp_path: Path) -> None:
-    """Item 3: no successful request means no TTFT; a gate on it must fail, with a sentence saying why."""
+    """No successful request means no TTFT; a gate on it must fail, with a sentence saying why."""
     cfg = tmp_path / "bench.toml"
     cfg.write_text(f'mode = "stream"\nrequests = 2\nwarmup = 0\nmax_retries = 0\nprompts = ["x"]\n[[deployments]]\nname = "closed"\n'
                    f'provider = "compatible"\nbase_url = "http://127.0.0.1:{closed_port()}/v1"\nmodel = "m"\n')  # fmt: skip
@@ -95,7 +95,7 @@ def test_fail_if_fails_when_every_request_failed_against_a_closed_port(tmp_path:
 
 
 def test_fail_if_on_a_metric_undefined_for_the_runs_mode_fails() -> None:
-    """Item 3: TTFT of a non-streaming-only run, and an empty run."""
+    """TTFT of a non-streaming-only run, and an empty run."""
     row = {"deployment": "d", "temperature": np.nan, "mode": "non-stream", "n": 4, "ok": 4, "errors": 0, "ttft_p95": np.nan, "e2e_p95": 0.5,
            "schedule_lag_p99": np.nan}  # fmt: skip
     out = failed_conditions(pd.DataFrame([row]), ["ttft_p95 > 1", "e2e_p95 > 1"])
@@ -104,7 +104,7 @@ def test_fail_if_on_a_metric_undefined_for_the_runs_mode_fails() -> None:
 
 
 def test_ttft_counts_every_request_that_reached_a_first_token(server: ServerHandle, tmp_path: Path) -> None:
-    """Item 4: stalled requests have a real TTFT; e2e and tokens/s count completed ones only; n is per metric."""
+    """Stalled requests have a real TTFT; e2e and tokens/s count completed ones only; n is per metric."""
     stalls = sim(ttft_ms=30, tps=200, faults=(Fault(kind="stall", every=2, after_tokens=2, seconds=2.0),))  # 5 ms gaps: under load, 1 ms ones can arrive in one read (no decode window)
     with Store(tmp_path / "s.db") as st:
         run = run_benchmark(fast_cfg(deployments=[stalls], mode="stream", requests=4, concurrency=2, stall_s=0.3, max_retries=0), st)
@@ -124,7 +124,7 @@ def test_ttft_counts_every_request_that_reached_a_first_token(server: ServerHand
 
 
 def test_percentile_table_units_are_ms_and_tok_per_s() -> None:
-    """Item 7: never 0.00999 s."""
+    """Never 0.00999 s."""
     df = pd.DataFrame({"deployment": "d", "temperature": 0.0, "mode": "stream", "status": "ok", "stream": True,
                        "ttft_s": np.linspace(0.009, 0.011, 30), "e2e_s": 0.5, "tpot_s": 0.00999, "tokens_per_s": 100.1})  # fmt: skip
     wide = format_percentile_table(percentile_table(df, resamples=50)).set_index("metric")
@@ -135,7 +135,7 @@ def test_percentile_table_units_are_ms_and_tok_per_s() -> None:
 
 @pytest.mark.slow
 def test_keys_come_from_the_secrets_file_for_the_cli_bench_and_relay(server: ServerHandle, tmp_path: Path) -> None:
-    """Item 8: the environment first, then .streamlit/secrets.toml, for every surface outside Streamlit too."""
+    """The environment first, then .streamlit/secrets.toml, for every surface outside Streamlit too."""
     from streaming.core.auth import Credentials
     from streaming.server.launcher import start_server
 
@@ -186,7 +186,7 @@ def test_keys_come_from_the_secrets_file_for_the_cli_bench_and_relay(server: Ser
 
 
 def test_bootstrap_resamples_prompts_when_they_repeat() -> None:
-    """Item 7: 4 prompts × 50 repeats, the prompts differ, the repeats barely: the CI must reflect 4 prompts, not 200 requests."""
+    """4 prompts × 50 repeats, the prompts differ, the repeats barely: the CI must reflect 4 prompts, not 200 requests."""
     from streaming.analysis.estimators import (
         _cluster_quantiles,
         _weighted_quantiles,
@@ -217,7 +217,7 @@ def test_bootstrap_resamples_prompts_when_they_repeat() -> None:
 
 
 def test_records_and_runs_say_how_they_were_measured(server: ServerHandle, tmp_path: Path) -> None:
-    """Item 6: ``transport`` and its package version on every record and on the run; auto = wire (HTTP and HTTPS), httpx2 behind a proxy."""
+    """``transport`` and its package version on every record and on the run; auto = wire (HTTP and HTTPS), httpx2 behind a proxy."""
     from importlib import metadata
 
     from streaming.core.client import AsyncClient, Client
@@ -246,7 +246,7 @@ def test_records_and_runs_say_how_they_were_measured(server: ServerHandle, tmp_p
 
 
 def test_token_counts_without_usage_use_the_models_tokenizer(server: ServerHandle) -> None:
-    """Item 5: an Azure deployment (the built-in server's Azure route) streaming without usage: o200k_base counts, not chunks."""
+    """An Azure deployment (the built-in server's Azure route) streaming without usage: o200k_base counts, not chunks."""
     import bpe_openai
 
     from streaming.core.client import Client
@@ -268,7 +268,7 @@ def test_token_counts_without_usage_use_the_models_tokenizer(server: ServerHandl
 
 
 def test_loop_lag_warning_fires_when_timestamps_are_at_risk_and_only_then(server: ServerHandle) -> None:
-    """Item 10: the threshold rests on benchmarks/loop_lag_vs_error.py; a loop blocked 20 ms every 50 ms delays the stamps by about
+    """The threshold rests on benchmarks/loop_lag_vs_error.py; a loop blocked 20 ms every 50 ms delays the stamps by about
     as much and warns; the page's old false alarm (p99 8.4 ms on a 10-request run) does not."""
     import asyncio
 

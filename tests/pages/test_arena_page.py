@@ -1,4 +1,4 @@
-"""The arena (issue 14): lanes over the real built-in server, the finish line, Stop stops every lane, linked groups, paired statistics."""
+"""The arena: lanes over the real built-in server, the finish line, Stop stops every lane, linked groups, paired statistics."""
 
 from __future__ import annotations
 

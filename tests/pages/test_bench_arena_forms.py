@@ -1,4 +1,4 @@
-"""Issue 27 on the pages (AppTest): out-of-bounds numbers block the run with a sentence, what runs is what is shown,
+"""The forms on the pages (AppTest): out-of-bounds numbers block the run with a sentence, what runs is what is shown,
 and every built-in deployment passes its own Deployments check (reasoning ones included)."""
 
 from __future__ import annotations

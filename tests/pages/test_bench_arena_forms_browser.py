@@ -1,4 +1,4 @@
-"""Issue 27 item 2 in Chromium (1400×1000): an out-of-bounds value in each Benchmark field and in the Arena's Max tokens
+"""In Chromium (1400×1000): an out-of-bounds value in each Benchmark field and in the Arena's Max tokens
 blocks the run with one sentence; a valid run stores what the screen showed."""
 
 from __future__ import annotations

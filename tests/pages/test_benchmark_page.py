@@ -69,7 +69,7 @@ def test_start_runs_to_the_end_and_shows_results(page_env: Path) -> None:
     assert job.error is None and job.progress.phase == "finished"
     assert any("6/6" in m.value for m in at.metric)
     assert any(s.value.startswith(f"Run {job.run_id} finished: 6 requests, 0 errors") for s in at.success)
-    table = at.dataframe[-1].value  # a sortable table in ms and tok/s (issue 14), the run id whole in a code block
+    table = at.dataframe[-1].value  # a sortable table in ms and tok/s, the run id whole in a code block
     assert list(table["deployment"]) == ["sim-page", "sim-page"] and "TTFT p50 (ms)" in table.columns and "tok/s p50" in table.columns
     assert table["TTFT p50 (ms)"].dropna().between(1, 1000).all()
     assert any(c.value == job.run_id for c in at.code)
@@ -124,7 +124,7 @@ def test_inside_the_app_navigation_it_links_to_the_metrics_page(page_env: Path) 
 
 
 def test_the_load_runs_in_a_child_process_and_stop_keeps_what_finished(page_env: Path) -> None:
-    """Issue 13 item 9: the page's process runs no load (no shared GIL, no process-wide gc.freeze); progress comes over a pipe."""
+    """the page's process runs no load (no shared GIL, no process-wide gc.freeze); progress comes over a pipe."""
     import os
     import sqlite3
 
@@ -146,7 +146,7 @@ def test_the_load_runs_in_a_child_process_and_stop_keeps_what_finished(page_env:
 
 
 def test_preview_counts_requests_and_estimates_the_duration(page_env: Path) -> None:
-    """Issue 14: before Start, the request count and an estimated duration, following every change."""
+    """Before Start, the request count and an estimated duration, following every change."""
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     at.multiselect(key="deployments").set_value(["sim-page-slow"]).run()
     at.number_input(key="requests").set_value(40).run()

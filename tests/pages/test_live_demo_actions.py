@@ -1,4 +1,4 @@
-"""ChatGPT-style actions in the demo (issue 14), AppTest against the real built-in server: example prompts, Regenerate,
+"""ChatGPT-style actions in the demo, AppTest against the real built-in server: example prompts, Regenerate,
 Edit-and-resend, Copy, and the chat coming back after a reload (a new session with ?chat=ID)."""
 
 from __future__ import annotations

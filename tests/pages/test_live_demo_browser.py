@@ -152,7 +152,7 @@ def test_stop_keeps_partial_answer_marked_stopped(page: Page, app_url: str, tmp_
     words = msg.locator('[data-testid="stMarkdownContainer"]').first.inner_text().split()
     assert 6 <= len(words) < 600
     expect(page.locator('[data-testid="stChatInputTextArea"]')).to_be_enabled()
-    # issue 13 item 11: the stopped turn is saved, marked cancelled, with its partial text
+    # the stopped turn is saved, marked cancelled, with its partial text
     from streaming.store import load_requests
 
     saved = load_requests(DEMO_DB[0], tags=["demo"])

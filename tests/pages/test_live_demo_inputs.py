@@ -1,4 +1,4 @@
-"""Issue 14 in the live demo (AppTest, real built-in server): bad input, long prompts, Continue, the legacy-completions label, the live line."""
+"""The live demo (AppTest, real built-in server): bad input, long prompts, Continue, the legacy-completions label, the live line."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 27 item 9: a malformed STREAMING_DEPLOYMENTS file. The Benchmark page says so once and still runs the built-ins;
+"""A malformed STREAMING_DEPLOYMENTS file. The Benchmark page says so once and still runs the built-ins;
 the Deployments page lists the built-ins beside the error; doctor reports the variable's file."""
 
 from __future__ import annotations

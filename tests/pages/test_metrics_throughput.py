@@ -1,4 +1,4 @@
-"""Issue 14 on the Metrics page: latency over the run, aggregate throughput, and the HTML report download (AppTest + exact figures)."""
+"""The Metrics page: latency over the run, aggregate throughput, and the HTML report download (AppTest + exact figures)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Issue 13 on the Metrics page: only real pairs are paired (item 12, in Chromium), sentences that say what happened (item 13),
-and the paired ratio's n with no CI under 5 prompts (item 7)."""
+"""The Metrics page: only real pairs are paired (in Chromium), sentences that say what happened,
+and the paired ratio's n with no CI under 5 prompts."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_only_real_race_pairs_are_paired(tmp_path: Path) -> None:
     pairs = paired_frame(df)
     assert len(pairs) == 2 and sorted(pairs["ratio"]) == pytest.approx(sorted([r1, r2]))
     p = paired_compare(pairs)
-    assert p is not None and p.n_pairs == 2 and np.isnan(p.ratio.lo)  # item 7: no CI under 5 prompts
+    assert p is not None and p.n_pairs == 2 and np.isnan(p.ratio.lo)  # no CI under 5 prompts
     assert "no CI: 2 prompts is too few, it needs 5" in paired_sentence(p)
 
 
@@ -75,7 +75,7 @@ def test_metrics_page_pairs_only_real_pairs_in_chromium(tmp_path: Path, browser:
 
 
 def test_compare_sentence_says_why_a_cell_has_no_value(db: tuple[Path, str]) -> None:  # noqa: F811
-    """Item 13: both cells had requests; the non-streaming one has no TTFT by definition."""
+    """both cells had requests; the non-streaming one has no TTFT by definition."""
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     at.radio(key="cmp_by").set_value("cells (deployment · temperature · mode)").run()
     at.selectbox(key="cmp_a").set_value("sim-fast (simulated) · T=0 · stream").run()
@@ -109,7 +109,7 @@ def test_headline_says_streamed_requests_failed_rather_than_none_streamed() -> N
 
 @pytest.mark.browser
 def test_benchmark_page_runs_its_load_in_a_child_process_in_chromium(server: Any, tmp_path: Path, browser: Any) -> None:
-    """Item 9 under `streamlit run`: Start spawns the child, the page follows it to the end, the summary shows."""
+    """Under `streamlit run`: Start spawns the child, the page follows it to the end, the summary shows."""
     deps = tmp_path / "deployments.toml"
     deps.write_text('[[deployments]]\nname = "sim-bpage"\nprovider = "simulated"\nttft_ms = 40\ntokens_per_s = 500\noutput_tokens = 10\n')
     env = {**os.environ, "STREAMING_DB": str(tmp_path / "b.db"), "STREAMING_DEPLOYMENTS": str(deps), "STREAMING_SERVER_URL": server.url}
@@ -135,7 +135,7 @@ def test_benchmark_page_runs_its_load_in_a_child_process_in_chromium(server: Any
 
 
 def test_metrics_page_shows_retry_inclusive_figures_when_a_request_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Item 1 on the Metrics page: the percentile table gains TTFT and e2e incl. retries when any request retried."""
+    """On the Metrics page: the percentile table gains TTFT and e2e incl. retries when any request retried."""
     from streaming.core.record import Attempt
 
     rng = np.random.default_rng(2)

@@ -1,4 +1,4 @@
-"""Issue 14 in a real browser (headless Debian Chromium, `streamlit run app.py`): the deep link, Metrics with a failed
+"""In a real browser (headless Debian Chromium, `streamlit run app.py`): the deep link, Metrics with a failed
 connection, the Benchmark form's preview, and the live line. Screenshots go under each test's tmp dir."""
 
 from __future__ import annotations
