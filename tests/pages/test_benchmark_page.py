@@ -124,7 +124,7 @@ def test_inside_the_app_navigation_it_links_to_the_metrics_page(page_env: Path) 
 
 
 def test_the_load_runs_in_a_child_process_and_stop_keeps_what_finished(page_env: Path) -> None:
-    """the page's process runs no load (no shared GIL, no process-wide gc.freeze); progress comes over a pipe."""
+    """The page's process runs no load (no shared GIL, no process-wide gc.freeze); progress comes over a pipe."""
     import os
     import sqlite3
 
