@@ -120,6 +120,11 @@ def generate(llm: Any, job: dict[str, Any], cancelled: set[int], out: _Out) -> N
     # llama-cpp-python seeds every generation's sampler with the last seed set (0 at load): without a new
     # one per unseeded request, every unseeded answer to a prompt would be the same one.
     llm.set_seed(int(job["seed"]) if job.get("seed") is not None else secrets.randbits(31))
+    if job.get("seed") is not None:
+        # a seed promises the same answer: the prompt is evaluated whole, as the first time. Reusing the cached prefix
+        # of the previous prompt (llama-cpp-python's default) evaluates fewer tokens in another batch shape, whose
+        # last-bit differences in the logits can change a sample at temperature > 0.
+        llm.reset()
     temperature = 0.8 if job.get("temperature") is None else float(job["temperature"])
     limit = min(int(job.get("max_tokens") or 256), max(1, llm.n_ctx() - len(tokens)))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
