@@ -6,8 +6,11 @@ built-ins answer), exposed with sign-in (passcode, and OIDC after a real code-fo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,13 +161,68 @@ def test_the_benchmark_page_asks_before_spending(page: Page, server: Any, tmp_pa
         expect(page.get_by_text("Cost guard:")).to_have_count(0)
 
 
+class ForwardingProxy:
+    """A reverse proxy on loopback in front of the app: every request head (the WebSocket handshake included) gains
+    ``X-Forwarded-For``, as nginx or a tunnel adds it; bodies and the upgraded socket pass as they are. (Playwright's
+    ``extra_http_headers`` do not reach Chromium's WebSocket handshake, where Streamlit reads the headers.)"""
+
+    def __init__(self, upstream_url: str, forwarded_for: str) -> None:
+        host, port = upstream_url.split("//", 1)[1].split(":")
+        self.upstream, self.header = (host, int(port)), f"X-Forwarded-For: {forwarded_for}\r\n".encode()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.listener.accept()
+                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn, socket.create_connection(self.upstream) as up:
+            threading.Thread(target=self._pipe, args=(up, conn), daemon=True).start()
+            buf = b""
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    if not (data := conn.recv(65536)):
+                        return
+                    buf += data
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                line, _, fields = head.partition(b"\r\n")
+                up.sendall(line + b"\r\n" + self.header + fields + b"\r\n\r\n")
+                if b"upgrade: websocket" in head.lower():
+                    up.sendall(buf)
+                    self._pipe(conn, up)
+                    return
+                length = next((int(f.split(b":", 1)[1]) for f in fields.split(b"\r\n") if f.lower().startswith(b"content-length:")), 0)
+                while len(buf) < length:
+                    if not (data := conn.recv(65536)):
+                        return
+                    buf += data
+                up.sendall(buf[:length])
+                buf = buf[length:]
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
 def test_a_session_through_a_proxy_gets_the_sign_in_not_the_keys(browser: Any, server: Any, tmp_path: Path) -> None:
     """A loopback app reached through a reverse proxy or tunnel (forwarding headers): keyed deployments need the sign-in."""
     env = env_for(server, tmp_path, STREAMING_APP_PASSCODE=PASSCODE)
     with streamlit_app("app.py", env, str(tmp_path / "streamlit.log"), address="127.0.0.1") as url:
-        proxied = browser.new_context(viewport={"width": 1400, "height": 900}, extra_http_headers={"X-Forwarded-For": "203.0.113.7"})
+        proxy = ForwardingProxy(url, "203.0.113.7")
+        proxied = browser.new_context(viewport={"width": 1400, "height": 900})
         page = proxied.new_page()
-        open_on(page, url, "paid")
+        open_on(page, proxy.url, "paid")
         expect(page.get_by_text("but this session came through a proxy (X-Forwarded-For)", exact=False)).to_be_visible()
         expect(page.get_by_text("sign in (in the sidebar) to use it")).to_be_visible()
         expect(page.get_by_label("Passcode")).to_be_visible()
@@ -172,6 +230,7 @@ def test_a_session_through_a_proxy_gets_the_sign_in_not_the_keys(browser: Any, s
         expect(page.locator('[data-testid="stAlertContentError"]', has_text="The request was not sent")).to_be_visible()
         page.screenshot(path=str(tmp_path / "proxied-signin.png"), full_page=True)
         proxied.close()
+        proxy.close()
         direct = browser.new_context(viewport={"width": 1400, "height": 900})  # the same app, straight from this machine
         page = direct.new_page()
         open_on(page, url, "paid")
