@@ -99,22 +99,10 @@ class _Runner:
         self.scraper: Scraper | None = None
 
     def _write_loop(self) -> None:
-        """Commit each finished request as soon as it is queued; what queued up meanwhile goes in one transaction
-        (group commit), so a writer slowed by a loaded machine catches up instead of falling further behind a kill."""
-        done = False
-        while not done:
-            batch = [] if (job := self._writes.get()) is None else [job]
-            done = job is None
-            while not done:
+        while (job := self._writes.get()) is not None:
+            if self._write_error is None:
                 try:
-                    job = self._writes.get_nowait()
-                except queue.Empty:
-                    break
-                done = job is None
-                batch += [] if job is None else [job]
-            if batch and self._write_error is None:
-                try:
-                    self.db.add_records(self.run_id, batch)
+                    self.db.add_record(self.run_id, job[0], **job[1])
                 except BaseException as e:  # surfaced by main() when the run ends
                     self._write_error = e
 
