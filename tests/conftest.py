@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -124,6 +125,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         tail = Path(srv.log_path).read_text(errors="replace")[-1500:] if Path(srv.log_path).exists() else ""
         report.sections.append(("llama_cpp.server log", f"{srv.log_path}\n{tail}"))
     return report
+
+
+def pipe(src: socket.socket, dst: socket.socket) -> None:
+    """Copy ``src`` to ``dst`` until ``src`` ends, then half-close ``dst`` (one direction of a loopback forwarder)."""
+    with contextlib.suppress(OSError):
+        while data := src.recv(65536):
+            dst.sendall(data)
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx2
 import numpy as np
 import pytest
+from conftest import pipe
 
 from streaming.bench.matrix import BenchConfig
 from streaming.bench.runner import run_benchmark
@@ -60,15 +61,7 @@ class SlowConnect:
                 up = socket.create_connection(self.upstream)
                 self.socks += [conn, up]
                 for a, b in ((conn, up), (up, conn)):
-                    threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(65536):
-                dst.sendall(data)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
+                    threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
     def close(self) -> None:
         for s in self.socks:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import streamlit_app
+from conftest import pipe, streamlit_app
 from oidc_provider import Provider, running_provider
 from playwright.sync_api import Page, expect
 
@@ -181,7 +181,7 @@ class ForwardingProxy:
 
     def _serve(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError), conn, socket.create_connection(self.upstream) as up:
-            threading.Thread(target=self._pipe, args=(up, conn), daemon=True).start()
+            threading.Thread(target=pipe, args=(up, conn), daemon=True).start()
             buf = b""
             while True:
                 while b"\r\n\r\n" not in buf:
@@ -193,7 +193,7 @@ class ForwardingProxy:
                 up.sendall(line + b"\r\n" + self.header + fields + b"\r\n\r\n")
                 if b"upgrade: websocket" in head.lower():
                     up.sendall(buf)
-                    self._pipe(conn, up)
+                    pipe(conn, up)
                     return
                 length = next((int(f.split(b":", 1)[1]) for f in fields.split(b"\r\n") if f.lower().startswith(b"content-length:")), 0)
                 while len(buf) < length:
@@ -202,14 +202,6 @@ class ForwardingProxy:
                     buf += data
                 up.sendall(buf[:length])
                 buf = buf[length:]
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(65536):
-                dst.sendall(data)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
         self.listener.close()
