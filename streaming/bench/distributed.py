@@ -30,7 +30,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,13 @@ class _Sink:
         with self.lock:
             self.buffer.append((record, extra))
         return 0
+
+    def add_records(self, run_id: str, items: Iterable[tuple[StreamRecord, dict[str, Any]]]) -> int:
+        """What the runner's writer gathered while the previous batch was taken (its group commit)."""
+        items = list(items)
+        with self.lock:
+            self.buffer.extend(items)
+        return len(items)
 
     def finish_run(self, run_id: str, status: str = "finished", *, warnings: list[str] | None = None, loop_lag_p99_ms: float | None = None,
                    notes: str | None = None) -> None:  # fmt: skip

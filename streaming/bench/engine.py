@@ -99,12 +99,23 @@ class _Runner:
         self.scraper: Scraper | None = None
 
     def _write_loop(self) -> None:
-        while (job := self._writes.get()) is not None:
-            if self._write_error is None:
+        """Commit each finished request as soon as it is queued; what queued up meanwhile goes in one transaction
+        (group commit), so a writer slowed by a loaded machine catches up instead of falling further behind a kill."""
+        while True:
+            batch, job = [], self._writes.get()
+            while job is not None:
+                batch.append(job)
                 try:
-                    self.db.add_record(self.run_id, job[0], **job[1])
+                    job = self._writes.get_nowait()
+                except queue.Empty:
+                    break
+            if batch and self._write_error is None:
+                try:
+                    self.db.add_records(self.run_id, batch)
                 except BaseException as e:  # surfaced by main() when the run ends
                     self._write_error = e
+            if job is None:
+                return
 
     async def main(self) -> str:
         cfg = self.cfg
