@@ -106,8 +106,8 @@ class Inspection:
         fr = d["first_reasoning_event"]
         lines = [f"TTFT {when(r.ttft_s)}, set by event #{d['ttft_event']}" if d["ttft_event"] is not None else "TTFT: no event set it",
                  f"first reasoning {when(r.t_first_reasoning_s)}, set by event #{fr}" if fr is not None else "first reasoning: none streamed",
-                 f"tokens: visible {a['output_tokens']}, reasoning {a['reasoning_tokens']}, input {a['input_tokens']} ({a['tokens_source']}); "
-                 f"{a['chunks']} visible chunks",
+                 f"tokens: visible {a['output_tokens']}, reasoning {'—' if a['reasoning_tokens'] is None else a['reasoning_tokens']}, input {a['input_tokens']} ({a['tokens_source']}); "
+                 f"{a['chunks']} visible chunk{'' if a['chunks'] == 1 else 's'}",
                  f"end: status {a['status']}, finish_reason {a['finish_reason']}" + (f" (server said {a['finish_reason_raw']})" if a["finish_reason_raw"] else "")
                  + (", a refusal" if a["refusal"] else "") + (f"; error: {a['error']}" if a["error"] else "")]  # fmt: skip
         return lines + [f"warning: {w}" for w in a["warnings"]]

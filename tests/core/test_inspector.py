@@ -47,6 +47,13 @@ def test_azure_capture_every_event_read(form: str) -> None:
     assert ("HAR entry 1" in ins.source) is form.startswith("har")
 
 
+def test_the_summary_reads_as_words_when_a_count_is_missing_or_one() -> None:
+    azure = inspect_capture(capture("azure_chat_filters_and_annotations"), "cap").render()
+    assert "reasoning —, input 14 (usage); 2 visible chunks" in azure and "None" not in azure
+    one = inspect_capture(capture("deepseek_reasoning_content_with_details"), "cap").render()
+    assert "; 1 visible chunk\n" in one
+
+
 def test_reasoning_capture_marks_first_reasoning_and_ttft_and_ignored_pings() -> None:
     ins = inspect_capture(capture("vllm_reasoning_content_no_split", "ping"), "cap")
     kinds = [e.kinds for e in ins.events]
