@@ -258,3 +258,40 @@ def test_bad_replay_fields_and_a_bad_copy_are_one_sentence_each(recorded: tuple[
     assert not (tmp_path / "new.db").exists()  # nothing is created for a copy that cannot happen
     with pytest.raises(ConfigError, match="that is the database the run is in"):
         copy_run(db, run, db)
+
+
+def test_a_recording_read_before_is_served_at_once_and_read_again_in_the_background() -> None:
+    """The request's clock runs from its arrival: a re-read of the database (is there a newer run?) must not sit in it.
+    The loader here blocks until released, so a request that waited for it could not return."""
+    import asyncio
+    import threading
+
+    from streaming.server.replay import FRESH_S, Replays
+
+    now = [0.0]
+    release, reads = threading.Event(), []
+
+    def loader(d: object) -> str:
+        reads.append(d)
+        if len(reads) > 1:
+            assert release.wait(10), "never released"
+        return f"recording {len(reads)}"
+
+    async def scenario() -> list[str]:
+        from streaming.core.config import Deployment
+
+        r = Replays([Deployment(name="rp", provider="replay", model="rp")], loader, lambda: now[0])  # type: ignore[arg-type]
+        got = [await r.recording("rp", None)]  # the first read is waited for
+        now[0] += FRESH_S + 1
+        got.append(await asyncio.wait_for(r.recording("rp", None), 2))  # stale: served at once while the re-read blocks
+        got.append(await asyncio.wait_for(r.recording("rp", None), 2))  # one re-read at a time
+        release.set()
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if await r.recording("rp", None) == "recording 2":
+                break
+        got.append(await r.recording("rp", None))
+        return got
+
+    assert asyncio.run(scenario()) == ["recording 1", "recording 1", "recording 1", "recording 2"]
+    assert len(reads) == 2
