@@ -52,19 +52,27 @@ def test_replayed_ttft_and_gaps_match_the_recording_within_2_ms(server: ServerHa
     rec = load_requests(db, [run]).set_index("request_key")
     out = load_requests(db, [replay_run])
     assert len(out) == len(PROMPTS) and (out["status"] == "ok").all()
-    ttft_err, gap_err = [], []
+    sched_err, ttft_err, whole_err, gap_err = [], [], [], []
     for row in out.itertuples():
-        played = httpx2.get(f"{server.url}/debug/truth/{row.response_id}").json()["replayed"]
-        orig = rec.loc[played]
+        truth = httpx2.get(f"{server.url}/debug/truth/{row.response_id}").json()
+        orig = rec.loc[truth["replayed"]]
         assert row.text == orig["text"]  # the recorded answer, whole
         assert row.prompt_id == orig["prompt_id"]  # the same question got its own recorded answer
-        ttft_err.append(row.ttft_s - orig["ttft_s"])
+        sched_err.append(truth["ttft"] - orig["ttft_s"])  # the server wrote the first token at its recorded time after the request was in
+        # The replayed TTFT is the recorded one plus this request's own way to the server (shared monotonic clock): at C=2 on
+        # 2 cores the second of two requests sent together waits for the first to be parsed, 2 to 6 ms, which is no replay error.
+        up = truth["received_at"] - row.t0_monotonic
+        ttft_err.append(row.ttft_s - up - orig["ttft_s"])
+        whole_err.append(row.ttft_s - orig["ttft_s"])
         assert len(row.itl_s) == len(orig["itl_s"]) > 5
         gap_err.extend((np.asarray(row.itl_s) - np.asarray(orig["itl_s"])).tolist())
-    print(f"replay error ms: TTFT median {np.median(np.abs(ttft_err)) * 1e3:.2f}, gaps median {np.median(np.abs(gap_err)) * 1e3:.2f}")
+    ms = lambda xs: f"{float(np.median(np.abs(xs))) * 1e3:.2f}"  # noqa: E731
+    print(f"replay error ms (median): schedule {ms(sched_err)}, TTFT less its request transit {ms(ttft_err)}, TTFT {ms(whole_err)}, gaps {ms(gap_err)}")
+    assert float(np.median(np.abs(sched_err))) < 0.002, sched_err
+    assert min(sched_err) > -0.001, sched_err  # never ahead of the recording: a replay does not write before the recorded time
     assert float(np.median(np.abs(ttft_err))) < 0.002, ttft_err
     assert float(np.median(np.abs(gap_err))) < 0.002, gap_err
-    assert min(ttft_err) > -0.001  # never ahead of the recording: a replay does not write before the recorded time
+    assert float(np.median(whole_err)) < 0.010, whole_err  # end to end, transit included: the machine's share, loosely
     # tagged: the provider says replay, and each record says what it replays
     assert set(out["provider"]) == {"replay"}
     assert all(s.startswith("replay of sim-slow (simulated, recorded ") for s in out["replay_of"])
@@ -212,8 +220,10 @@ def test_a_reasoning_recording_replays_its_thinking_and_behaves_as_a_reasoning_m
     for r in replayed:
         orig = recorded[recorded["prompt_id"] == next(row.prompt_id for row in recorded.itertuples() if row.text == r.text)].iloc[0]
         assert r.ok and r.api == "responses" and r.reasoning_text == orig["reasoning_text"] and r.reasoning_tokens == orig["reasoning_tokens"]
-        # 10 ms for one request's absolute error: the whole suite on 2 cores moved it by 5.5 ms (benchmarks/replay_accuracy.py has the figures)
-        assert abs(r.t_first_reasoning_s - orig["t_first_reasoning_s"]) < 0.01 and abs(r.ttft_s - orig["ttft_s"]) < 0.01
+        # this request's own way to the server is not the replay's (the recording's requests went two at a time); 10 ms for one
+        # request's error: the whole suite on 2 cores moved it by 5.5 ms (benchmarks/replay_accuracy.py has the figures)
+        up = httpx2.get(f"{server.url}/debug/truth/{r.response_id}").json()["received_at"] - r.t0_monotonic
+        assert abs(r.t_first_reasoning_s - up - orig["t_first_reasoning_s"]) < 0.01 and abs(r.ttft_s - up - orig["ttft_s"]) < 0.01
         assert abs(r.thinking_s - orig["thinking_s"]) < 0.01 and r.output_tokens == orig["output_tokens"]
 
 
