@@ -50,20 +50,22 @@ class Replays:
         if self.loader is None:
             raise ConfigError("this server was started without a results database to replay from")
         key = header or model
-        try:
-            dep = replay_from_header(orjson.loads(header)) if header else self.known[model]
-        except orjson.JSONDecodeError as e:
-            raise ConfigError(f"header 'x-replay' is not JSON: {e}") from None
         hit = self._cache.get(key)
         if hit is None:
-            rec = await asyncio.to_thread(self.loader, dep)
+            rec = await asyncio.to_thread(self.loader, self._deployment(model, header))
             self._cache[key] = (rec, self.clock())
             return rec
         if self.clock() - hit[1] >= FRESH_S and key not in self._refreshing:
             self._refreshing.add(key)
-            task = asyncio.ensure_future(asyncio.to_thread(self.loader, dep))
+            task = asyncio.ensure_future(asyncio.to_thread(self.loader, self._deployment(model, header)))
             task.add_done_callback(lambda t: self._refreshed(key, t))
         return hit[0]
+
+    def _deployment(self, model: str, header: str | None) -> Deployment:
+        try:
+            return replay_from_header(orjson.loads(header)) if header else self.known[model]
+        except orjson.JSONDecodeError as e:
+            raise ConfigError(f"header 'x-replay' is not JSON: {e}") from None
 
     def _refreshed(self, key: str, task: asyncio.Future[Recording]) -> None:
         self._refreshing.discard(key)

@@ -309,3 +309,15 @@ def test_a_recording_read_before_is_served_at_once_and_read_again_in_the_backgro
 
     assert asyncio.run(scenario()) == ["recording 1", "recording 1", "recording 1", "recording 2"]
     assert len(reads) == 2
+
+
+def test_an_x_replay_header_that_is_not_json_is_one_sentence_and_nothing_is_read() -> None:
+    import asyncio
+
+    from streaming.server.replay import Replays
+
+    reads: list[object] = []
+    r = Replays([], lambda d: reads.append(d) or "recording", lambda: 0.0)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ConfigError, match=r"^header 'x-replay' is not JSON: "):
+        asyncio.run(r.recording("rp", "{not json"))
+    assert reads == []
