@@ -174,7 +174,7 @@ def live() -> None:
     st.progress(p.done / p.total if p.total else 1.0, text=f"{p.done}/{plural(p.total, 'request')} · {p.phase}")
     m1, m2, m3, m4 = st.columns([1, 1, 1, 2])  # the run id whole
     m1.metric("Done", f"{p.done}/{p.total}")
-    m2.metric("Errors", p.errors)
+    m2.metric("Errors", p.errors, help="Failed requests, whatever failed (a cut answer too); a request stopped by you is not one.")
     m3.metric("Elapsed", f"{p.elapsed_s:.1f} s")
     with m4:
         st.caption("Run id (copy)")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streaming.core.record import schedule_lag
+from streaming.core.record import FAILED_STATUSES, schedule_lag
 
 
 @dataclass
@@ -66,13 +66,13 @@ class Tally:
         self.points: list[BenchPoint] = []
 
     def add(self, point: BenchPoint) -> None:
-        """One finished request (``point.perceived_wait_s`` is None when it failed)."""
+        """One finished request (``point.perceived_wait_s`` is None unless it ended ok)."""
         c = self.cells.setdefault(point.cell, CellProgress())
         c.done += 1
         self.done += 1
         if point.perceived_wait_s is not None:
             self.waits.setdefault(point.cell, []).append(point.perceived_wait_s)
-        else:
+        if point.status in FAILED_STATUSES:  # as the Metrics page counts: a request stopped by the user is no error, one cut mid-answer is
             c.errors += 1
             self.errors += 1
         self.points.append(point)
