@@ -221,14 +221,16 @@ def test_a_reasoning_recording_replays_its_thinking_and_behaves_as_a_reasoning_m
     for r in replayed:
         orig = recorded[recorded["prompt_id"] == next(row.prompt_id for row in recorded.itertuples() if row.text == r.text)].iloc[0]
         assert r.ok and r.api == "responses" and r.reasoning_text == orig["reasoning_text"] and r.reasoning_tokens == orig["reasoning_tokens"]
-        # the server's schedule, from when the request was in (the way there and back is the machine's, not the replay's: the
-        # recording's requests went two at a time). 25 ms for one request, a fifth of the recorded TTFT: a replay that did not
-        # keep the recorded times would be off by about the whole of it; one request's write on the loaded 2-core machine was
-        # 14 ms late (benchmarks/replay_accuracy.py has the figures on a quiet one)
+        # The server's schedule, from when the request was in (the way there and back is the machine's, not the replay's).
+        # A replay never writes before the recorded time, so early is a fault at once (one that ignored the recorded times
+        # would be about 100 ms early); late is the machine's (a full-suite run on 2 cores once wrote one event 53 ms late),
+        # so the upper bound is loose here: the tight medians are in test_replayed_ttft_and_gaps_follow_the_recording, the
+        # per-concurrency figures in benchmarks/replay_accuracy.py.
         truth = httpx2.get(f"{server.url}/debug/truth/{r.response_id}").json()
-        assert abs(truth["t_first_reasoning"] - orig["t_first_reasoning_s"]) < 0.025 and abs(truth["ttft"] - orig["ttft_s"]) < 0.025, truth
+        for got, want in ((truth["t_first_reasoning"], orig["t_first_reasoning_s"]), (truth["ttft"], orig["ttft_s"])):
+            assert -0.001 < got - want < 0.25, truth
         assert r.t_first_reasoning_s < r.ttft_s and r.t0_monotonic + r.ttft_s >= truth["chunk_times"][0]  # the client read them after
-        assert abs(r.thinking_s - orig["thinking_s"]) < 0.025 and r.output_tokens == orig["output_tokens"]
+        assert abs(r.thinking_s - orig["thinking_s"]) < 0.25 and r.output_tokens == orig["output_tokens"]
 
 
 def test_a_run_copied_to_another_file_replays_from_there(server: ServerHandle, recorded: tuple[Path, str], tmp_path: Path) -> None:
