@@ -40,8 +40,8 @@ class Replays:
     def preload(self) -> None:
         """Read the deployments file's recordings now, so that the first replayed request does not wait for the database."""
         if self.loader is not None:
-            for dep in self.known.values():
-                asyncio.ensure_future(asyncio.to_thread(self.loader, dep)).add_done_callback(lambda t: t.cancelled() or t.exception())
+            for name, dep in self.known.items():
+                self._read_in_background(name, dep)
 
     async def recording(self, model: str, header: str | None) -> Recording:
         """The recording to play, or a ConfigError that says why there is none. Only a first read waits: a recording read
@@ -56,9 +56,7 @@ class Replays:
             self._cache[key] = (rec, self.clock())
             return rec
         if self.clock() - hit[1] >= FRESH_S and key not in self._refreshing:
-            self._refreshing.add(key)
-            task = asyncio.ensure_future(asyncio.to_thread(self.loader, self._deployment(model, header)))
-            task.add_done_callback(lambda t: self._refreshed(key, t))
+            self._read_in_background(key, self._deployment(model, header))
         return hit[0]
 
     def _deployment(self, model: str, header: str | None) -> Deployment:
@@ -67,10 +65,18 @@ class Replays:
         except orjson.JSONDecodeError as e:
             raise ConfigError(f"header 'x-replay' is not JSON: {e}") from None
 
-    def _refreshed(self, key: str, task: asyncio.Future[Recording]) -> None:
-        self._refreshing.discard(key)
-        if not task.cancelled() and task.exception() is None:  # a failed re-read keeps the recording it had
-            self._cache[key] = (task.result(), self.clock())
+    def _read_in_background(self, key: str, dep: Deployment) -> None:
+        """Read ``dep``'s recording in a thread into the cache under ``key``; a failed read keeps what the cache had."""
+        assert self.loader is not None
+        self._refreshing.add(key)
+        task = asyncio.ensure_future(asyncio.to_thread(self.loader, dep))
+
+        def done(t: asyncio.Future[Recording]) -> None:
+            self._refreshing.discard(key)
+            if not t.cancelled() and t.exception() is None:
+                self._cache[key] = (t.result(), self.clock())
+
+        task.add_done_callback(done)
 
 
 class ReplaySource:

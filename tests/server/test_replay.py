@@ -3,7 +3,9 @@ labelled and tagged, with clear errors when the recording is missing."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from pathlib import Path
 
 import httpx2
@@ -14,12 +16,13 @@ from streaming.analysis import replays
 from streaming.bench.matrix import BenchConfig
 from streaming.bench.runner import run_benchmark
 from streaming.core.client import Client
-from streaming.core.config import find_deployment, load_deployments
+from streaming.core.config import Deployment, find_deployment, load_deployments
 from streaming.core.record import StreamRecord
 from streaming.core.replay import RecordedAnswer, Recording, similarity
 from streaming.core.request import LLMRequest, RetryPolicy
 from streaming.errors import ConfigError
 from streaming.server.launcher import ServerHandle
+from streaming.server.replay import FRESH_S, Replays
 from streaming.store import Store, load_requests
 from streaming.store.recordings import load_recording, with_replay_labels
 
@@ -279,11 +282,6 @@ def test_bad_replay_fields_and_a_bad_copy_are_one_sentence_each(recorded: tuple[
 def test_a_recording_read_before_is_served_at_once_and_read_again_in_the_background() -> None:
     """The request's clock runs from its arrival: a re-read of the database (is there a newer run?) must not sit in it.
     The loader here blocks until released, so a request that waited for it could not return."""
-    import asyncio
-    import threading
-
-    from streaming.server.replay import FRESH_S, Replays
-
     now = [0.0]
     release, reads = threading.Event(), []
 
@@ -294,8 +292,6 @@ def test_a_recording_read_before_is_served_at_once_and_read_again_in_the_backgro
         return f"recording {len(reads)}"
 
     async def scenario() -> list[str]:
-        from streaming.core.config import Deployment
-
         r = Replays([Deployment(name="rp", provider="replay", model="rp")], loader, lambda: now[0])  # type: ignore[arg-type]
         got = [await r.recording("rp", None)]  # the first read is waited for
         now[0] += FRESH_S + 1
@@ -314,10 +310,6 @@ def test_a_recording_read_before_is_served_at_once_and_read_again_in_the_backgro
 
 
 def test_an_x_replay_header_that_is_not_json_is_one_sentence_and_nothing_is_read() -> None:
-    import asyncio
-
-    from streaming.server.replay import Replays
-
     reads: list[object] = []
     r = Replays([], lambda d: reads.append(d) or "recording", lambda: 0.0)  # type: ignore[arg-type,return-value]
     with pytest.raises(ConfigError, match=r"^header 'x-replay' is not JSON: "):
