@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.stats as sps
 
 from streaming.analysis.estimators import Estimate, median_ci
 
@@ -44,6 +43,7 @@ def deployment_pairs(df: pd.DataFrame, a: str, b: str, metric: str = "ttft_s") -
 
 
 def compare_deployments(df: pd.DataFrame, a: str, b: str, metric: str = "ttft_s", resamples: int = 1000, seed: int = 0) -> DeploymentPairs | None:
+    from scipy import stats as sps  # on first use: importing scipy.stats costs a CLI start about a second
     pairs = deployment_pairs(df, a, b, metric)
     if len(pairs) == 0:
         return None

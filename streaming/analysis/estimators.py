@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 PERCENTILE_METHOD = "linear"
 
@@ -107,6 +106,7 @@ def _boot_order_stat(s: np.ndarray, qs: np.ndarray, resamples: int, rng: np.rand
     The j-th smallest of n draws with replacement is ≤ s[i-1] iff at least j draws fall among the i smallest
     values, which is Binomial(n, i/n) ≥ j. Interpolation between neighbours is dropped (negligible at this n).
     """
+    from scipy import stats as sps  # on first use: importing scipy.stats costs a CLI start about a second
     n = s.size
     i = np.arange(1, n + 1)
     out = np.empty((qs.size, resamples))

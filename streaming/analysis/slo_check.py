@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from streaming.analysis.capacity import Slo
 from streaming.analysis.estimators import Estimate, bootstrap_quantiles
@@ -19,6 +18,7 @@ from streaming.core.record import outcome_counts
 
 def error_rate_ci(errors: int, n: int, confidence: float = 0.95) -> Estimate:
     """Error rate with a Wilson score interval."""
+    from scipy import stats as sps  # on first use: importing scipy.stats costs a CLI start about a second
     if n == 0:
         nan = float("nan")
         return Estimate(nan, nan, nan, 0)

@@ -16,6 +16,7 @@ import pytest
 
 from streaming.analysis.capacity import (
     detect_saturation,
+    spearman,
     parse_slos,
     run_saturation,
     throughput_row,
@@ -77,6 +78,16 @@ def test_goodput_on_a_run_with_known_slo_misses(server: ServerHandle, tmp_path: 
     r = subprocess.run([sys.executable, "-m", "streaming", "report", run, "--db", str(tmp_path / "g.db")], capture_output=True, text=True,
                        cwd=ROOT, env=dict(os.environ), timeout=60)  # fmt: skip
     assert r.returncode == 0 and "goodput req/s" in r.stdout and "75%" in r.stdout
+
+
+def test_spearman_matches_scipy_with_and_without_ties() -> None:
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=200)
+    for y in (x + rng.normal(size=200), np.round(x * 2 + rng.normal(size=200)), -np.round(x), rng.integers(0, 3, 200).astype(float)):
+        assert spearman(x, y) == pytest.approx(sps.spearmanr(x, y).statistic, abs=1e-12)
+    assert spearman(np.arange(5.0), np.arange(5.0) ** 3) == pytest.approx(1.0)
 
 
 def test_detect_saturation_on_known_series() -> None:
