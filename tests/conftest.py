@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,6 +117,104 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Third
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+# -- parallel runs: pytest-xdist workers share the machine; a test marked `alone` has it to itself ---------
+#
+# Tests that time the client against the server's truth, or bound a wall-clock wait, are marked `alone`.
+# Under pytest-xdist every other test holds the machine shared (one flock, LOCK_SH) while it runs; an `alone`
+# test first closes a gate (no new test starts), then takes the lock exclusively (the running ones end), so
+# it runs with no other test's CPU beside it. The `alone` tests come first and share one worker (the group
+# `alone`, with the Ray tests: one Ray cluster), so the machine is drained once, not once per such test.
+# Without workers (`-n 0`, `-p no:xdist`) nothing is locked.
+
+LOCK_DIR_ENV = "LAB_TEST_LOCK_DIR"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller: its workers inherit the directory
+        os.environ[LOCK_DIR_ENV] = tempfile.mkdtemp(prefix="lab-test-locks-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        shutil.rmtree(os.environ.pop(LOCK_DIR_ENV, ""), ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The `alone` tests first (then the rest in their order), all in the worker group `alone`."""
+    items.sort(key=lambda it: it.get_closest_marker("alone") is None)  # stable: each part keeps its order
+    for it in items:
+        if it.get_closest_marker("alone") is not None:
+            it.add_marker(pytest.mark.xdist_group("alone"))
+
+
+class MachineShare:
+    """The gate and the shared lock (two files in the run's lock directory)."""
+
+    def __init__(self, directory: str) -> None:
+        self.gate = os.open(os.path.join(directory, "gate"), os.O_CREAT | os.O_RDWR)
+        self.lock = os.open(os.path.join(directory, "share"), os.O_CREAT | os.O_RDWR)
+        self.held: str | None = None  # "shared" or "alone"
+
+    def take(self, alone: bool) -> None:
+        if alone and self.held == "alone":
+            return  # the previous test was alone too: keep the machine
+        self.release()
+        fcntl.flock(self.gate, fcntl.LOCK_EX)  # waits while an alone test holds the gate
+        if alone:
+            fcntl.flock(self.lock, fcntl.LOCK_EX)  # the gate stays closed: running tests end, none starts
+            self.held = "alone"
+        else:
+            fcntl.flock(self.lock, fcntl.LOCK_SH)
+            fcntl.flock(self.gate, fcntl.LOCK_UN)
+            self.held = "shared"
+
+    def release(self) -> None:
+        if self.held is not None:
+            fcntl.flock(self.lock, fcntl.LOCK_UN)
+            if self.held == "alone":
+                fcntl.flock(self.gate, fcntl.LOCK_UN)
+            self.held = None
+
+
+_SHARE: MachineShare | None = None
+
+
+def _machine_share() -> MachineShare | None:
+    global _SHARE
+    directory = os.environ.get(LOCK_DIR_ENV)
+    if _SHARE is None and os.environ.get("PYTEST_XDIST_WORKER") and directory:
+        _SHARE = MachineShare(directory)
+    return _SHARE
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Any:
+    """A worker's collection (seconds of CPU: it imports the app's libraries) counts as a running test."""
+    share = _machine_share()
+    if share is not None:
+        share.take(alone=False)
+    try:
+        return (yield)
+    finally:
+        if share is not None:
+            share.release()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Setup, call and teardown under the machine share; consecutive `alone` tests keep it between them."""
+    share = _machine_share()
+    if share is None:
+        return (yield)
+    share.take(alone=item.get_closest_marker("alone") is not None)
+    try:
+        return (yield)
+    finally:
+        if nextitem is None or nextitem.get_closest_marker("alone") is None or share.held != "alone":
+            share.release()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -18,7 +18,7 @@ from streaming.bench.runner import run_benchmark
 from streaming.core.config import Deployment, SimProfile
 from streaming.store import Store, list_runs, load_requests
 
-pytestmark = pytest.mark.slow  # a local Ray cluster and real worker processes
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("alone")]  # a local Ray cluster and real worker processes (one cluster: one worker runs them)
 
 
 def sim(name: str, **kw: Any) -> Deployment:
@@ -33,6 +33,7 @@ def run(tmp_path: Path, cfg: BenchConfig, progress: Any = None, stop: threading.
     return run_id, load_requests(db, [run_id], include_warmup=True)
 
 
+@pytest.mark.alone
 def test_two_workers_run_exactly_the_matrix_and_match_the_server_truth(ray_cluster: Any, server: Any, tmp_path: Path) -> None:
     cfg = BenchConfig(deployments=[sim("sim-dist-a"), sim("sim-dist-b")], prompts=["p1", "p2", "p3"], repeats=2, concurrency=4,
                       warmup=1, workers=2)  # fmt: skip
@@ -53,6 +54,7 @@ def test_two_workers_run_exactly_the_matrix_and_match_the_server_truth(ray_clust
     assert info["status"] == "finished" and info["n_requests"] == 24
 
 
+@pytest.mark.alone
 def test_open_loop_interleaves_one_global_poisson_schedule(ray_cluster: Any, tmp_path: Path) -> None:
     cfg = BenchConfig(deployments=[sim("sim-dist-rate")], prompts=["p"], requests=30, rate=40.0, mode="stream", warmup=0, workers=2, seed=3)
     run_id, df = run(tmp_path, cfg)

@@ -38,6 +38,7 @@ def closed_port() -> int:
     return port
 
 
+@pytest.mark.alone
 def test_retry_inclusive_figures_are_shown_whenever_a_request_retried(server: ServerHandle, tmp_path: Path) -> None:
     """A 429 (retry-after 300 ms) then success; the summary, the percentile table and the report show both figures."""
     flaky = sim(faults=(Fault(kind="429", every=2, seconds=0.3),))
@@ -60,6 +61,7 @@ def test_retry_inclusive_figures_are_shown_whenever_a_request_retried(server: Se
     assert "TTFT incl. retries (ms)" not in set(format_percentile_table(percentile_table(calm))["metric"])
 
 
+@pytest.mark.alone
 def test_schedule_corrected_figures_in_rate_mode_and_fail_if_uses_them(server: ServerHandle, tmp_path: Path) -> None:
     """A deliberately slowed client (one request in flight at 20/s, 100 ms each) falls behind its schedule."""
     dep = sim(ttft_ms=100, tokens=2)
@@ -185,6 +187,7 @@ def test_keys_come_from_the_secrets_file_for_the_cli_bench_and_relay(server: Ser
         relay.stop()
 
 
+@pytest.mark.alone
 def test_bootstrap_resamples_prompts_when_they_repeat() -> None:
     """4 prompts × 50 repeats, the prompts differ, the repeats barely: the CI must reflect 4 prompts, not 200 requests."""
     from streaming.analysis.estimators import (

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx2
 import numpy as np
+import pytest
 
 from streaming.bench.matrix import BenchConfig, poisson_schedule
 from streaming.bench.progress import Progress
@@ -32,6 +33,7 @@ def truth(server: ServerHandle, rid: str) -> dict:
     return httpx2.get(f"{server.url}/debug/truth/{rid}").json()
 
 
+@pytest.mark.alone
 def test_run_stores_every_request_with_progress(server: ServerHandle, tmp_path: Path) -> None:
     seen: list[Progress] = []
     with Store(tmp_path / "b.db") as st:
@@ -51,6 +53,7 @@ def test_run_stores_every_request_with_progress(server: ServerHandle, tmp_path: 
     assert runs.iloc[0]["run_id"] == run and runs.iloc[0]["status"] == "finished" and runs.iloc[0]["n_requests"] == 8
 
 
+@pytest.mark.alone
 def test_429_retry_after_is_honoured_and_kept_out_of_ttft(server: ServerHandle, tmp_path: Path) -> None:
     flaky = sim(faults=(Fault(kind="429", every=2, seconds=0.3),))  # every 2nd request: 429 with retry-after-ms 300
     always = sim(faults=(Fault(kind="429", every=1, seconds=0.05),))

@@ -78,6 +78,7 @@ def slow_connect(server: ServerHandle) -> Iterator[SlowConnect]:
         fwd.close()
 
 
+@pytest.mark.alone
 def test_ttft_from_schedule_is_the_truth_from_the_scheduled_instant(server: ServerHandle, tmp_path: Path) -> None:
     """One request in flight at 20/s, 100 ms each: the client falls behind; every figure matches the server's own log."""
     dep = Deployment(name="sim-sched-truth", provider="simulated", model="sim-sched-truth", sim=SimProfile(ttft_ms=100, tokens_per_s=1000, output_tokens=2))
@@ -92,6 +93,7 @@ def test_ttft_from_schedule_is_the_truth_from_the_scheduled_instant(server: Serv
     assert np.all(late > -0.001) and np.all(late < 0.02), late
 
 
+@pytest.mark.alone
 def test_connection_setup_counts_from_the_schedule(server: ServerHandle, slow_connect: SlowConnect, tmp_path: Path) -> None:
     dep = Deployment(name="slow-connect", provider="compatible", model="sim-fast", base_url=f"http://127.0.0.1:{slow_connect.port}/v1")
     cfg = BenchConfig(deployments=[dep], prompts=["p"], mode="stream", requests=1, rate=5.0, seed=1, warmup=0, max_retries=0)

@@ -23,6 +23,7 @@ from streaming.store.samples import load_samples
 TTFT_MS = 100
 
 
+@pytest.mark.alone
 def test_capacity_8_at_32_streams_shows_24_waiting_and_the_queue_in_the_ttft(server: ServerHandle, tmp_path: Path) -> None:
     name = f"sim-cap8-{uuid.uuid4().hex[:6]}"  # each request ≈ 0.1 s + 24 tokens at 50/s ≈ 0.6 s; 64 requests = 8 waves
     dep = Deployment(name=name, provider="simulated", model=name,

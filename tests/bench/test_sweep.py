@@ -40,6 +40,7 @@ def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "streaming", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=dict(os.environ))
 
 
+@pytest.mark.alone
 @pytest.mark.slow
 def test_sweep_on_a_simulated_capacity_of_8_finds_8(server: ServerHandle, tmp_path: Path) -> None:
     deps = tmp_path / "deployments.toml"

@@ -22,6 +22,7 @@ def server_window(server: ServerHandle, ids: list[str]) -> float:
     return max(x["finished_at"] for x in t) - min(x["received_at"] for x in t)
 
 
+@pytest.mark.alone
 def test_two_runs_count_their_own_time_not_the_gap(server: ServerHandle, tmp_path: Path) -> None:
     dep = Deployment(name="sim-tput-truth", provider="simulated", model="sim-tput-truth", sim=SimProfile(ttft_ms=30, tokens_per_s=500, output_tokens=10))
     # the second run warms up for 4 × 0.3 s first: a gap of over a second between the two measured windows

@@ -25,6 +25,7 @@ from streaming.store.samples import load_samples
 SKEW_S = 1000.0  # worker w1's clock reads this much ahead, as another host's monotonic clock would
 
 
+@pytest.mark.alone
 @pytest.mark.slow  # a local Ray cluster and real worker processes
 def test_two_workers_with_offset_clocks_give_the_single_clock_throughput(ray_cluster: Any, server: Any, tmp_path: Path) -> None:
     name = f"sim-skew-{uuid.uuid4().hex[:6]}"  # capacity 2 at 4 streams: the server's queue, scraped by the driver (below)

@@ -42,7 +42,7 @@ def test_chat_json_is_only_the_record(server) -> None:
 def test_chat_no_stream_and_completions(server) -> None:
     p = cli("chat", "-d", "sim-fast", "-n", "5", "--no-stream", "--json", "Hello")
     rec = orjson.loads(p.stdout)
-    assert rec["stream"] is False and rec["ttft_s"] is None and rec["e2e_s"] > 0.2
+    assert rec["stream"] is False and rec["ttft_s"] is None and rec["e2e_s"] > 0.1  # sim-fast: TTFT about 200 ms, jittered
     p = cli("chat", "-d", "sim-fast", "-n", "5", "--completions", "--json", "Hello")
     rec = orjson.loads(p.stdout)
     assert rec["api"] == "completions" and rec["status"] == "ok"

@@ -40,6 +40,7 @@ def run(sync: bool | str, server_url: str, dep: Deployment | str, req: LLMReques
 both = pytest.mark.parametrize("sync", [True, False, "httpx"], ids=["sync", "async-wire", "async-httpx"])
 
 
+@pytest.mark.alone
 @both
 def test_stream_matches_server_truth(server, sync: bool) -> None:
     rec = run(sync, server.url, SIM, LLMRequest.chat("hi", max_tokens=50))
@@ -176,6 +177,7 @@ def test_unreachable_server_is_a_record_not_an_exception(sync) -> None:
     assert rec.status == "error" and rec.error_type == "connect_error" and rec.retries == 1
 
 
+@pytest.mark.alone
 @both
 def test_a_retried_request_keeps_typed_attempts_and_the_time_waited_through_them(server, sync) -> None:
     """429 then success: TTFT is the final attempt's; ttft_incl_retries_s adds the failed attempt and the wait after it."""

@@ -37,6 +37,7 @@ def rclient(server):
         yield c
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "non-stream"])
 @pytest.mark.parametrize("reasoning", [True, False], ids=["reasoning", "plain"])
 @pytest.mark.parametrize("api", ["chat", "responses", "completions"])
@@ -148,6 +149,7 @@ def test_empty_answer_by_budget(rclient, api: str, stream: bool) -> None:
     assert rec.finish_reason == "length" and rec.reasoning_tokens == 30 and rec.output_tokens == 0 and rec.ttft_s is None
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("api", ["chat", "responses"])
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "non-stream"])
 def test_tool_call_only_answer_is_ok(rclient, server, api: str, stream: bool) -> None:
@@ -203,6 +205,7 @@ def test_responses_terminal_events_scripted(clock) -> None:
     assert inc.status == "ok" and inc.finish_reason == "length"
 
 
+@pytest.mark.alone
 def test_chat_reasoning_content_is_reasoning_not_text(server) -> None:
     dep = Deployment(name="t-deepseek", provider="simulated", model="t-deepseek", reasoning=True,
                      sim=SimProfile(ttft_ms=20, tokens_per_s=400, output_tokens=12, reasoning_tokens=40, reasoning_tokens_per_s=800, reasoning_content=True))  # fmt: skip

@@ -25,6 +25,7 @@ def calls(kind: str) -> dict:
     }[kind]
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("api", ["chat", "responses", "completions"])
 @pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
 def test_timed_streams_match_the_truth(server, api: str, sync: bool) -> None:

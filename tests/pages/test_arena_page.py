@@ -102,6 +102,7 @@ def test_cancel_stops_every_lane(env: Path, server: Any) -> None:
     assert long_row.finish_place is None and "· stopped ·" in place_line(long_row)  # a stopped lane never "finishes"
 
 
+@pytest.mark.alone
 def test_metrics_page_pairs_deployments_from_arena_turns_and_shows_their_server_side(env: Path) -> None:
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     at.multiselect(key="arena_deps").set_value(["lane-quick", "lane-slow"]).run()

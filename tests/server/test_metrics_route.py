@@ -8,6 +8,7 @@ import uuid
 
 import httpx2
 import orjson
+import pytest
 
 from streaming.core.config import SimProfile
 from streaming.core.prometheus import parse_exposition
@@ -15,6 +16,7 @@ from streaming.server.app import create_app
 from streaming.server.launcher import ServerHandle
 
 
+@pytest.mark.alone
 def test_metrics_route_reports_the_queue_in_vllm_names(server: ServerHandle) -> None:
     model = f"sim-m-{uuid.uuid4().hex[:6]}"
     profile = orjson.dumps(SimProfile(ttft_ms=30, tokens_per_s=200, output_tokens=4, capacity=1).to_dict()).decode()

@@ -120,6 +120,7 @@ def test_relays_content_then_done_then_DONE(server: ServerHandle) -> None:
 THINKER = {"ttft_ms": 50, "tokens_per_s": 200, "output_tokens": 10, "reasoning_tokens": 120, "reasoning_tokens_per_s": 300}
 
 
+@pytest.mark.alone
 def test_a_reasoning_model_s_thinking_is_relayed_before_its_first_word(server: ServerHandle) -> None:
     """Responses API, effort low (60 reasoning tokens at 300/s: about 0.2 s of thinking): thinking events first, then the answer."""
     r = relay(server.url, chat(max_tokens=200, api="responses", reasoning_effort="low"), {"x-sim-profile": orjson.dumps(THINKER).decode()})

@@ -46,6 +46,7 @@ def recorded(server: ServerHandle, tmp_path_factory: pytest.TempPathFactory) -> 
     return db, run
 
 
+@pytest.mark.alone
 def test_replayed_ttft_and_gaps_follow_the_recording(server: ServerHandle, recorded: tuple[Path, str], tmp_path: Path) -> None:
     db, run = recorded
     f = replay_file(tmp_path, db, run=run)
@@ -207,6 +208,7 @@ reasoning_tokens_per_s = 400
 """
 
 
+@pytest.mark.alone
 def test_a_reasoning_recording_replays_its_thinking_and_behaves_as_a_reasoning_model(server: ServerHandle, tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     (tmp_path / "live.toml").write_text(THINKER)

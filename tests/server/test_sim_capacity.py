@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from streaming.bench.matrix import BenchConfig
 from streaming.bench.runner import run_benchmark
@@ -26,6 +27,7 @@ def capped(capacity: int, ttft_ms: float = 50, tps: float = 100, tokens: int = 1
                       sim=SimProfile(ttft_ms=ttft_ms, tokens_per_s=tps, output_tokens=tokens, capacity=capacity, queue_timeout_s=queue_timeout_s))  # fmt: skip
 
 
+@pytest.mark.alone
 def test_streams_beyond_capacity_queue_and_their_ttft_includes_the_wait(server: ServerHandle, tmp_path: Path) -> None:
     dep = capped(2)  # e2e ≈ 50 ms + 9 × 10 ms = 140 ms
     with Store(tmp_path / "c.db") as st:
