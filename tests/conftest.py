@@ -121,14 +121,20 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Third
 
 # -- parallel runs: pytest-xdist workers share the machine; a test marked `alone` has it to itself ---------
 #
-# Tests that time the client against the server's truth, or bound a wall-clock wait, are marked `alone`.
-# Under pytest-xdist every other test holds the machine shared (one flock, LOCK_SH) while it runs; an `alone`
-# test first closes a gate (no new test starts), then takes the lock exclusively (the running ones end), so
-# it runs with no other test's CPU beside it. The `alone` tests come first and share one worker (the group
-# `alone`, with the Ray tests: one Ray cluster), so the machine is drained once, not once per such test.
-# Without workers (`-n 0`, `-p no:xdist`) nothing is locked.
+# Tests that time the client against the server's truth, or bound a wall-clock wait, are marked `alone`;
+# the `browser` and `model` tests count as alone too (Chromium's waits and the model's decoding take the
+# CPU, and several of them bound a time). Under pytest-xdist every other test holds the machine shared (one
+# flock, LOCK_SH) while it runs; an alone test first closes a gate (no new test starts), then takes the lock
+# exclusively (the running ones end), so it runs with no other test's CPU beside it. The alone tests come
+# first and share one worker (the group `alone`, with the Ray tests: one Ray cluster), so the machine is
+# drained once, not once per such test. Without workers (`-n 0`, `-p no:xdist`) nothing is locked.
 
 LOCK_DIR_ENV = "LAB_TEST_LOCK_DIR"
+ALONE_MARKERS = ("alone", "browser", "model")
+
+
+def runs_alone(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(m) is not None for m in ALONE_MARKERS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -143,10 +149,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The `alone` tests first (then the rest in their order), all in the worker group `alone`."""
-    items.sort(key=lambda it: it.get_closest_marker("alone") is None)  # stable: each part keeps its order
+    """The alone tests first (then the rest in their order), all in the worker group `alone`."""
+    items.sort(key=lambda it: not runs_alone(it))  # stable: each part keeps its order
     for it in items:
-        if it.get_closest_marker("alone") is not None:
+        if runs_alone(it):
             it.add_marker(pytest.mark.xdist_group("alone"))
 
 
@@ -209,11 +215,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     share = _machine_share()
     if share is None:
         return (yield)
-    share.take(alone=item.get_closest_marker("alone") is not None)
+    share.take(alone=runs_alone(item))
     try:
         return (yield)
     finally:
-        if nextitem is None or nextitem.get_closest_marker("alone") is None or share.held != "alone":
+        if nextitem is None or not runs_alone(nextitem) or share.held != "alone":
             share.release()
 
 
