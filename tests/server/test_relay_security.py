@@ -269,7 +269,7 @@ def test_a_page_from_another_origin_cannot_spend_the_key(page: Any, guarded: Ser
                                                          tmp_path: Path) -> None:  # fmt: skip
     before = upstream.connections
     page.goto(attacker_site)
-    page.wait_for_function("window.done === true")
+    page.wait_for_function("() => window.done === true")
     page.wait_for_timeout(500)  # the form's navigation inside the iframe: let it land before counting
     results = page.evaluate("window.results")
     page.screenshot(path=str(tmp_path / "attacker.png"))
@@ -282,11 +282,11 @@ def test_a_page_from_another_origin_cannot_spend_the_key(page: Any, guarded: Ser
 def test_the_server_s_own_page_still_streams_a_keyed_deployment(page: Any, guarded: ServerHandle, upstream: Upstream, tmp_path: Path) -> None:
     asked = len(upstream.keys)
     page.goto(guarded.url + "/")
-    page.wait_for_function("document.querySelectorAll('#deployment option').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('#deployment option').length > 0")
     page.select_option("#deployment", "keyed-up")
     page.fill("#prompt", "Hello?")
     page.click("#send")
-    page.wait_for_function("document.body.dataset.state === 'done'")
+    page.wait_for_function("() => document.body.dataset.state === 'done'")
     page.screenshot(path=str(tmp_path / "own-page.png"))
     assert "Hello from upstream" in page.inner_text("body")
     assert len(upstream.keys) == asked + 1
