@@ -102,7 +102,9 @@ def test_a_replay_answers_a_recorded_prompt_with_the_recorded_text_and_ttft(reco
     m = re.search(r"TTFT (\d+) ms", line)
     assert m, line
     print(f"TTFT shown {m.group(1)} ms, recorded {float(want['ttft_s']) * 1e3:.1f} ms")
-    assert abs(int(m.group(1)) / 1000 - float(want["ttft_s"])) < 0.05, (line, want["ttft_s"])
+    # the page's TTFT is the app's client's, and holds Streamlit's own turn (a full run showed 59 ms over); the replay's
+    # own accuracy is checked on the server's stamps (tests/server/test_replay.py). Not replaying the timings is 0.8 s off.
+    assert abs(int(m.group(1)) / 1000 - float(want["ttft_s"])) < 0.1, (line, want["ttft_s"])
     assert "replay-slow" in line
     expect(page.get_by_text(CRASH)).to_have_count(0)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)

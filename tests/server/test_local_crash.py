@@ -104,7 +104,9 @@ def test_non_streaming_crash_is_model_crashed_and_not_retried(own_server: Server
     pid = worker_pid(url)
     kill_when_generating(url, pid, signal.SIGSEGV)
     with Client(list(BUILTINS), server_url=url, retry=RetryPolicy(max_retries=2, base_s=0.01)) as c:
-        rec = c.run("local", LLMRequest.chat(LONG, max_tokens=300, stream=False))
+        # temperature 0: the same 16-token answer every time, about half a second of decoding for the watcher to
+        # catch (a sampled answer can be 6 tokens, gone between two of its polls: a full run once answered "ok")
+        rec = c.run("local", LLMRequest.chat(LONG, max_tokens=300, stream=False, temperature=0.0))
     assert rec.status == "error" and rec.error_type == "model_crashed" and "SIGSEGV" in rec.error
     assert rec.retries == 0 and rec.http_status == 500
 
@@ -135,7 +137,7 @@ def test_relay_reports_the_crash_and_serves_the_next_request(own_server: ServerH
     pid = worker_pid(url)
     kill_when_generating(url, pid, signal.SIGSEGV)
     events = []
-    with httpx2.stream("POST", f"{url}/chat/stream", json={"deployment": "local", "messages": [{"role": "user", "content": LONG}], "max_tokens": 300},
+    with httpx2.stream("POST", f"{url}/chat/stream", json={"deployment": "local", "messages": [{"role": "user", "content": LONG}], "max_tokens": 300, "temperature": 0.0},
                        timeout=60) as r:  # fmt: skip
         assert r.status_code == 200
         event = None
