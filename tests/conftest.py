@@ -38,6 +38,14 @@ class ScriptedClock:
         return self.now
 
 
+
+def wait_until(cond: Any, timeout: float = 10.0) -> None:
+    """Poll ``cond()`` every 10 ms; fail the test if it is not true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
 @pytest.fixture
 def clock() -> ScriptedClock:
     return ScriptedClock()
@@ -130,6 +138,7 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Third
 # drained once, not once per such test. Without workers (`-n 0`, `-p no:xdist`) nothing is locked.
 
 LOCK_DIR_ENV = "LAB_TEST_LOCK_DIR"
+_SHARE: MachineShare | None = None  # a worker's (set at configure); None without workers
 ALONE_MARKERS = ("alone", "browser", "model")
 
 
@@ -138,8 +147,11 @@ def runs_alone(item: pytest.Item) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    global _SHARE
     if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller: its workers inherit the directory
         os.environ[LOCK_DIR_ENV] = tempfile.mkdtemp(prefix="lab-test-locks-")
+    elif os.environ.get(LOCK_DIR_ENV):
+        _SHARE = MachineShare(os.environ[LOCK_DIR_ENV])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -185,42 +197,29 @@ class MachineShare:
             self.held = None
 
 
-_SHARE: MachineShare | None = None
-
-
-def _machine_share() -> MachineShare | None:
-    global _SHARE
-    directory = os.environ.get(LOCK_DIR_ENV)
-    if _SHARE is None and os.environ.get("PYTEST_XDIST_WORKER") and directory:
-        _SHARE = MachineShare(directory)
-    return _SHARE
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_collection(session: pytest.Session) -> Any:
     """A worker's collection (seconds of CPU: it imports the app's libraries) counts as a running test."""
-    share = _machine_share()
-    if share is not None:
-        share.take(alone=False)
+    if _SHARE is None:
+        return (yield)
+    _SHARE.take(alone=False)
     try:
         return (yield)
     finally:
-        if share is not None:
-            share.release()
+        _SHARE.release()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
     """Setup, call and teardown under the machine share; consecutive `alone` tests keep it between them."""
-    share = _machine_share()
-    if share is None:
+    if _SHARE is None:
         return (yield)
-    share.take(alone=runs_alone(item))
+    _SHARE.take(alone=runs_alone(item))
     try:
         return (yield)
     finally:
-        if nextitem is None or not runs_alone(nextitem) or share.held != "alone":
-            share.release()
+        if nextitem is None or not runs_alone(nextitem) or _SHARE.held != "alone":
+            _SHARE.release()
 
 
 @pytest.hookimpl(wrapper=True)

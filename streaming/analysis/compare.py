@@ -157,7 +157,7 @@ def compare(
     """Compare two groups (b − a) on the unit they were sampled in: paired prompts, prompts, or requests (module doc).
 
     ``prompts_a``/``prompts_b``: each value's prompt (aligned with ``a``/``b``); without them, requests are the unit."""
-    from scipy import stats as sps  # on first use: importing scipy.stats costs a CLI start about a second
+    from scipy import stats as sps
     xa, ca = _aligned(a, prompts_a)
     xb, cb = _aligned(b, prompts_b)
     delta = cliffs_delta(xa, xb)
@@ -217,7 +217,7 @@ def _prompt_medians(x: np.ndarray, prompts: np.ndarray) -> pd.DataFrame:
 
 def _t_interval(d: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
     """(lo, hi, p) of the mean of ``d`` (one-sample t: ``k − 1`` degrees of freedom)."""
-    from scipy import stats as sps  # on first use: importing scipy.stats costs a CLI start about a second
+    from scipy import stats as sps
     k, m = d.size, float(d.mean())
     se = float(d.std(ddof=1)) / math.sqrt(k)
     if se == 0:  # every prompt moved by exactly the same amount
@@ -228,7 +228,7 @@ def _t_interval(d: np.ndarray, confidence: float = 0.95) -> tuple[float, float, 
 
 def _welch_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
     """(lo, hi, p) of mean(b) − mean(a), Welch's unequal-variance t with Welch–Satterthwaite degrees of freedom."""
-    from scipy import stats as sps  # on first use: importing scipy.stats costs a CLI start about a second
+    from scipy import stats as sps
     va, vb = float(a.var(ddof=1)) / a.size, float(b.var(ddof=1)) / b.size
     m, se = float(b.mean() - a.mean()), math.sqrt(va + vb)
     if se == 0:
@@ -282,7 +282,7 @@ def without_ci(e: Estimate) -> Estimate:
 
 def paired_compare(pairs: pd.DataFrame, resamples: int = DEFAULT_RESAMPLES, seed: int | None = DEFAULT_SEED) -> PairedComparison | None:
     """Wilcoxon signed-rank on per-prompt (non-stream − stream) waits, and the median per-prompt ratio with CI."""
-    from scipy import stats as sps  # on first use: importing scipy.stats costs a CLI start about a second
+    from scipy import stats as sps
     if pairs is None or len(pairs) == 0:
         return None
     s = pairs["stream"].to_numpy(float)

@@ -8,6 +8,7 @@ from typing import Any
 import httpx2
 import orjson
 import pytest
+from conftest import wait_until
 
 from streaming.core.auth import SafeSecrets
 from streaming.core.client import Client
@@ -29,13 +30,6 @@ def req(**kw: Any) -> LLMRequest:
 
 def truth(url: str, rid: str) -> dict[str, Any]:
     return httpx2.get(f"{url}/debug/truth/{rid}", timeout=5).json()
-
-
-def wait_until(cond: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def test_reader_yields_every_delta_and_the_record(client: Client) -> None:

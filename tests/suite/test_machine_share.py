@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import conftest
-from conftest import MachineShare
+from conftest import MachineShare, wait_until
 
 
 def taken_within(share: MachineShare, alone: bool, seconds: float) -> bool:
@@ -27,14 +27,10 @@ def test_an_alone_test_waits_for_the_running_ones_and_no_test_starts_beside_it(t
     time.sleep(0.1)
     assert not taken_within(later, alone=False, seconds=0.3)  # ...and, the gate closed, no new test starts
     running.release()
-    deadline = time.monotonic() + 5
-    while alone.held != "alone" and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert alone.held == "alone" and later.held is None  # the alone test runs, by itself
+    wait_until(lambda: alone.held == "alone", timeout=5)
+    assert later.held is None  # the alone test runs, by itself
     alone.release()
-    while later.held != "shared" and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert later.held == "shared"  # then the others go on, side by side
+    wait_until(lambda: later.held == "shared", timeout=5)  # then the others go on, side by side
     assert taken_within(MachineShare(str(tmp_path)), alone=False, seconds=1)
     later.release()
 
