@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from streaming.core.client import Client
 from streaming.core.config import BUILTINS
 from streaming.core.request import RetryPolicy
+from streaming.core.transport.tls import trusted_context
 from streaming.server.launcher import ServerHandle, free_port, start_server
 
 
@@ -45,6 +47,19 @@ def wait_until(cond: Any, timeout: float = 10.0) -> None:
     while not cond():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.01)
+
+def http_client(**kw: Any) -> httpx2.Client:
+    """An httpx2 client on the process's shared TLS context: ``httpx2.get`` builds a context per call (about 50 ms of CPU)."""
+    return httpx2.Client(verify=trusted_context(), **kw)
+
+
+def http_get(url: str, **kw: Any) -> httpx2.Response:
+    return httpx2.get(url, verify=trusted_context(), **kw)
+
+
+def http_post(url: str, **kw: Any) -> httpx2.Response:
+    return httpx2.post(url, verify=trusted_context(), **kw)
+
 
 @pytest.fixture
 def clock() -> ScriptedClock:
@@ -91,8 +106,6 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Third
     Small context and one decode thread, so it fits beside the rest. The GGUF has no chat template:
     without ``--chat_format gemma`` the server guesses llama-2's format and the model answers nothing.
     """
-    import httpx2
-
     from streaming.errors import describe_exit
     from streaming.server.local_model import model_path
 
@@ -110,7 +123,7 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Third
                 tail = Path(log_path).read_text(errors="replace")[-1500:]
                 pytest.fail(f"llama_cpp.server exited at start ({describe_exit(proc.returncode)}); log {log_path}:\n{tail}")
             try:
-                if httpx2.get(f"{base_url}/models", timeout=1).status_code == 200:
+                if http_get(f"{base_url}/models", timeout=1).status_code == 200:
                     break
             except httpx2.HTTPError:
                 pass
@@ -291,8 +304,6 @@ def page(browser: Any) -> Iterator[Any]:
 def streamlit_app(script: str, env: dict[str, str], log_path: str, timeout: float = 60.0, address: str = "127.0.0.1",
                   extra_args: tuple[str, ...] = ()) -> Iterator[str]:  # fmt: skip
     """``streamlit run script`` on a free port (bound to ``address``); yields its loopback URL once healthy, stops it after."""
-    import httpx2
-
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", address,
            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *extra_args]  # fmt: skip
@@ -304,7 +315,7 @@ def streamlit_app(script: str, env: dict[str, str], log_path: str, timeout: floa
             while True:
                 assert proc.poll() is None, open(log_path, errors="replace").read()[-2000:]
                 try:
-                    if httpx2.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                    if http_get(f"{url}/_stcore/health", timeout=1).status_code == 200:
                         break
                 except httpx2.HTTPError:
                     pass

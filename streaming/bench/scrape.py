@@ -25,6 +25,7 @@ import httpx2
 
 from streaming.core.prometheus import Sample, parse_exposition
 from streaming.core.config import Deployment
+from streaming.core.transport.tls import trusted_context
 from streaming.store.samples import SampleRow, add_samples
 
 DEFAULT_INTERVAL_S = 1.0
@@ -102,7 +103,7 @@ class _TargetThread(threading.Thread):
 
         # built here, in the thread that creates the scraper: building a client (its TLS context) holds the GIL for
         # milliseconds, which the run's event loop would feel if it happened once the load is on
-        self.http = httpx2.Client(timeout=owner.timeout_s, follow_redirects=False, trust_env=False)
+        self.http = httpx2.Client(timeout=owner.timeout_s, follow_redirects=False, trust_env=False, verify=trusted_context(trust_env=False))
 
     def run(self) -> None:
         o = self.owner

@@ -25,6 +25,7 @@ from streaming.core.config import Deployment
 from streaming.core.record import StreamRecord
 from streaming.core.request import LLMRequest, can_resume, resume_request
 from streaming.core.stream import AsyncStream, Stream
+from streaming.core.transport.tls import trusted_context
 from streaming.core.transport.wire import WirePool
 from streaming.errors import ConfigError
 
@@ -38,7 +39,7 @@ class Client(ClientBase):
 
     def __init__(self, *args: Any, max_connections: int = 16, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self.http = httpx2.Client(timeout=self.timeouts.httpx(), limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
+        self.http = httpx2.Client(timeout=self.timeouts.httpx(), verify=trusted_context(), limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
 
     def stream(self, dep: Deployment | str, req: LLMRequest) -> Stream:
         return Stream(self, self.deployment(dep), req)
@@ -87,7 +88,7 @@ class AsyncClient(ClientBase):
             raise ConfigError(f"transport must be 'wire', 'httpx' or 'auto', got {transport!r}")
         self.transport = transport
         self.wire = WirePool(max_connections, self.timeouts.connect_s, self.timeouts.stall_s, self.clock) if transport != "httpx" else None
-        self.http = httpx2.AsyncClient(timeout=self.timeouts.httpx(), limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
+        self.http = httpx2.AsyncClient(timeout=self.timeouts.httpx(), verify=trusted_context(), limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
 
     def transport_for(self, url: str) -> str:
         """``wire`` or ``httpx`` for this URL (see the class docstring; a proxy has already made it ``httpx``)."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx2
 
+from streaming.core.transport.tls import trusted_context
 from streaming.server import launcher
 
 
@@ -38,7 +39,7 @@ class ServerHealth:
 def server_health(url: str, timeout: float = 2.0) -> ServerHealth:
     """Ask ``url``/health; a server that does not answer is ``up=False`` with the reason."""
     try:
-        r = httpx2.get(url.rstrip("/") + "/health", timeout=timeout, headers=launcher._auth_headers())
+        r = httpx2.get(url.rstrip("/") + "/health", timeout=timeout, headers=launcher._auth_headers(), verify=trusted_context())
         r.raise_for_status()
         h: dict[str, Any] = r.json()
     except (httpx2.HTTPError, ValueError) as e:

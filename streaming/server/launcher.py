@@ -33,6 +33,7 @@ from pathlib import Path
 import httpx2
 
 from streaming.core.auth import ENV_SECRETS_FILE, secrets_file, server_token, use_server_token
+from streaming.core.transport.tls import trusted_context
 from streaming.errors import EndpointError, describe_exit
 
 DEFAULT_HOST = "127.0.0.1"
@@ -86,7 +87,7 @@ def _auth_headers() -> dict[str, str]:
 def is_ours(url: str, timeout: float = 0.5) -> bool:
     """True when ``url`` answers /health as our server."""
     try:
-        r = httpx2.get(url.rstrip("/") + "/health", timeout=timeout, headers=_auth_headers())
+        r = httpx2.get(url.rstrip("/") + "/health", timeout=timeout, headers=_auth_headers(), verify=trusted_context())
         return r.status_code == 200 and r.json().get("service") == SERVICE
     except (httpx2.HTTPError, ValueError):
         return False
@@ -202,7 +203,7 @@ def take_notice() -> str | None:
 def warm_local(url: str, timeout: float = 120.0) -> None:
     """Ask the server to load the local model now, so the first answer's TTFT is not the load time."""
     try:
-        r = httpx2.post(url.rstrip("/") + "/debug/load", timeout=timeout, headers=_auth_headers())
+        r = httpx2.post(url.rstrip("/") + "/debug/load", timeout=timeout, headers=_auth_headers(), verify=trusted_context())
     except httpx2.HTTPError as e:
         raise EndpointError(f"the built-in server did not load the local model: {e}") from None
     if r.status_code != 200:

@@ -8,9 +8,9 @@ import re
 import uuid
 from pathlib import Path
 
-import httpx2
 import orjson
 import pytest
+from conftest import http_get
 
 from streaming.bench import prompts as P
 from streaming.bench.conversation import turn_histories, unique_prefix
@@ -84,7 +84,7 @@ def test_multi_turn_feeds_back_the_real_answer(server: ServerHandle, tmp_path: P
         inputs = []
         for (_, row), user in zip(conv.iterrows(), ("What is a queue?", "Give an example.", "Thanks, summarise.")):
             sent.append({"role": "user", "content": user})
-            truth = httpx2.get(f"{server.url}/debug/truth/{row['response_id']}").json()
+            truth = http_get(f"{server.url}/debug/truth/{row['response_id']}").json()
             assert truth["prompt_digest"] == digest(sent)  # exactly the history with the model's real answers, never the recorded ones
             assert row["input_tokens"] == sum(len(m["content"].split()) for m in sent)  # the simulator counts words
             inputs.append(row["input_tokens"])
@@ -105,7 +105,7 @@ def test_no_cache_reuse_makes_every_prefix_unique(server: ServerHandle, tmp_path
             run = run_benchmark(BenchConfig(deployments=[dep], mode="stream", requests=3, concurrency=1, warmup=0, prompts=["Same prompt"],
                                             cache_reuse=reuse), st)  # fmt: skip
             ids = load_requests(tmp_path / "n.db", [run])["response_id"]
-            digests[reuse] = {httpx2.get(f"{server.url}/debug/truth/{rid}").json()["prompt_digest"] for rid in ids}
+            digests[reuse] = {http_get(f"{server.url}/debug/truth/{rid}").json()["prompt_digest"] for rid in ids}
     assert len(digests[True]) == 1 and len(digests[False]) == 3
 
 

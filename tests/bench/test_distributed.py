@@ -8,9 +8,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import numpy as np
 import pytest
+from conftest import http_get
 
 from streaming.bench.matrix import BenchConfig, expand, resolve_prompts
 from streaming.bench.progress import Progress
@@ -48,7 +48,7 @@ def test_two_workers_run_exactly_the_matrix_and_match_the_server_truth(ray_clust
     assert set(measured[measured["worker"] == "w0"]["seq"]) == set(range(0, 24, 2))  # dealt round-robin, in the global order
     assert df["warmup"].sum() == 2 * 2  # each worker warms up each deployment
     for _, row in measured[measured["mode"] == "stream"].iterrows():
-        t = httpx2.get(f"{server.url}/debug/truth/{row['response_id']}").json()
+        t = http_get(f"{server.url}/debug/truth/{row['response_id']}").json()
         assert abs(row["t0_monotonic"] + row["ttft_s"] - t["chunk_times"][0]) < 0.05  # one machine: one monotonic clock
     info = list_runs(tmp_path / "dist.db").iloc[0]
     assert info["status"] == "finished" and info["n_requests"] == 24

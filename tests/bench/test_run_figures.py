@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import http_client
 import numpy as np
 import pandas as pd
 
@@ -275,8 +276,6 @@ def test_loop_lag_warning_fires_when_timestamps_are_at_risk_and_only_then(server
     as much and warns; the page's old false alarm (p99 8.4 ms on a 10-request run) does not."""
     import asyncio
 
-    import httpx2
-
     from streaming.bench.runner import LOOP_LAG_WARN_MS, loop_lag_warning
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -293,7 +292,7 @@ def test_loop_lag_warning_fires_when_timestamps_are_at_risk_and_only_then(server
     recs, lags = asyncio.run(lag_run(server.url, 4, 24, 20.0))  # the loop blocked 20 ms every 50 ms
     assert loop_lag_warning(lags) is not None and np.percentile(lags, 99) * 1000 > LOOP_LAG_WARN_MS
     late = []
-    with httpx2.Client(timeout=30) as h:
+    with http_client(timeout=30) as h:
         for r in recs:
             tr = h.get(f"{server.url}/debug/truth/{r.response_id}").json()
             late += [r.t0_monotonic + c - s for c, s in zip(r.chunk_times_s, tr["chunk_times"])]

@@ -6,9 +6,9 @@ import threading
 import uuid
 from pathlib import Path
 
-import httpx2
 import numpy as np
 import pytest
+from conftest import http_get
 
 from streaming.bench.matrix import BenchConfig, poisson_schedule
 from streaming.bench.progress import Progress
@@ -30,7 +30,7 @@ def fast_cfg(**kw: object) -> BenchConfig:
 
 
 def truth(server: ServerHandle, rid: str) -> dict:
-    return httpx2.get(f"{server.url}/debug/truth/{rid}").json()
+    return http_get(f"{server.url}/debug/truth/{rid}").json()
 
 
 @pytest.mark.alone

@@ -9,10 +9,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
 import numpy as np
 import pytest
-from conftest import pipe
+from conftest import http_get, pipe
 
 from streaming.bench.matrix import BenchConfig
 from streaming.bench.runner import run_benchmark
@@ -22,7 +21,7 @@ from streaming.store import Store, load_requests
 
 
 def truth_first_chunk(server: ServerHandle, rid: str) -> float:
-    return float(httpx2.get(f"{server.url}/debug/truth/{rid}").json()["chunk_times"][0])
+    return float(http_get(f"{server.url}/debug/truth/{rid}").json()["chunk_times"][0])
 
 
 def syn_sent_to(port: int) -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import httpx2
 import pytest
+from conftest import http_get
 
 from streaming.analysis.server_charts import server_series, server_side, split_summaries, ttft_split
 from streaming.bench.matrix import BenchConfig
@@ -46,7 +46,7 @@ def test_capacity_8_at_32_streams_shows_24_waiting_and_the_queue_in_the_ttft(ser
     assert (df["status"] == "ok").all() and len(df) == 64
     split = ttft_split(df)
     assert len(split) == 64
-    truth = {rid: httpx2.get(f"{server.url}/debug/truth/{rid}").json()["queued_s"] for rid in df["response_id"]}
+    truth = {rid: http_get(f"{server.url}/debug/truth/{rid}").json()["queued_s"] for rid in df["response_id"]}
     truth_mean = sum(truth.values()) / len(truth)
     assert truth_mean > 1.0  # most requests waited several waves
     (summary,) = split_summaries(split, {name: 32})

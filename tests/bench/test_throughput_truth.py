@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx2
 import numpy as np
 import pytest
+from conftest import http_get
 
 from streaming.analysis.capacity import throughput_row
 from streaming.bench.matrix import BenchConfig
@@ -18,7 +18,7 @@ from streaming.store import Store, load_requests
 
 def server_window(server: ServerHandle, ids: list[str]) -> float:
     """From the first request the server received to the last response it finished, by the server's own clock."""
-    t = [httpx2.get(f"{server.url}/debug/truth/{i}").json() for i in ids]
+    t = [http_get(f"{server.url}/debug/truth/{i}").json() for i in ids]
     return max(x["finished_at"] for x in t) - min(x["received_at"] for x in t)
 
 

@@ -8,9 +8,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import numpy as np
 import pytest
+from conftest import http_get
 
 from streaming.analysis.capacity import throughput_row
 from streaming.analysis.server_charts import server_series
@@ -45,7 +45,7 @@ def test_two_workers_with_offset_clocks_give_the_single_clock_throughput(ray_clu
     t0 = df["t0_monotonic"].to_numpy() - df["worker"].map(skew).to_numpy()
     for r, t in zip(df.itertuples(), t0):
         if r.stream:
-            truth = httpx2.get(f"{server.url}/debug/truth/{r.response_id}").json()
+            truth = http_get(f"{server.url}/debug/truth/{r.response_id}").json()
             assert abs(t + r.ttft_s - truth["chunk_times"][0]) < 0.05
     true_span = float(np.max(t0 + df["e2e_s"].to_numpy()) - np.min(t0))
     true_rps = len(df) / true_span

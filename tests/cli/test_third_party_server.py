@@ -16,9 +16,9 @@ import os
 import subprocess
 import sys
 
-import httpx2
 import openai
 import pytest
+from conftest import http_post
 
 import streaming
 
@@ -33,7 +33,7 @@ NAME = "llama-cpp-server"
 def its_answer(srv, max_tokens: int = MAX_TOKENS) -> tuple[str, dict, str]:
     """The server's own non-streamed answer at temperature 0: (text, usage, finish_reason), straight over HTTP."""
     body = {"model": srv.model, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": max_tokens, "temperature": 0}
-    r = httpx2.post(f"{srv.base_url}/chat/completions", json=body, timeout=60)
+    r = http_post(f"{srv.base_url}/chat/completions", json=body, timeout=60)
     assert r.status_code == 200, r.text
     choice = r.json()["choices"][0]
     return choice["message"]["content"], r.json()["usage"], choice["finish_reason"]

@@ -16,6 +16,7 @@ from typing import Any
 import httpx2
 import orjson
 import pytest
+from conftest import http_post
 from streamlit.testing.v1 import AppTest
 
 from streaming.bench.settings import load_config
@@ -179,7 +180,7 @@ def test_odd_prompts_through_cli_and_relay(server) -> None:
     with httpx2.stream("POST", f"{server.url}/chat/stream", json=body, headers={"x-sim-profile": orjson.dumps(FAST).decode()}, timeout=10) as r:
         text = r.read().decode()
     assert r.status_code == 200 and "data: [DONE]" in text
-    r = httpx2.post(f"{server.url}/chat/stream", json={**body, "messages": [{"role": "user", "content": "x" * 300_000}]}, timeout=10)
+    r = http_post(f"{server.url}/chat/stream", json={**body, "messages": [{"role": "user", "content": "x" * 300_000}]}, timeout=10)
     assert r.status_code == 413 and r.json()["error"]["param"] == "body"
 
 

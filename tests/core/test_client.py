@@ -6,8 +6,8 @@ import asyncio
 import time
 from typing import Any
 
-import httpx2
 import pytest
+from conftest import http_get
 
 from streaming.core.client import AsyncClient, Client
 from streaming.core.config import BUILTINS, Deployment, SimProfile
@@ -19,7 +19,7 @@ DEPS = [*BUILTINS, SIM]
 
 
 def truth(server_url: str, response_id: str) -> dict[str, Any]:
-    r = httpx2.get(f"{server_url}/debug/truth/{response_id}")
+    r = http_get(f"{server_url}/debug/truth/{response_id}")
     assert r.status_code == 200, r.text
     return r.json()
 

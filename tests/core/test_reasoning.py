@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx2
 import orjson
 import pytest
+from conftest import http_get, http_post
 
 from streaming.core.auth import Credentials
 from streaming.core.client import Client
@@ -28,7 +28,7 @@ DEPS = [*BUILTINS, THINKER, PLAIN]
 
 
 def truth(server, rid: str) -> dict:
-    return httpx2.get(f"{server.url}/debug/truth/{rid}").json()
+    return http_get(f"{server.url}/debug/truth/{rid}").json()
 
 
 @pytest.fixture
@@ -133,9 +133,9 @@ def test_400_adaptation_once_and_remembered(server) -> None:
 
 
 def test_reasoning_model_rejections_are_realistic(server) -> None:
-    r = httpx2.post(f"{server.url}/v1/chat/completions", json={"model": "sim-reasoning", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 9})
+    r = http_post(f"{server.url}/v1/chat/completions", json={"model": "sim-reasoning", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 9})
     assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported_parameter" and r.json()["error"]["param"] == "max_tokens"
-    r = httpx2.post(f"{server.url}/v1/chat/completions", json={"model": "sim-reasoning", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2})
+    r = http_post(f"{server.url}/v1/chat/completions", json={"model": "sim-reasoning", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2})
     assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported_value"
 
 

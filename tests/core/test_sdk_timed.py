@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx2
 import openai
 import pytest
+from conftest import http_get
 
 import streaming
 
@@ -14,7 +14,7 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 def truth(server, rid: str) -> dict:
-    return httpx2.get(f"{server.url}/debug/truth/{rid}").json()
+    return http_get(f"{server.url}/debug/truth/{rid}").json()
 
 
 def calls(kind: str) -> dict:

@@ -16,6 +16,7 @@ import time
 import httpx2
 import openai
 import pytest
+from conftest import http_get
 
 import streaming
 
@@ -48,7 +49,7 @@ def check_against_truth(server, s: streaming.TimedSDKStream, hooks: Hooks) -> No
     rec = s.record
     assert rec.status == "ok", rec.error
     assert "stamped around" not in (rec.transport_version or "")
-    truth = httpx2.get(f"{server.url}/debug/truth/{rec.response_id}").json()
+    truth = http_get(f"{server.url}/debug/truth/{rec.response_id}").json()
     t0 = rec.t0_monotonic
     assert hooks.built[-1] <= t0 <= truth["received_at"]  # after the SDK built the request, before the server had it
     assert t0 + rec.t_headers_s <= hooks.returned[-1]  # headers stamped when the transport returned, not after the SDK's work
@@ -109,7 +110,7 @@ def test_two_async_streams_at_once_keep_their_own_stamps(server) -> None:
         return streams
 
     for s in asyncio.run(go()):
-        truth = httpx2.get(f"{server.url}/debug/truth/{s.record.response_id}").json()
+        truth = http_get(f"{server.url}/debug/truth/{s.record.response_id}").json()
         assert s.record.t0_monotonic <= truth["received_at"]
         assert 0 <= s.record.ttft_s - truth["ttft"] < LATE
 
@@ -123,7 +124,7 @@ def test_non_stream_e2e_is_the_end_of_the_body(server) -> None:
     text = "".join(s)
     t_after = time.perf_counter()
     rec = s.record
-    truth = httpx2.get(f"{server.url}/debug/truth/{rec.response_id}").json()
+    truth = http_get(f"{server.url}/debug/truth/{rec.response_id}").json()
     assert text and rec.status == "ok" and rec.ttft_s is None
     assert t_before <= hooks.built[-1] <= rec.t0_monotonic <= truth["received_at"]
     assert truth["finished_at"] <= rec.t0_monotonic + rec.e2e_s <= t_after
@@ -172,7 +173,7 @@ def test_first_responses_call_of_a_process_is_stamped_on_arrival(server) -> None
     assert out.returncode == 0, out.stderr[-2000:]
     rec = json.loads(out.stdout)
     assert rec["status"] == "ok" and rec["text"] and rec["api"] == "responses"
-    truth = httpx2.get(f"{server.url}/debug/truth/{rec['response_id']}").json()
+    truth = http_get(f"{server.url}/debug/truth/{rec['response_id']}").json()
     t0 = rec["t0_monotonic"]
     assert t0 <= truth["received_at"]
     assert 0 <= t0 + rec["ttft_s"] - truth["chunk_times"][0] < LATE

@@ -19,6 +19,7 @@ from typing import Any
 import httpx2
 import orjson
 import pytest
+from conftest import http_get
 from streamlit.testing.v1 import AppTest
 
 from streaming.core.auth import Credentials
@@ -126,8 +127,8 @@ def test_the_key_is_found_nowhere(server: Any, setup: dict[str, Any], tmp_path: 
             assert r.status_code == 200 and (b"[DONE]" in text if name == "az-secret" else b"event: error" in text)
             outputs.append(text)
         for path in ("/chat/deployments", "/v1/models", "/openapi.json"):
-            outputs.append(httpx2.get(relay.url + path, timeout=10).content)
-        outputs.append(httpx2.get(relay.url + "/", timeout=10).content.replace(relay.token.encode(), b""))  # the page holds the token, not the key
+            outputs.append(http_get(relay.url + path, timeout=10).content)
+        outputs.append(http_get(relay.url + "/", timeout=10).content.replace(relay.token.encode(), b""))  # the page holds the token, not the key
     finally:
         relay.stop()
     # the relay's start token went over its stdin only: not in its log, not in its command line

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx2
 import orjson
 import pytest
-from conftest import wait_until
+from conftest import http_get, wait_until
 
 from streaming.core.auth import SafeSecrets
 from streaming.core.client import Client
@@ -29,7 +28,7 @@ def req(**kw: Any) -> LLMRequest:
 
 
 def truth(url: str, rid: str) -> dict[str, Any]:
-    return httpx2.get(f"{url}/debug/truth/{rid}", timeout=5).json()
+    return http_get(f"{url}/debug/truth/{rid}", timeout=5).json()
 
 
 def test_reader_yields_every_delta_and_the_record(client: Client) -> None:

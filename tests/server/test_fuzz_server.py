@@ -18,6 +18,7 @@ from typing import Any
 import httpx2
 import orjson
 import pytest
+from conftest import http_client, http_get
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -116,7 +117,7 @@ def check(resp: httpx2.Response, body_field_names: set[str], what: str) -> None:
 @pytest.mark.slow
 def test_fuzz_endpoints_from_openapi(fuzz_server: Any) -> None:
     url = fuzz_server.url
-    schema = httpx2.get(f"{url}/openapi.json", timeout=10).json()
+    schema = http_get(f"{url}/openapi.json", timeout=10).json()
     schema.setdefault("components", {}).setdefault("schemas", {})["RelayRequest"] = RelayRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, sub in RelayRequest.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}).items():
         schema["components"]["schemas"][name] = sub
@@ -136,7 +137,7 @@ def test_fuzz_endpoints_from_openapi(fuzz_server: Any) -> None:
         if "post" in ops and "requestBody" in ops["post"]:
             assert path in routes, f"new POST route {path}: add it to the fuzzer"
     counts: dict[int, int] = {}
-    http = httpx2.Client(timeout=15)
+    http = http_client(timeout=15)
 
     def send(method: str, path: str, **kw: Any) -> httpx2.Response:
         if method == "GET":

@@ -20,6 +20,7 @@ from typing import Any
 import httpx2
 import orjson
 import pytest
+from conftest import http_get
 from streamlit.testing.v1 import AppTest
 
 from streaming.cli import main
@@ -43,7 +44,7 @@ def own_server(tmp_path: Path) -> Iterator[ServerHandle]:
 
 
 def health(url: str) -> dict[str, Any]:
-    return httpx2.get(f"{url}/health", timeout=5).json()
+    return http_get(f"{url}/health", timeout=5).json()
 
 
 def worker_pid(url: str, timeout: float = 60.0) -> int:
@@ -58,12 +59,12 @@ def worker_pid(url: str, timeout: float = 60.0) -> int:
 def kill_when_generating(url: str, pid: int, sig: int, model: str = LOCAL_MODEL, min_tokens: int = 2, only_new: bool = True) -> threading.Thread:
     """In the background: once a response of ``model`` (started after this call, if ``only_new``) has ``min_tokens`` tokens out,
     send ``sig`` to ``pid``."""
-    seen = {t["response_id"] for t in httpx2.get(f"{url}/debug/truths", params={"model": model}).json()["responses"]} if only_new else set()
+    seen = {t["response_id"] for t in http_get(f"{url}/debug/truths", params={"model": model}).json()["responses"]} if only_new else set()
 
     def watch() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            for t in httpx2.get(f"{url}/debug/truths", params={"model": model}).json()["responses"]:
+            for t in http_get(f"{url}/debug/truths", params={"model": model}).json()["responses"]:
                 if t["response_id"] not in seen and (t["tokens_generated"] or 0) >= min_tokens:
                     os.kill(pid, sig)
                     return
@@ -161,7 +162,7 @@ def test_cancel_on_the_new_worker_still_stops_within_one_token(own_server: Serve
         got = [d for _, d in zip(range(3), s)]
     assert len(got) == 3 and s.record.status == "cancelled"
     deadline = time.monotonic() + 10
-    while (t := httpx2.get(f"{url}/debug/truth/{s.record.response_id}").json())["generation_stopped_at"] is None:
+    while (t := http_get(f"{url}/debug/truth/{s.record.response_id}").json())["generation_stopped_at"] is None:
         assert time.monotonic() < deadline, t
         time.sleep(0.05)
     assert t["tokens_after_cancel"] <= 1 and t["tokens_generated"] < 400

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-import httpx2
 import pytest
+from conftest import http_get
 
 from streaming.core.request import LLMRequest
 from streaming.server.launcher import warm_local
@@ -30,14 +30,14 @@ def test_local_generation_stops_when_the_client_leaves(server, client) -> None:
     rid = s.record.response_id
     deadline = time.monotonic() + 10
     while True:
-        t = httpx2.get(f"{server.url}/debug/truth/{rid}").json()
-        if t["cancelled_at"] is not None and t["tokens_generated"] == httpx2.get(f"{server.url}/debug/truth/{rid}").json()["tokens_generated"]:
+        t = http_get(f"{server.url}/debug/truth/{rid}").json()
+        if t["cancelled_at"] is not None and t["tokens_generated"] == http_get(f"{server.url}/debug/truth/{rid}").json()["tokens_generated"]:
             break
         assert time.monotonic() < deadline, t
         time.sleep(0.05)
     first = t["tokens_generated"]
     time.sleep(0.3)  # ~30 tokens' worth at full speed: none may appear
-    t = httpx2.get(f"{server.url}/debug/truth/{rid}").json()
+    t = http_get(f"{server.url}/debug/truth/{rid}").json()
     assert t["tokens_generated"] == first and first < 400
     assert t["tokens_after_cancel"] <= 1
 

@@ -9,6 +9,7 @@ import uuid
 import httpx2
 import orjson
 import pytest
+from conftest import http_get
 
 from streaming.core.config import SimProfile
 from streaming.core.prometheus import parse_exposition
@@ -35,8 +36,8 @@ def test_metrics_route_reports_the_queue_in_vllm_names(server: ServerHandle) -> 
     waits = sorted(float(q) / 1000 for _, q in got)
     assert waits[0] < 0.02 and waits[2] > 0.05
     for rid, q in got:
-        assert abs(httpx2.get(f"{server.url}/debug/truth/{rid}").json()["queued_s"] - float(q) / 1000) < 1e-5
-    r = httpx2.get(f"{server.url}/metrics")
+        assert abs(http_get(f"{server.url}/debug/truth/{rid}").json()["queued_s"] - float(q) / 1000) < 1e-5
+    r = http_get(f"{server.url}/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     mine = {s.name: s.value for s in parse_exposition(r.text) if s.labels.get("model_name") == model}
     assert mine["vllm:num_requests_waiting"] == 0 and mine["vllm:num_requests_running"] == 0

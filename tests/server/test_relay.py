@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx2
 import orjson
 import pytest
+from conftest import http_client, http_get
 
 from streaming import cli
 from streaming.core.sse import SSEDecoder
@@ -45,7 +45,7 @@ def chat(deployment: str = "sim-fast", prompt: str = "Say hello.", **kw: Any) ->
 def relay(url: str, body: Any, headers: dict[str, str] | None = None, stop_after_content: int | None = None) -> Relayed:
     """POST /chat/stream and classify every event; leave after ``stop_after_content`` deltas (closing the connection)."""
     content = body if isinstance(body, (bytes, str)) else orjson.dumps(body)
-    with httpx2.Client(timeout=30) as c, c.stream("POST", f"{url}/chat/stream", content=content, headers={"content-type": "application/json", **(headers or {})}) as r:
+    with http_client(timeout=30) as c, c.stream("POST", f"{url}/chat/stream", content=content, headers={"content-type": "application/json", **(headers or {})}) as r:
         out = Relayed(r.status_code, {k.lower(): v for k, v in r.headers.items()})
         if r.status_code != 200:
             out.body = orjson.loads(r.read())
@@ -69,7 +69,7 @@ def relay(url: str, body: Any, headers: dict[str, str] | None = None, stop_after
 
 
 def truth(url: str, response_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    r = httpx2.get(f"{url}/debug/truth/{response_id}", headers=headers or {}, timeout=10)
+    r = http_get(f"{url}/debug/truth/{response_id}", headers=headers or {}, timeout=10)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -211,14 +211,14 @@ def test_bad_input_answers_with_a_json_error(server: ServerHandle, body: Any, st
 
 
 def test_page_is_self_contained(server: ServerHandle) -> None:
-    r = httpx2.get(f"{server.url}/", timeout=10)
+    r = http_get(f"{server.url}/", timeout=10)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
     assert "SSEParser" in html and "/*__SSE_PARSER__*/" not in html  # the parser file is inlined
     assert all(u.startswith("data:") for u in re.findall(r'(?:src|href)="([^"]*)"', html)) and "https://" not in html  # no external assets
     csp = r.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "script-src 'sha256-" in csp and "connect-src 'self'" in csp
-    deps = httpx2.get(f"{server.url}/chat/deployments", timeout=10).json()
+    deps = http_get(f"{server.url}/chat/deployments", timeout=10).json()
     labels = {d["name"]: d["label"] for d in deps["deployments"]}
     assert labels["sim-fast"] == "sim-fast (simulated)" and "simulated" not in labels["local"]
     assert deps["default"] == "sim-fast"
@@ -230,18 +230,18 @@ def test_api_key_guards_every_data_route(keyed_server: ServerHandle) -> None:
     for headers in ({}, {"authorization": "Bearer wrong"}):
         r = relay(url, chat(max_tokens=3), headers)
         assert r.status == 401 and r.body["error"]["type"] == "authentication_error"
-        assert httpx2.get(f"{url}/chat/deployments", headers=headers, timeout=10).status_code == 401
-        assert httpx2.get(f"{url}/v1/models", headers=headers, timeout=10).status_code == 401
-    page = httpx2.get(f"{url}/", timeout=10)  # the page itself is public: it holds no data and asks for the key
+        assert http_get(f"{url}/chat/deployments", headers=headers, timeout=10).status_code == 401
+        assert http_get(f"{url}/v1/models", headers=headers, timeout=10).status_code == 401
+    page = http_get(f"{url}/", timeout=10)  # the page itself is public: it holds no data and asks for the key
     assert page.status_code == 200 and KEY not in page.text
-    assert httpx2.get(f"{url}/chat/deployments", headers=good, timeout=10).status_code == 200
+    assert http_get(f"{url}/chat/deployments", headers=good, timeout=10).status_code == 200
     # the relay reaches this server's own deployments with the server's key
     r = relay(url, chat(max_tokens=4), {**good, "x-sim-profile": orjson.dumps(FAST).decode()})
     assert r.status == 200 and len(r.of("content")) == 4 and r.of("done")[0]["metrics"]["output_tokens"] == 4
 
 
 def test_api_key_off_means_open(server: ServerHandle) -> None:
-    assert httpx2.get(f"{server.url}/chat/deployments", timeout=10).status_code == 200
+    assert http_get(f"{server.url}/chat/deployments", timeout=10).status_code == 200
     r = relay(server.url, chat(max_tokens=2), {"x-sim-profile": orjson.dumps(FAST).decode()})
     assert r.status == 200 and r.of("DONE") == [None]
 

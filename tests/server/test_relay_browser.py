@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
+from conftest import http_get
 from playwright.sync_api import Browser, Page
 
 from streaming.server.launcher import ServerHandle, free_port, start_server
@@ -49,7 +49,7 @@ def wait_longer_than(page: Page, n: int, timeout_ms: int = 10_000) -> int:
 
 
 def truth(url: str, rid: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    r = httpx2.get(f"{url}/debug/truth/{rid}", headers=headers or {}, timeout=10)
+    r = http_get(f"{url}/debug/truth/{rid}", headers=headers or {}, timeout=10)
     assert r.status_code == 200, r.text
     return r.json()
 

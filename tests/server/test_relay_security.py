@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from conftest import http_get, http_post
 
 from streaming.server.guard import host_name, peer_uid
 from streaming.server.launcher import ServerHandle, start_server
@@ -91,7 +92,7 @@ BODY = b'{"deployment": "keyed-up", "messages": [{"role": "user", "content": "sp
 
 
 def post(h: ServerHandle, headers: dict[str, str], body: bytes = BODY, path: str = "/chat/stream") -> httpx2.Response:
-    return httpx2.post(h.url + path, content=body, headers=headers, timeout=30)
+    return http_post(h.url + path, content=body, headers=headers, timeout=30)
 
 
 @pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None],
@@ -121,11 +122,11 @@ def test_another_origin_is_refused_and_the_server_s_own_origin_is_not(guarded: S
 def test_a_rebound_host_name_is_refused_on_every_route(guarded: ServerHandle, upstream: Upstream, path: str) -> None:
     before = upstream.connections
     headers = {"Host": "attacker.example", "Content-Type": "application/json", "Authorization": f"Bearer {guarded.token}"}
-    r = post(guarded, headers, path=path) if path == "/chat/stream" else httpx2.get(guarded.url + path, headers=headers, timeout=10)
+    r = post(guarded, headers, path=path) if path == "/chat/stream" else http_get(guarded.url + path, headers=headers, timeout=10)
     assert r.status_code == 403
     assert "does not answer as 'attacker.example'" in r.json()["error"]["message"]
     assert upstream.connections == before
-    assert httpx2.get(guarded.url + "/health", headers={"Host": "localhost"}, timeout=10).status_code == 200
+    assert http_get(guarded.url + "/health", headers={"Host": "localhost"}, timeout=10).status_code == 200
 
 
 def test_without_the_token_a_keyed_deployment_is_refused_with_a_sentence(guarded: ServerHandle, upstream: Upstream) -> None:
@@ -155,7 +156,7 @@ def _page_token(html: str) -> str:
 
 
 def test_the_page_holds_the_token_for_its_user_and_not_for_another_local_user(guarded: ServerHandle) -> None:
-    assert _page_token(httpx2.get(guarded.url + "/", timeout=10).text) == guarded.token
+    assert _page_token(http_get(guarded.url + "/", timeout=10).text) == guarded.token
     # another local user (uid 65534) on the same machine: the page comes without the token, and the relay refuses
     assert os.geteuid() == 0, "this test plays another local user with setuid: CI runs it as root"
     port = int(guarded.url.rsplit(":", 1)[1])

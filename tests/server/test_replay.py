@@ -8,9 +8,9 @@ import re
 import threading
 from pathlib import Path
 
-import httpx2
 import numpy as np
 import pytest
+from conftest import http_get
 
 from streaming.analysis import replays
 from streaming.bench.matrix import BenchConfig
@@ -58,7 +58,7 @@ def test_replayed_ttft_and_gaps_follow_the_recording(server: ServerHandle, recor
     assert len(out) == len(PROMPTS) and (out["status"] == "ok").all()
     sched_err, read_err, whole_err, gap_err = [], [], [], []
     for row in out.itertuples():
-        truth = httpx2.get(f"{server.url}/debug/truth/{row.response_id}").json()
+        truth = http_get(f"{server.url}/debug/truth/{row.response_id}").json()
         orig = rec.loc[truth["replayed"]]
         assert row.text == orig["text"]  # the recorded answer, whole
         assert row.prompt_id == orig["prompt_id"]  # the same question got its own recorded answer
@@ -231,7 +231,7 @@ def test_a_reasoning_recording_replays_its_thinking_and_behaves_as_a_reasoning_m
         # would be about 100 ms early); late is the machine's (a full-suite run on 2 cores once wrote one event 53 ms late),
         # so the upper bound is loose here: the tight medians are in test_replayed_ttft_and_gaps_follow_the_recording, the
         # per-concurrency figures in benchmarks/replay_accuracy.py.
-        truth = httpx2.get(f"{server.url}/debug/truth/{r.response_id}").json()
+        truth = http_get(f"{server.url}/debug/truth/{r.response_id}").json()
         for got, want in ((truth["t_first_reasoning"], orig["t_first_reasoning_s"]), (truth["ttft"], orig["ttft_s"])):
             assert -0.001 < got - want < 0.25, truth
         assert r.t_first_reasoning_s < r.ttft_s and r.t0_monotonic + r.ttft_s >= truth["chunk_times"][0]  # the client read them after

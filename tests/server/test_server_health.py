@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
+from conftest import http_get
 from streamlit.testing.v1 import AppTest
 
 from streaming.server import launcher
@@ -34,11 +34,11 @@ def test_restart_server_starts_it_again_on_the_same_url(tmp_path: Path, monkeypa
     h = launcher.start_server(port=launcher.free_port(), log_dir=str(tmp_path))
     monkeypatch.setattr(launcher, "_current", h)
     try:
-        pid = httpx2.get(h.url + "/health").json()["pid"]
+        pid = http_get(h.url + "/health").json()["pid"]
         before = launcher.restarts()
         new = launcher.restart_server()
         assert new.url == h.url and launcher.restarts() == before + 1
-        assert httpx2.get(new.url + "/health").json()["pid"] != pid
+        assert http_get(new.url + "/health").json()["pid"] != pid
         assert server_health(new.url).server_restarts == before + 1
     finally:
         launcher._current.stop()  # type: ignore[union-attr]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import httpx2
 import pytest
+from conftest import http_get
 
 from streaming.bench.matrix import BenchConfig
 from streaming.bench.runner import run_benchmark
@@ -36,7 +36,7 @@ def test_streams_beyond_capacity_queue_and_their_ttft_includes_the_wait(server: 
     assert (df["status"] == "ok").all()
     # The server's own stamps say who waited for a slot, and how long: a difference of client TTFTs would not (one full-suite
     # run's client read the first two answers 180 ms late and the queued ones 56 ms after them).
-    served = [httpx2.get(f"{server.url}/debug/truth/{rid}").json() for rid in df["response_id"]]
+    served = [http_get(f"{server.url}/debug/truth/{rid}").json() for rid in df["response_id"]]
     assert all(t["chunk_times"] for t in served)
     queued = sorted(t["queued_s"] for t in served)
     assert queued[1] < 0.02 and queued[2] > 0.1, queued  # two served at once; two waited for a slot (its holder's ≈ 140 ms)

@@ -20,8 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx2
 import pytest
+from conftest import http_get
 
 from streaming.core.client import Client
 from streaming.core.config import load_deployments
@@ -81,7 +81,7 @@ def test_kill_9_at_random_points_loses_no_finished_request(server, tmp_path: Pat
         kills += 1
         assert p.returncode == -signal.SIGKILL
         assert integrity_check(db) == "ok"
-        truths = httpx2.get(f"{server.url}/debug/truths", params={"model": name}, timeout=10).json()["responses"]
+        truths = http_get(f"{server.url}/debug/truths", params={"model": name}, timeout=10).json()["responses"]
         mine = [t for t in truths if t["received_at"] > t_start]  # this process's requests (the earlier ones were checked)
         finished = {t["response_id"] for t in mine if t["finished_at"] is not None and t["finished_at"] < t_kill - GRACE_S}
         stored = stored_ids(db)

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from conftest import http_get
 import tomllib
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
@@ -60,7 +61,7 @@ def test_the_app_binds_loopback_by_default(tmp_path: Path) -> None:
             while True:
                 assert proc.poll() is None, (tmp_path / "streamlit.log").read_text()
                 try:
-                    if httpx2.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).status_code == 200:
+                    if http_get(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).status_code == 200:
                         break
                 except httpx2.HTTPError:
                     pass

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 import httptools
 import httpx2
 
+from streaming.core.transport.tls import trusted_context
+
 Clock = Callable[[], float]
 
 
@@ -193,7 +195,7 @@ class WirePool:
         host, port, tls = key
         loop = asyncio.get_running_loop()
         if tls and self._ssl is None:  # the CAs httpx2 trusts: SSL_CERT_FILE / SSL_CERT_DIR, else the system's (truststore on macOS, Windows)
-            self._ssl = httpx2.create_ssl_context()
+            self._ssl = trusted_context()
         try:
             _, proto = await asyncio.wait_for(
                 loop.create_connection(lambda: _Conn(self.clock), host, port, ssl=self._ssl if tls else None, server_hostname=host if tls else None),
