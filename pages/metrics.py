@@ -272,34 +272,26 @@ if side.shown:
     for name, fig in side.figures.items():
         st.plotly_chart(fig, key=f"c_server_{name}")
 
-# -- charts -----------------------------------------------------------------------------------------
+# -- charts: only the open tab's are built (every widget change reruns the page; a tab change reruns it too) ------
 st.subheader("Charts")
-figs = charts.default_figures(view, stall_s=stall_ms / 1000)
-tabs = st.tabs(["TTFT", "e2e & tokens/s", "Temperature", "Stream vs non-stream", "Token timeline", "Chunks & ITL", "Errors"])
-with tabs[0]:
-    st.plotly_chart(figs["ttft_box"], key="c_ttft_box")
-    st.plotly_chart(figs["ttft_ecdf"], key="c_ttft_ecdf")
-with tabs[1]:
-    st.plotly_chart(figs["e2e_box"], key="c_e2e")
-    st.plotly_chart(figs["tokens_per_s_box"], key="c_tps")
-with tabs[2]:
-    st.plotly_chart(figs["temperature"], key="c_temp")
-with tabs[3]:
-    st.plotly_chart(figs["stream_vs_nonstream"], key="c_svn")
-with tabs[4]:
-    streamed = view[(view["mode"] == "stream") & (view["status"] == "ok")]
-    ids = st.multiselect("Requests (response id)", streamed["response_id"].dropna().astype(str).tolist()[:500], max_selections=12, key="tl_ids",
-                         help="Empty: the first few streamed requests of each deployment")  # fmt: skip
-    st.plotly_chart(charts.token_timeline(view, ids) if ids else figs["timeline"], key="c_tl")
-with tabs[5]:
-    st.plotly_chart(figs["chunks"], key="c_chunks")
-    st.plotly_chart(figs["itl"], key="c_itl")
-    stalled = charts.stalls(view, stall_ms / 1000)
-    st.caption(f"{plural(len(stalled), 'streamed request')} with a gap over {stall_ms} ms.")
-    if len(stalled):
-        st.dataframe(stalls_table(stalled), hide_index=True, key="stalls", placeholder=MISSING)
-with tabs[6]:
-    st.plotly_chart(figs["errors"], key="c_err")
+CHART_TABS = {"TTFT": ("ttft_box", "ttft_ecdf"), "e2e & tokens/s": ("e2e_box", "tokens_per_s_box"), "Temperature": ("temperature",),
+              "Stream vs non-stream": ("stream_vs_nonstream",), "Token timeline": (), "Chunks & ITL": ("chunks", "itl"), "Errors": ("errors",)}  # fmt: skip
+tabs = dict(zip(CHART_TABS, st.tabs(list(CHART_TABS), key="chart_tab", on_change="rerun")))
+shown = next((label for label, tab in tabs.items() if tab.open), "TTFT")
+figs = charts.default_figures(view, stall_s=stall_ms / 1000, names=CHART_TABS[shown])
+with tabs[shown]:
+    for name in CHART_TABS[shown]:
+        st.plotly_chart(figs[name], key=f"c_{name}")
+    if shown == "Token timeline":
+        streamed = view[(view["mode"] == "stream") & (view["status"] == "ok")]
+        ids = st.multiselect("Requests (response id)", streamed["response_id"].dropna().astype(str).tolist()[:500], max_selections=12,
+                             key="tl_ids", help="Empty: the first few streamed requests of each deployment")  # fmt: skip
+        st.plotly_chart(charts.token_timeline(view, ids or None), key="c_timeline")
+    elif shown == "Chunks & ITL":
+        stalled = charts.stalls(view, stall_ms / 1000)
+        st.caption(f"{plural(len(stalled), 'streamed request')} with a gap over {stall_ms} ms.")
+        if len(stalled):
+            st.dataframe(stalls_table(stalled), hide_index=True, key="stalls", placeholder=MISSING)
 
 # -- reasoning ----------------------------------------------------------------------------------------
 if reasoning.has_reasoning(view):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from conftest import streamlit_app
 from metrics_frames import METRICS_PAGE as PAGE
@@ -43,6 +44,28 @@ def test_page_shows_headline_table_compare_and_export(db: tuple[Path, str]) -> N
     at.selectbox(key="cmp_b").set_value("sim-slow (simulated) · T=0 · stream").run()
     sentence = [m.value for m in at.markdown if "t-test" in m.value][0]
     assert "sim-slow (simulated) · T=0 · stream" in sentence and "higher than" in sentence and "statistically significant" in sentence
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [orjson.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def test_only_the_open_chart_tab_is_drawn(db: tuple[Path, str]) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert [t.label for t in at.get("tab")][:2] == ["TTFT", "e2e & tokens/s"]
+    drawn = chart_titles(at)
+    assert "TTFT (s) by deployment" in drawn and "TTFT (s): ECDF by deployment" in drawn
+    assert not [t for t in drawn if t.startswith(("Errors", "Token timeline", "e2e"))]  # the other tabs are built when opened
+    at.session_state["chart_tab"] = "Errors"
+    at.run()
+    drawn = chart_titles(at)
+    assert not at.exception and "Errors, retries and 429s over time" in drawn and "TTFT (s) by deployment" not in drawn
+    at.session_state["chart_tab"] = "Token timeline"
+    at.run()
+    assert at.multiselect(key="tl_ids").value == [] and any(t.startswith("Token timeline") for t in chart_titles(at))
+    first = at.multiselect(key="tl_ids").options[0]
+    at.multiselect(key="tl_ids").set_value([first]).run()
+    assert not at.exception and any(t.startswith("Token timeline") for t in chart_titles(at))
 
 
 def test_demo_run_can_be_picked(db: tuple[Path, str]) -> None:
