@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,27 +94,26 @@ def test_the_key_is_found_nowhere(server: Any, setup: dict[str, Any], tmp_path: 
     assert creds.headers(dep) == {"api-key": KEY}  # the key is really used...
     outputs += [repr(creds).encode(), repr(dep).encode(), orjson.dumps(dep.public_dict())]  # ...and never shown
 
-    # CLI: chat (ok, JSON, failing), bench (with failures), report in every format, runs
-    ok = cli(env, "--deployments", str(deps), "chat", "-d", "az-secret", "-n", "4", "hello")
-    assert ok.returncode == 0, ok.stderr
-    js = cli(env, "--deployments", str(deps), "chat", "-d", "az-secret", "-n", "4", "--json", "hello")
-    assert orjson.loads(js.stdout)["status"] == "ok"
-    bad = cli(env, "--deployments", str(deps), "chat", "-d", "az-broken", "hello")
-    assert bad.returncode == 1 and b"HTTP 404" in bad.stdout
-    bench = cli(env, "--deployments", str(deps), "bench", "-d", "az-secret", "-d", "az-broken", "-n", "8", "--warmup", "0", "--db", str(db),
-                "--header", f"x-sim-profile: {FAST}", "--notes", "secrets test")  # fmt: skip
-    assert bench.returncode == 0, bench.stderr
-    outputs += [p.stdout + p.stderr for p in (ok, js, bad, bench)]
+    # CLI: chat (ok, JSON, failing), bench (with failures), report in every format, runs; the independent ones at once
+    with ThreadPoolExecutor(5) as pool:
+        ok, js, bad, bench = pool.map(lambda args: cli(env, "--deployments", str(deps), *args), [
+            ("chat", "-d", "az-secret", "-n", "4", "hello"), ("chat", "-d", "az-secret", "-n", "4", "--json", "hello"), ("chat", "-d", "az-broken", "hello"),
+            ("bench", "-d", "az-secret", "-d", "az-broken", "-n", "8", "--warmup", "0", "--db", str(db), "--header", f"x-sim-profile: {FAST}",
+             "--notes", "secrets test")])  # fmt: skip
+        assert ok.returncode == 0, ok.stderr
+        assert orjson.loads(js.stdout)["status"] == "ok"
+        assert bad.returncode == 1 and b"HTTP 404" in bad.stdout
+        assert bench.returncode == 0, bench.stderr
+        outputs += [p.stdout + p.stderr for p in (ok, js, bad, bench)]
+        reads = [*(("report", "--db", str(db), "--format", fmt, "--out", str(tmp_path / f"report.{fmt}")) for fmt in ("csv", "json", "html")),
+                 ("report", "--db", str(db)), ("runs", "--db", str(db), "--json")]  # fmt: skip
+        for args, r in zip(reads, pool.map(lambda args: cli(env, *args), reads)):
+            assert r.returncode == 0, (args, r.stderr)
+            outputs.append(r.stdout + r.stderr)
     for fmt in ("csv", "json", "html"):
-        r = cli(env, "report", "--db", str(db), "--format", fmt, "--out", str(tmp_path / f"report.{fmt}"))
-        assert r.returncode == 0 and (tmp_path / f"report.{fmt}").stat().st_size > 100, r.stderr
-        outputs.append(r.stdout + r.stderr)
+        assert (tmp_path / f"report.{fmt}").stat().st_size > 100
     report = orjson.loads((tmp_path / "report.json").read_bytes())
     assert {r["deployment"] for r in report} == {"az-secret", "az-broken"} and {r["status"] for r in report} == {"ok", "error"}
-    for args in (("report", "--db", str(db)), ("runs", "--db", str(db), "--json")):
-        r = cli(env, *args)
-        assert r.returncode == 0
-        outputs.append(r.stdout + r.stderr)
 
     # the SSE relay, on a second server that knows the azure deployment (and has the key in its environment)
     relay_logs = tmp_path / "relay-logs"
