@@ -15,6 +15,8 @@ from streaming.core.client import Client
 from streaming.core.config import load_deployments
 from streaming.core.request import LLMRequest, RetryPolicy
 
+pytestmark = pytest.mark.xdist_group("charts-edges")  # one worker runs the module, so its failed run is made once
+
 REFUSED = """
 [[deployments]]
 name = "nowhere"

@@ -21,6 +21,8 @@ from streaming.core.config import Deployment, SimProfile
 from streaming.server.launcher import ServerHandle
 from streaming.store import Store
 
+pytestmark = pytest.mark.xdist_group("knee")  # one worker runs the module, so its sweep fixture (about 15 s of runs) runs once
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "metrics.py")
 

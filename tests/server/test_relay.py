@@ -16,6 +16,8 @@ from streaming import cli
 from streaming.core.sse import SSEDecoder
 from streaming.server.launcher import ServerHandle, free_port, start_server, warm_local
 
+pytestmark = pytest.mark.xdist_group("relay")  # one worker runs the module, so its keyed server starts once
+
 FAST = {"ttft_ms": 30, "tokens_per_s": 400, "output_tokens": 12}
 SLOW = {"ttft_ms": 20, "tokens_per_s": 20, "output_tokens": 200}
 KEY = "relay-test-key-4711"

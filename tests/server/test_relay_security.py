@@ -18,6 +18,8 @@ from conftest import http_get, http_post
 from streaming.server.guard import host_name, peer_uid
 from streaming.server.launcher import ServerHandle, start_server
 
+pytestmark = pytest.mark.xdist_group("relay-security")  # one worker runs the module, so its upstream and guarded servers start once
+
 KEY_VAR = "RELAY_SECURITY_TEST_KEY"
 CHUNKS = [
     b'{"id":"up-1","object":"chat.completion.chunk","model":"up","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}',

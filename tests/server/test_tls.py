@@ -18,6 +18,8 @@ from streaming.core.request import LLMRequest, RetryPolicy
 from streaming.server.launcher import ServerHandle, start_server
 from streaming.server.tls import self_signed
 
+pytestmark = pytest.mark.xdist_group("tls")  # one worker runs the module, so its TLS server starts once
+
 PROFILE = SimProfile(ttft_ms=150, tokens_per_s=200, output_tokens=20)
 
 
