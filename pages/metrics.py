@@ -108,6 +108,13 @@ def quick_benchmark(db: str) -> str:
         return run_benchmark(cfg, s)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def of_rows(what: str, db: str, rows: str, _build: Callable[[], Any]) -> Any:
+    """``_build()`` for the selected rows (``rows``: their ``selection_key``): a rerun that keeps the selection (another chart
+    tab, a stall threshold, a timeline pick) reuses the tables instead of recomputing them."""
+    return _build()
+
+
 def show_ci(col: Any, e: Estimate, fmt: Callable[[float], str]) -> None:
     """A headline's CI caption; with no interval (n < 2), "—" and the reason as its help."""
     text, why = ci_caption(e, fmt)
@@ -199,12 +206,14 @@ if hidden := replays.hidden_sentence(df, measured):
 if view.empty:
     st.warning("No request matches these filters.")
     st.stop()
+raw = raw_requests(db, key)
+rows_key = store.selection_key(raw[mask])  # the selected rows themselves: every filter (API, effort, live/replay, …) is in it
 
 # -- headline ---------------------------------------------------------------------------------------
 st.subheader("Headline")
 labels = dict(zip(view["deployment"].astype(str), view["_label"].astype(str)))
-replayed = replays.replay_labels(raw_requests(db, key)[mask]) if replays.is_replay(view).any() else {}
-heads = headlines(view)
+replayed = replays.replay_labels(raw[mask]) if replays.is_replay(view).any() else {}
+heads = of_rows("headlines", db, rows_key, lambda: headlines(view))
 for h in heads:
     with st.container(border=True):
         name, a, b, c = st.columns([2, 3, 3, 3])
@@ -226,7 +235,7 @@ for h in heads:
         c.metric("non-stream / stream wait", f"{r.value:.1f}×" if r else "n/a")
         c.caption(("needs both modes on the same prompts" if not r else f"no CI: n={plural(r.n, 'prompt')} (needs {MIN_PAIRS_FOR_CI})" if np.isnan(r.lo)
                    else f"95 % CI {r.lo:.1f}–{r.hi:.1f}× · n={r.n} prompts"))  # fmt: skip
-st.markdown(paired_sentence(paired_compare(paired_frame(view)), modes))
+st.markdown(paired_sentence(of_rows("paired", db, rows_key, lambda: paired_compare(paired_frame(view))), modes))
 
 # -- throughput, goodput and capacity (README: "Capacity") ------------------------------------------
 configs = run_configs(db, sorted(picked))
@@ -235,7 +244,7 @@ st.subheader("Throughput")
 st.caption("Successful requests, output and input tokens per second of the span: each run from its first send to its last end over "
            "all its workers, on one wall clock, the gaps between runs left out (the span column says what each row covers)"
            + (f"; goodput: the same over the requests meeting every SLO ({', '.join(x.text for x in slos)})." if slos else "."))  # fmt: skip
-tput = summarize(raw_requests(db, key)[mask], slos)  # the prepared frame keeps only the chart columns
+tput = of_rows(f"throughput {slos}", db, rows_key, lambda: summarize(raw[mask], slos))  # the prepared frame keeps only the chart columns
 tcols = [*(k for k in GROUP_KEYS if k in tput.columns), "n", SPAN_COLUMN, *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
 st.dataframe(throughput_table(tput, tcols), hide_index=True, key="throughput", placeholder=MISSING)
 sweep_ids = sorted({str(c["sweep_id"]) for c in configs.values() if c.get("sweep_id")})
@@ -249,7 +258,7 @@ if sweep_ids:
         st.caption(f"{sweep.headline()} · {sweep.verdict['sentence']} · saturated at {'—' if sweep.saturated_at is None else f'{sweep.saturated_at:g}'}"
                    f" · client-limited: {'yes' if sweep.client_limited else 'no'}")  # fmt: skip
     st.plotly_chart(knee_chart(sweep), key="c_knee")
-selected = raw_requests(db, key)[mask]
+selected = raw[mask]
 if "turn_index" in selected.columns and selected["turn_index"].notna().any():  # multi-turn conversations in the selection
     from streaming.analysis.context import ttft_vs_input_tokens
 
@@ -309,7 +318,7 @@ st.caption("Drift and warm-up: each successful request's TTFT (streamed) and e2e
            "Aggregate throughput over the same span as the Throughput table (runs' windows on one wall clock, gaps left out): "
            "requests/s counts every request, output tokens/s the successful ones' output tokens.")  # fmt: skip
 st.plotly_chart(over_run.latency_over_run(view), key="c_over_run")
-st.dataframe(over_run.throughput_frame(over_run.aggregate_throughput(view)), hide_index=True, key="over_run_throughput", placeholder=MISSING)
+st.dataframe(over_run.throughput_frame(of_rows("over the run", db, rows_key, lambda: over_run.aggregate_throughput(view))), hide_index=True, key="over_run_throughput", placeholder=MISSING)
 
 # -- percentile table -------------------------------------------------------------------------------
 st.subheader("Percentiles")
@@ -317,7 +326,7 @@ st.caption("p50/p90/p95/p99 per (deployment, temperature, mode; API and reasonin
            "(TTFT: every request with a first token; the rest: completed requests). "
            "Percentiles use numpy's linear method; ⚑ ≈max marks a percentile the sample cannot support "
            "(fewer than one request expected above it, e.g. p99 with n < 100). " + TABLE_HELP)  # fmt: skip
-st.dataframe(format_percentile_table(percentile_table(view)), hide_index=True, key="ptable", placeholder=MISSING)
+st.dataframe(format_percentile_table(of_rows("percentiles", db, rows_key, lambda: percentile_table(view))), hide_index=True, key="ptable", placeholder=MISSING)
 
 # -- compare ----------------------------------------------------------------------------------------
 st.subheader("Compare")
@@ -350,8 +359,6 @@ else:
 
 # -- export -----------------------------------------------------------------------------------------
 st.subheader("Export")
-raw = raw_requests(db, key)
-rows_key = store.selection_key(raw[mask])  # the selected rows themselves: every filter (API, effort, live/replay, …) is in it
 st.download_button("Download the filtered rows (CSV)", csv_bytes(raw[mask], db, rows_key), file_name="requests.csv", mime="text/csv", key="csv")
 st.download_button("Download the HTML report", lambda: html_bytes(view, runs[runs["run_id"].isin(picked)], db, rows_key,
                                                                   "Streaming LLM Lab report: " + ", ".join(r for r, _ in key), side),

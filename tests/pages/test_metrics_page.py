@@ -68,6 +68,22 @@ def test_only_the_open_chart_tab_is_drawn(db: tuple[Path, str]) -> None:
     assert not at.exception and any(t.startswith("Token timeline") for t in chart_titles(at))
 
 
+def test_a_tab_switch_reuses_the_tables_and_a_filter_recomputes_them(db: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from streaming.analysis import tables
+
+    calls: list[int] = []
+    real = tables.percentile_table
+    monkeypatch.setattr(tables, "percentile_table", lambda view, *a, **k: calls.append(len(view)) or real(view, *a, **k))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception and calls == [108]
+    at.session_state["chart_tab"] = "Errors"
+    at.run()
+    at.number_input(key="stall").set_value(300).run()
+    assert not at.exception and calls == [108]  # the same rows: the cached table
+    at.multiselect(key="f_dep").set_value(["sim-slow"]).run()
+    assert not at.exception and calls == [108, 36]
+
+
 def test_demo_run_can_be_picked(db: tuple[Path, str]) -> None:
     path, _ = db
     runs = store.list_runs(path)
