@@ -62,6 +62,10 @@ def http_post(url: str, **kw: Any) -> httpx2.Response:
     return httpx2.post(url, verify=trusted_context(), **kw)
 
 
+def http_stream(method: str, url: str, **kw: Any) -> Any:
+    return httpx2.stream(method, url, verify=trusted_context(), **kw)
+
+
 @pytest.fixture
 def clock() -> ScriptedClock:
     return ScriptedClock()

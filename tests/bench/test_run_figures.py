@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import http_client
+from conftest import http_client, http_stream
 import numpy as np
 import pandas as pd
 
@@ -178,10 +178,8 @@ def test_keys_come_from_the_secrets_file_for_the_cli_bench_and_relay(server: Ser
     finally:
         os.chdir(cwd)
     try:
-        import httpx2
-
         body = {"deployment": "az-file", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}
-        with httpx2.stream("POST", f"{relay.url}/chat/stream", json=body, timeout=30, headers={"Authorization": f"Bearer {relay.token}"}) as r:
+        with http_stream("POST", f"{relay.url}/chat/stream", json=body, timeout=30, headers={"Authorization": f"Bearer {relay.token}"}) as r:
             text = r.read()
         assert r.status_code == 200 and b"[DONE]" in text and b"event: error" not in text
     finally:

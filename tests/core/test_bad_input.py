@@ -13,10 +13,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import orjson
 import pytest
-from conftest import http_post
+from conftest import http_post, http_stream
 from streamlit.testing.v1 import AppTest
 
 from streaming.bench.settings import load_config
@@ -177,7 +176,7 @@ def test_odd_prompts_through_cli_and_relay(server) -> None:
     p = cli("chat", "-d", "sim-fast", "--json", "-n", "5", "", env=dict(os.environ, STREAMING_SERVER_URL=server.url))
     assert p.returncode == 0 and orjson.loads(p.stdout)["status"] == "ok"
     body = {"deployment": "sim-fast", "max_tokens": 5, "messages": [{"role": "user", "content": ODD}]}
-    with httpx2.stream("POST", f"{server.url}/chat/stream", json=body, headers={"x-sim-profile": orjson.dumps(FAST).decode()}, timeout=10) as r:
+    with http_stream("POST", f"{server.url}/chat/stream", json=body, headers={"x-sim-profile": orjson.dumps(FAST).decode()}, timeout=10) as r:
         text = r.read().decode()
     assert r.status_code == 200 and "data: [DONE]" in text
     r = http_post(f"{server.url}/chat/stream", json={**body, "messages": [{"role": "user", "content": "x" * 300_000}]}, timeout=10)

@@ -123,6 +123,9 @@ def test_readme_setup_names_python_and_a_virtual_environment_before_installing()
     assert venv < block.index("pip install -r requirements.txt") < block.index("streamlit run app.py")
 
 
+HTTPX_CALLS = {"get", "post", "put", "delete", "request", "stream", "Client", "AsyncClient"}
+
+
 def test_no_test_module_imports_another() -> None:
     """Shared test code lives in helper modules (conftest, metrics_frames, …): a test file importing another test file
     fails whenever that file's folder is not yet on the path (the importer run alone)."""
@@ -133,3 +136,17 @@ def test_no_test_module_imports_another() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             offenders += [f"{f.relative_to(tests)} imports {n}" for n in names if n.split(".")[0].startswith("test_")]
     assert offenders == []
+
+
+def test_tests_make_http_calls_on_the_shared_tls_context() -> None:
+    """``httpx2.get`` and the rest build a TLS context per call (about 50 ms of CPU): tests call conftest's ``http_*``
+    helpers, or pass ``verify=`` (a context of their own, e.g. the TLS tests' CA)."""
+    tests = Path(__file__).resolve().parents[1]
+    offenders = []
+    for f in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "httpx2" and node.func.attr in HTTPX_CALLS and not any(k.arg == "verify" for k in node.keywords)):  # fmt: skip
+                offenders.append(f"{f.relative_to(tests)}:{node.lineno} httpx2.{node.func.attr}")
+    assert offenders == []
+

@@ -17,10 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import orjson
 import pytest
-from conftest import http_get
+from conftest import http_get, http_stream
 from streamlit.testing.v1 import AppTest
 
 from streaming.core.auth import Credentials
@@ -122,7 +121,7 @@ def test_the_key_is_found_nowhere(server: Any, setup: dict[str, Any], tmp_path: 
     try:
         for name in ("az-secret", "az-broken"):
             body = {"deployment": name, "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]}
-            with httpx2.stream("POST", f"{relay.url}/chat/stream", json=body, timeout=30, headers={"Authorization": f"Bearer {relay.token}"}) as r:
+            with http_stream("POST", f"{relay.url}/chat/stream", json=body, timeout=30, headers={"Authorization": f"Bearer {relay.token}"}) as r:
                 text = r.read()
             assert r.status_code == 200 and (b"[DONE]" in text if name == "az-secret" else b"event: error" in text)
             outputs.append(text)

@@ -17,10 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import orjson
 import pytest
-from conftest import http_get
+from conftest import http_get, http_stream
 from streamlit.testing.v1 import AppTest
 
 from streaming.cli import main
@@ -138,7 +137,7 @@ def test_relay_reports_the_crash_and_serves_the_next_request(own_server: ServerH
     pid = worker_pid(url)
     kill_when_generating(url, pid, signal.SIGSEGV)
     events = []
-    with httpx2.stream("POST", f"{url}/chat/stream", json={"deployment": "local", "messages": [{"role": "user", "content": LONG}], "max_tokens": 300, "temperature": 0.0},
+    with http_stream("POST", f"{url}/chat/stream", json={"deployment": "local", "messages": [{"role": "user", "content": LONG}], "max_tokens": 300, "temperature": 0.0},
                        timeout=60) as r:  # fmt: skip
         assert r.status_code == 200
         event = None
@@ -148,7 +147,7 @@ def test_relay_reports_the_crash_and_serves_the_next_request(own_server: ServerH
             elif line.startswith("data: ") and event == "error":
                 events.append(orjson.loads(line[6:]))
     assert events and events[0]["error_type"] == "model_crashed" and "SIGSEGV" in events[0]["message"]
-    with httpx2.stream("POST", f"{url}/chat/stream", json={"deployment": "local", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4},
+    with http_stream("POST", f"{url}/chat/stream", json={"deployment": "local", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4},
                        timeout=60) as r:  # fmt: skip
         body = r.read().decode()
     assert '"done":true' in body and "event: error" not in body and body.endswith("data: [DONE]\n\n")

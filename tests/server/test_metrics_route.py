@@ -13,6 +13,7 @@ from conftest import http_get
 
 from streaming.core.config import SimProfile
 from streaming.core.prometheus import parse_exposition
+from streaming.core.transport.tls import trusted_context
 from streaming.server.app import create_app
 from streaming.server.launcher import ServerHandle
 
@@ -29,7 +30,7 @@ def test_metrics_route_reports_the_queue_in_vllm_names(server: ServerHandle) -> 
             return r.headers["x-request-id"], r.headers["x-queue-time-ms"]
 
     async def three() -> list[tuple[str, str]]:
-        async with httpx2.AsyncClient(timeout=10) as c:
+        async with httpx2.AsyncClient(timeout=10, verify=trusted_context()) as c:
             return await asyncio.gather(*(one(c) for _ in range(3)))
 
     got = asyncio.run(three())  # capacity 1: the second and third wait for the first (≈ 45 ms each)
