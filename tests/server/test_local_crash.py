@@ -46,10 +46,11 @@ def health(url: str) -> dict[str, Any]:
     return http_get(f"{url}/health", timeout=5).json()
 
 
-def worker_pid(url: str, timeout: float = 60.0) -> int:
-    """The running worker's pid (waits while a new one starts)."""
+def worker_pid(url: str, timeout: float = 60.0, other_than: int | None = None) -> int:
+    """The running worker's pid (waits while a new one starts, and while it is still ``other_than``: a killed worker's
+    pid stays in /health until the server has seen it exit)."""
     deadline = time.monotonic() + timeout
-    while (pid := health(url)["local_worker_pid"]) is None:
+    while (pid := health(url)["local_worker_pid"]) in (None, other_than):
         assert time.monotonic() < deadline, health(url)
         time.sleep(0.05)
     return int(pid)
@@ -155,8 +156,9 @@ def test_relay_reports_the_crash_and_serves_the_next_request(own_server: ServerH
 
 def test_cancel_on_the_new_worker_still_stops_within_one_token(own_server: ServerHandle) -> None:
     url = own_server.url
-    os.kill(worker_pid(url), signal.SIGSEGV)
-    worker_pid(url)
+    old = worker_pid(url)
+    os.kill(old, signal.SIGSEGV)
+    worker_pid(url, other_than=old)  # the new worker: a request sent before the server saw the crash would fail with it
     with Client(list(BUILTINS), server_url=url) as c, c.stream("local", LLMRequest.chat(LONG, max_tokens=400)) as s:
         got = [d for _, d in zip(range(3), s)]
     assert len(got) == 3 and s.record.status == "cancelled"
