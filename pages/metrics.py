@@ -281,26 +281,31 @@ if side.shown:
     for name, fig in side.figures.items():
         st.plotly_chart(fig, key=f"c_server_{name}")
 
-# -- charts: only the open tab's are built (every widget change reruns the page; a tab change reruns it too) ------
-st.subheader("Charts")
+# -- charts: only the open tab's are built; a tab change (or a timeline pick) reruns this fragment, not the page ------
+@st.fragment
+def chart_tabs(view: pd.DataFrame, stall_ms: int) -> None:
+    tabs = dict(zip(CHART_TABS, st.tabs(list(CHART_TABS), key="chart_tab", on_change="rerun")))
+    shown = next((label for label, tab in tabs.items() if tab.open), "TTFT")
+    figs = charts.default_figures(view, stall_s=stall_ms / 1000, names=CHART_TABS[shown])
+    with tabs[shown]:
+        for name in CHART_TABS[shown]:
+            st.plotly_chart(figs[name], key=f"c_{name}")
+        if shown == "Token timeline":
+            streamed = view[(view["mode"] == "stream") & (view["status"] == "ok")]
+            ids = st.multiselect("Requests (response id)", streamed["response_id"].dropna().astype(str).tolist()[:500], max_selections=12,
+                                 key="tl_ids", help="Empty: the first few streamed requests of each deployment")  # fmt: skip
+            st.plotly_chart(charts.token_timeline(view, ids or None), key="c_timeline")
+        elif shown == "Chunks & ITL":
+            stalled = charts.stalls(view, stall_ms / 1000)
+            st.caption(f"{plural(len(stalled), 'streamed request')} with a gap over {stall_ms} ms.")
+            if len(stalled):
+                st.dataframe(stalls_table(stalled), hide_index=True, key="stalls", placeholder=MISSING)
+
+
 CHART_TABS = {"TTFT": ("ttft_box", "ttft_ecdf"), "e2e & tokens/s": ("e2e_box", "tokens_per_s_box"), "Temperature": ("temperature",),
               "Stream vs non-stream": ("stream_vs_nonstream",), "Token timeline": (), "Chunks & ITL": ("chunks", "itl"), "Errors": ("errors",)}  # fmt: skip
-tabs = dict(zip(CHART_TABS, st.tabs(list(CHART_TABS), key="chart_tab", on_change="rerun")))
-shown = next((label for label, tab in tabs.items() if tab.open), "TTFT")
-figs = charts.default_figures(view, stall_s=stall_ms / 1000, names=CHART_TABS[shown])
-with tabs[shown]:
-    for name in CHART_TABS[shown]:
-        st.plotly_chart(figs[name], key=f"c_{name}")
-    if shown == "Token timeline":
-        streamed = view[(view["mode"] == "stream") & (view["status"] == "ok")]
-        ids = st.multiselect("Requests (response id)", streamed["response_id"].dropna().astype(str).tolist()[:500], max_selections=12,
-                             key="tl_ids", help="Empty: the first few streamed requests of each deployment")  # fmt: skip
-        st.plotly_chart(charts.token_timeline(view, ids or None), key="c_timeline")
-    elif shown == "Chunks & ITL":
-        stalled = charts.stalls(view, stall_ms / 1000)
-        st.caption(f"{plural(len(stalled), 'streamed request')} with a gap over {stall_ms} ms.")
-        if len(stalled):
-            st.dataframe(stalls_table(stalled), hide_index=True, key="stalls", placeholder=MISSING)
+st.subheader("Charts")
+chart_tabs(view, stall_ms)
 
 # -- reasoning ----------------------------------------------------------------------------------------
 if reasoning.has_reasoning(view):
