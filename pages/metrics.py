@@ -110,8 +110,8 @@ def quick_benchmark(db: str) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def of_rows(what: str, db: str, rows: str, _build: Callable[[], Any]) -> Any:
-    """``_build()`` for the selected rows (``rows``: their ``selection_key``): a rerun that keeps the selection (another chart
-    tab, a stall threshold, a timeline pick) reuses the tables instead of recomputing them."""
+    """``_build()`` for the selected rows (keyed by ``what``, the database and ``rows``, their ``selection_key``): a rerun that
+    keeps the selection (the stall threshold, the compare pickers) reuses the tables instead of recomputing them."""
     return _build()
 
 
@@ -282,6 +282,10 @@ if side.shown:
         st.plotly_chart(fig, key=f"c_server_{name}")
 
 # -- charts: only the open tab's are built; a tab change (or a timeline pick) reruns this fragment, not the page ------
+CHART_TABS = {"TTFT": ("ttft_box", "ttft_ecdf"), "e2e & tokens/s": ("e2e_box", "tokens_per_s_box"), "Temperature": ("temperature",),
+              "Stream vs non-stream": ("stream_vs_nonstream",), "Token timeline": (), "Chunks & ITL": ("chunks", "itl"), "Errors": ("errors",)}  # fmt: skip
+
+
 @st.fragment
 def chart_tabs(view: pd.DataFrame, stall_ms: int) -> None:
     tabs = dict(zip(CHART_TABS, st.tabs(list(CHART_TABS), key="chart_tab", on_change="rerun")))
@@ -302,8 +306,6 @@ def chart_tabs(view: pd.DataFrame, stall_ms: int) -> None:
                 st.dataframe(stalls_table(stalled), hide_index=True, key="stalls", placeholder=MISSING)
 
 
-CHART_TABS = {"TTFT": ("ttft_box", "ttft_ecdf"), "e2e & tokens/s": ("e2e_box", "tokens_per_s_box"), "Temperature": ("temperature",),
-              "Stream vs non-stream": ("stream_vs_nonstream",), "Token timeline": (), "Chunks & ITL": ("chunks", "itl"), "Errors": ("errors",)}  # fmt: skip
 st.subheader("Charts")
 chart_tabs(view, stall_ms)
 

@@ -101,8 +101,8 @@ class _TargetThread(threading.Thread):
         self.dropped: str | None = None  # a default URL that did not answer: why
         self.busy_since: float | None = None  # a scrape under way since then
 
-        # built here, in the thread that creates the scraper: building a client (its TLS context) holds the GIL for
-        # milliseconds, which the run's event loop would feel if it happened once the load is on
+        # built here, in the thread that creates the scraper: the first client of a process builds its TLS context, which
+        # holds the GIL for milliseconds, and the run's event loop would feel that once the load is on
         self.http = httpx2.Client(timeout=owner.timeout_s, follow_redirects=False, trust_env=False, verify=trusted_context(trust_env=False))
 
     def run(self) -> None:
