@@ -206,13 +206,13 @@ if hidden := replays.hidden_sentence(df, measured):
 if view.empty:
     st.warning("No request matches these filters.")
     st.stop()
-raw = raw_requests(db, key)
-rows_key = store.selection_key(raw[mask])  # the selected rows themselves: every filter (API, effort, live/replay, …) is in it
+selected = raw_requests(db, key)[mask]  # the full columns of the rows in `view` (the prepared frame keeps the chart columns)
+rows_key = store.selection_key(selected)  # the selected rows themselves: every filter (API, effort, live/replay, …) is in it
 
 # -- headline ---------------------------------------------------------------------------------------
 st.subheader("Headline")
 labels = dict(zip(view["deployment"].astype(str), view["_label"].astype(str)))
-replayed = replays.replay_labels(raw[mask]) if replays.is_replay(view).any() else {}
+replayed = replays.replay_labels(selected) if replays.is_replay(view).any() else {}
 heads = of_rows("headlines", db, rows_key, lambda: headlines(view))
 for h in heads:
     with st.container(border=True):
@@ -244,7 +244,7 @@ st.subheader("Throughput")
 st.caption("Successful requests, output and input tokens per second of the span: each run from its first send to its last end over "
            "all its workers, on one wall clock, the gaps between runs left out (the span column says what each row covers)"
            + (f"; goodput: the same over the requests meeting every SLO ({', '.join(x.text for x in slos)})." if slos else "."))  # fmt: skip
-tput = of_rows(f"throughput {slos}", db, rows_key, lambda: summarize(raw[mask], slos))  # the prepared frame keeps only the chart columns
+tput = of_rows(f"throughput {slos}", db, rows_key, lambda: summarize(selected, slos))
 tcols = [*(k for k in GROUP_KEYS if k in tput.columns), "n", SPAN_COLUMN, *THROUGHPUT_COLUMNS, *(GOODPUT_COLUMNS if slos else ())]
 st.dataframe(throughput_table(tput, tcols), hide_index=True, key="throughput", placeholder=MISSING)
 sweep_ids = sorted({str(c["sweep_id"]) for c in configs.values() if c.get("sweep_id")})
@@ -258,7 +258,6 @@ if sweep_ids:
         st.caption(f"{sweep.headline()} · {sweep.verdict['sentence']} · saturated at {'—' if sweep.saturated_at is None else f'{sweep.saturated_at:g}'}"
                    f" · client-limited: {'yes' if sweep.client_limited else 'no'}")  # fmt: skip
     st.plotly_chart(knee_chart(sweep), key="c_knee")
-selected = raw[mask]
 if "turn_index" in selected.columns and selected["turn_index"].notna().any():  # multi-turn conversations in the selection
     from streaming.analysis.context import ttft_vs_input_tokens
 
@@ -366,7 +365,7 @@ else:
 
 # -- export -----------------------------------------------------------------------------------------
 st.subheader("Export")
-st.download_button("Download the filtered rows (CSV)", csv_bytes(raw[mask], db, rows_key), file_name="requests.csv", mime="text/csv", key="csv")
+st.download_button("Download the filtered rows (CSV)", csv_bytes(selected, db, rows_key), file_name="requests.csv", mime="text/csv", key="csv")
 st.download_button("Download the HTML report", lambda: html_bytes(view, runs[runs["run_id"].isin(picked)], db, rows_key,
                                                                   "Streaming LLM Lab report: " + ", ".join(r for r, _ in key), side),
                    file_name="streaming-report.html", mime="text/html", key="html", on_click="ignore", icon=":material/download:")  # fmt: skip

@@ -41,13 +41,13 @@ class ScriptedClock:
         return self.now
 
 
-
 def wait_until(cond: Any, timeout: float = 10.0) -> None:
     """Poll ``cond()`` every 10 ms; fail the test if it is not true within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.01)
+
 
 def http_client(**kw: Any) -> httpx2.Client:
     """An httpx2 client on the process's shared TLS context: ``httpx2.get`` builds a context per call (about 50 ms of CPU)."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 
@@ -142,3 +143,8 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
 def text_of(at: Any) -> str:
     """What an AppTest run of a page says in Markdown and captions."""
     return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+
+
+def chart_specs(at: Any) -> list[dict[str, Any]]:
+    """The plotly figures an AppTest run of a page drew, as their JSON specs."""
+    return [orjson.loads(c.proto.spec) for c in at.get("plotly_chart")]

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pytest
 from conftest import streamlit_app
 from metrics_frames import METRICS_PAGE as PAGE
-from metrics_frames import db, make_db, make_record, text_of  # noqa: F401 - db is a fixture
+from metrics_frames import chart_specs, db, make_db, make_record, text_of  # noqa: F401 - db is a fixture
 from streamlit.testing.v1 import AppTest
 
 from streaming import store
@@ -47,7 +46,7 @@ def test_page_shows_headline_table_compare_and_export(db: tuple[Path, str]) -> N
 
 
 def chart_titles(at: AppTest) -> list[str]:
-    return [orjson.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    return [spec["layout"]["title"]["text"] for spec in chart_specs(at)]
 
 
 def test_only_the_open_chart_tab_is_drawn(db: tuple[Path, str]) -> None:

@@ -9,9 +9,8 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pytest
-from metrics_frames import make_record
+from metrics_frames import chart_specs, make_record
 from streamlit.testing.v1 import AppTest
 
 from streaming.bench.matrix import BenchConfig
@@ -28,10 +27,6 @@ def _dead_port() -> int:
     with socket.socket() as s:  # bound and closed: nothing listens there
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _figures(at: AppTest) -> list[dict]:
-    return [orjson.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
 def _values(v: object) -> list:
@@ -63,7 +58,7 @@ def test_server_side_shows_the_queue_the_split_and_the_unscrapable(server: Serve
     sentence = next(m.value for m in at.markdown if m.value.startswith(f"{name}: of a "))
     assert "at 12 streams" in sentence and "was queueing in the server" in sentence
     assert next(m.value for m in at.markdown if m.value.startswith(f"{other}: of a ")).count(", 0 ms (0%) was queueing") == 1  # no capacity: no queue
-    titles = [_titles(f) for f in _figures(at)]
+    titles = [_titles(f) for f in chart_specs(at)]
     assert any("server: waiting and running requests" in t for t in titles)
     assert any("TTFT split per request" in t for t in titles)
 
@@ -87,7 +82,7 @@ def test_rate_limit_chart_shows_remaining_and_the_429s(tmp_path: Path, monkeypat
     monkeypatch.setenv("STREAMING_DB", str(tmp_path / "rl.db"))
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception and "Server side" in [s.value for s in at.subheader]
-    (fig,) = [f for f in _figures(at) if "Rate limits over the run" in _titles(f)]
+    (fig,) = [f for f in chart_specs(at) if "Rate limits over the run" in _titles(f)]
     traces = {t["name"]: t for t in fig["data"]}
     assert _values(traces["sim-fast remaining-requests"]["y"])[:2] == [100.0, 99.0]
     assert _values(traces["sim-fast remaining-tokens"]["y"])[-1:] == [9000.0 - 400 * 19]
