@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import sys
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 STATUSES = ("ok", "error", "cancelled", "interrupted", "stalled", "filtered", "protocol_error")
 # Stopped by the user (the demo's Stop, a benchmark's Stop): neither a success nor a failure, counted apart.
@@ -22,6 +21,8 @@ FAILED_STATUSES = tuple(s for s in STATUSES if s not in ("ok", *STOPPED_STATUSES
 
 def outcome_counts(status: Any) -> tuple[int, int, int]:
     """(ok, failed, stopped) among ``status`` values; a status not in ``STATUSES`` (or missing) is a failure."""
+    import numpy as np  # here, not at the top: chat, serve and the server's workers never load numpy
+
     a = np.asarray(status, dtype=object)
     ok, stopped = int(np.isin(a, ("ok",)).sum()), int(np.isin(a, STOPPED_STATUSES).sum())
     return ok, int(a.size) - ok - stopped, stopped
@@ -37,7 +38,8 @@ def perceived_wait(stream: Any, ttft_s: Any, e2e_s: Any) -> Any:
 
     The one definition: works on one request's values and, elementwise, on numpy arrays (the store's columns).
     """
-    if isinstance(stream, np.ndarray):
+    np = sys.modules.get("numpy")  # an array is numpy's, so numpy is loaded when one comes
+    if np is not None and isinstance(stream, np.ndarray):
         return np.where(stream.astype(bool), ttft_s, e2e_s)
     return ttft_s if stream else e2e_s
 
@@ -88,6 +90,8 @@ def counts_for(metric: str, status: Any, stream: Any = True) -> Any:
     Perceived wait is TTFT when streaming (any request with a first token) and e2e when not (completed only).
     Metrics not listed count completed requests only.
     """
+    import numpy as np
+
     status = np.asarray(status, dtype=object)
     if metric == "perceived_wait_s":
         return np.where(np.asarray(stream, dtype=bool), np.isin(status, FIRST_TOKEN_STATUSES), np.isin(status, COMPLETED_STATUSES))
@@ -161,6 +165,8 @@ def thinking_time(t_first_reasoning: Any, ttft: Any) -> Any:
     if t_first_reasoning is None or ttft is None:
         return None
     if not isinstance(ttft, (int, float)) or not isinstance(t_first_reasoning, (int, float)):
+        import numpy as np
+
         return np.maximum(0.0, np.asarray(ttft, dtype=float) - np.asarray(t_first_reasoning, dtype=float))
     return max(0.0, ttft - t_first_reasoning)
 
