@@ -181,6 +181,8 @@ def pytest_configure(config: pytest.Config) -> None:
     global _SHARE
     if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller: its workers inherit the directory
         os.environ[LOCK_DIR_ENV] = tempfile.mkdtemp(prefix="lab-test-locks-")
+        if config.getoption("numprocesses", None):
+            compile_once(config)
     elif os.environ.get(LOCK_DIR_ENV):
         _SHARE = MachineShare(os.environ[LOCK_DIR_ENV])
 
@@ -213,6 +215,34 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             super()._assign_work_unit(node)
 
     return AloneFirst(config, log)
+
+
+def compile_once(config: pytest.Config) -> None:
+    """Compile the project's modules and rewrite the tests' asserts once, for every worker and subprocess.
+
+    Each worker imports every test module (pytest rewrites its asserts: about 5 s of CPU per worker), and every
+    worker, server, CLI and Ray process imports ``streaming``. Where ``PYTHONDONTWRITEBYTECODE`` is set (as on
+    this machine) none of that is cached, so each process compiles it all again. The controller writes it once
+    into the gitignored ``__pycache__/`` folders beside the sources, as pytest itself and ``pip install`` do;
+    Python and pytest check each cached file against its source's time and size before using it.
+    """
+    import compileall
+
+    from _pytest.assertion import rewrite
+
+    root, tests = Path(ROOT), Path(ROOT) / "tests"
+    for folder in ("streaming", "ui"):
+        compileall.compile_dir(root / folder, quiet=2)
+    for helper in tests.glob("*.py"):
+        if helper.name != "conftest.py":
+            compileall.compile_file(helper, quiet=2)
+    state = config.stash[rewrite.assertstate_key]
+    for fn in sorted(tests.rglob("*.py")):
+        if fn.name == "conftest.py" or fn.name.startswith("test_"):
+            pyc = rewrite.get_cache_dir(fn) / (fn.name[:-3] + rewrite.PYC_TAIL)
+            if rewrite._read_pyc(fn, pyc) is None and rewrite.try_makedirs(pyc.parent):
+                stat, code = rewrite._rewrite_test(fn, config)
+                rewrite._write_pyc(state, code, stat, pyc)
 
 
 class MachineShare:
