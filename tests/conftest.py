@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -164,6 +165,7 @@ ALONE_MARKERS = ("alone", "browser", "model")
 EXCLUSIVE_MARKERS = ("browser", "model")
 LOWEST_PRIORITY = 19
 START_PRIORITY = os.getpriority(os.PRIO_PROCESS, 0)  # a worker's, as it started
+COMPILING = pytest.StashKey[threading.Thread]()
 
 
 def runs_alone(item: pytest.Item) -> bool:
@@ -182,12 +184,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller: its workers inherit the directory
         os.environ[LOCK_DIR_ENV] = tempfile.mkdtemp(prefix="lab-test-locks-")
         if config.getoption("numprocesses", None):
-            compile_once(config)
+            config.stash[COMPILING] = compile_once(config)
     elif os.environ.get(LOCK_DIR_ENV):
         _SHARE = MachineShare(os.environ[LOCK_DIR_ENV])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if COMPILING in config.stash:
+        config.stash[COMPILING].join()
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         shutil.rmtree(os.environ.pop(LOCK_DIR_ENV, ""), ignore_errors=True)
 
@@ -217,32 +221,39 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return AloneFirst(config, log)
 
 
-def compile_once(config: pytest.Config) -> None:
+def compile_once(config: pytest.Config) -> threading.Thread:
     """Compile the project's modules and rewrite the tests' asserts once, for every worker and subprocess.
 
     Each worker imports every test module (pytest rewrites its asserts: about 5 s of CPU per worker), and every
     worker, server, CLI and Ray process imports ``streaming``. Where ``PYTHONDONTWRITEBYTECODE`` is set (as on
-    this machine) none of that is cached, so each process compiles it all again. The controller writes it once
-    into the gitignored ``__pycache__/`` folders beside the sources, as pytest itself and ``pip install`` do;
-    Python and pytest check each cached file against its source's time and size before using it.
+    this machine) none of that is cached, so each process compiled it all again. The controller writes it once,
+    in a thread while its workers start, into the gitignored ``__pycache__/`` folders beside the sources, as
+    pytest itself and ``pip install`` do. The project's are checked by the source's hash, not its time, so they
+    also hold in the copy of ``streaming/`` that Ray unpacks for its workers; pytest checks its own by time and size.
+    A worker that needs a module before it is written compiles it itself, as before.
     """
     import compileall
+    import py_compile
 
     from _pytest.assertion import rewrite
 
     root, tests = Path(ROOT), Path(ROOT) / "tests"
-    for folder in ("streaming", "ui"):
-        compileall.compile_dir(root / folder, quiet=2)
-    for helper in tests.glob("*.py"):
-        if helper.name != "conftest.py":
-            compileall.compile_file(helper, quiet=2)
     state = config.stash[rewrite.assertstate_key]
-    for fn in sorted(tests.rglob("*.py")):
-        if fn.name == "conftest.py" or fn.name.startswith("test_"):
-            pyc = rewrite.get_cache_dir(fn) / (fn.name[:-3] + rewrite.PYC_TAIL)
-            if rewrite._read_pyc(fn, pyc) is None and rewrite.try_makedirs(pyc.parent):
-                stat, code = rewrite._rewrite_test(fn, config)
-                rewrite._write_pyc(state, code, stat, pyc)
+
+    def work() -> None:
+        for fn in sorted(tests.rglob("*.py")):  # in the workers' collection order, to stay ahead of them
+            if fn.name == "conftest.py" or fn.name.startswith("test_"):
+                pyc = rewrite.get_cache_dir(fn) / (fn.name[:-3] + rewrite.PYC_TAIL)
+                if rewrite._read_pyc(fn, pyc) is None and rewrite.try_makedirs(pyc.parent):
+                    stat, code = rewrite._rewrite_test(fn, config)
+                    rewrite._write_pyc(state, code, stat, pyc)
+        for path in [root / "streaming", root / "ui", *(p for p in tests.glob("*.py") if p.name != "conftest.py")]:
+            compile_path = compileall.compile_dir if path.is_dir() else compileall.compile_file
+            compile_path(path, quiet=2, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+
+    thread = threading.Thread(target=work, name="compile-once", daemon=True)
+    thread.start()
+    return thread
 
 
 class MachineShare:
