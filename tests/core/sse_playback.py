@@ -1,8 +1,8 @@
 """A loopback SSE server that plays a corpus transcript byte for byte, under one framing, with timed writes.
 
 Paths are ``/c/{case}/{framing}/{tag}/…`` (anything after the tag: the deployment's own route). Every event
-is its own write (``split_utf8``: two writes, cut inside a UTF-8 character), ``GAP_S`` after the previous one;
-the server notes its clock just before the write that completes each event, so a test compares the client's
+is its own write (``split_utf8``: two writes, cut inside a UTF-8 character), ``gap_s`` (default ``GAP_S``) after
+the previous one; the server notes its clock just before the write that completes each event, so a test compares the client's
 TTFT and first-reasoning time with when the server actually sent those events. A test that registers a
 ``handshake(key)`` makes the server hold the next write after the first visible (``V``) and first reasoning
 (``R``) event until the client says it has dispatched that event (up to ``HOLD_S``): a client that dispatches
@@ -64,8 +64,9 @@ def writes(case: Case, framing: str) -> list[tuple[str, list[bytes]]]:
 class PlaybackServer:
     """Runs on its own thread and event loop; ``sent[path]`` lists (tag, clock reading) per event written."""
 
-    def __init__(self, clock: Any = time.perf_counter) -> None:
+    def __init__(self, clock: Any = time.perf_counter, gap_s: float = GAP_S) -> None:
         self.clock = clock
+        self.gap_s = gap_s
         self.sent: dict[str, list[tuple[str, float]]] = {}
         self.handshakes: dict[str, dict[str, threading.Event]] = {}
         self.port = 0
@@ -115,7 +116,7 @@ class PlaybackServer:
             self.sent[key] = log
             hold = dict(self.handshakes.get(key, {}))
             for ev_tag, parts in writes(case, framing):
-                await asyncio.sleep(GAP_S)
+                await asyncio.sleep(self.gap_s)
                 for i, part in enumerate(parts):
                     if i:
                         await asyncio.sleep(0.003)  # a separate read: the cut inside the character reaches the client
