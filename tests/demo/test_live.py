@@ -43,6 +43,7 @@ def test_reader_yields_every_delta_and_the_record(client: Client) -> None:
     assert s.done and s.tokens == 25 and s.ttft_s is not None and s.tokens_per_s and s.tokens_per_s > 50
 
 
+@pytest.mark.alone  # counts paints or ticks in wall-clock time
 def test_frames_batch_repaints_and_keep_all_text(client: Client) -> None:
     r = ThreadedReader(client.stream("sim-fast", req(ttft_ms=20, tokens_per_s=400, output_tokens=80))).start()
     fs = list(frames(r, interval_s=0.05, tick_s=0.1))
@@ -53,6 +54,7 @@ def test_frames_batch_repaints_and_keep_all_text(client: Client) -> None:
     assert 3 <= len(painted) <= 12, len(painted)
 
 
+@pytest.mark.alone  # counts paints or ticks in wall-clock time
 def test_ticks_before_the_first_token(client: Client) -> None:
     r = ThreadedReader(client.stream("sim-fast", req(ttft_ms=450, tokens_per_s=500, output_tokens=5))).start()
     fs = list(frames(r, interval_s=0.05, tick_s=0.1))
@@ -62,6 +64,7 @@ def test_ticks_before_the_first_token(client: Client) -> None:
     assert r.record.ok
 
 
+@pytest.mark.alone  # bounds a wall-clock wait
 def test_cancel_during_a_long_silence_is_immediate(client: Client, server: Any) -> None:
     r = ThreadedReader(client.stream("sim-fast", req(ttft_ms=20_000))).start()
     wait_until(lambda: r.stream._response is not None)
