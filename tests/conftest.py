@@ -148,22 +148,22 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Third
 
 # -- parallel runs: pytest-xdist workers share the machine; an `alone` test comes first on it --------------
 #
-# Tests that time the client against the server's truth, or bound a wall-clock wait, are marked `alone`.
-# Under pytest-xdist they run first, on one worker (the group `alone`, with the Ray tests: one Ray cluster),
-# at normal priority, once every worker has collected (collecting imports the app's libraries: seconds of
-# CPU at normal priority). Every other test runs at the lowest CPU priority (nice 19, set once per worker
-# at its first such test): it takes only the CPU an alone test leaves idle, and the scheduler hands the CPU
-# back the moment an alone test's process wakes. The `browser` and `model` tests go further: Chromium and
-# the model's decoding take both cores, and several bound a time, so each has the machine to itself. Every
-# other test holds the machine shared (one flock, LOCK_SH) while it runs; a browser or model test first
-# closes a gate (no new test starts), then takes the lock exclusively (the running ones end). Without
-# workers (`-n 0`, `-p no:xdist`) nothing is locked or lowered.
+# Tests that time the client against the server's truth, or bound or count in wall-clock time, are marked
+# `alone`. Under pytest-xdist they run first, on one worker (the group `alone`, with the Ray tests: one Ray
+# cluster), at normal priority, once every worker has collected (collecting imports the app's libraries:
+# seconds of CPU at normal priority). Every other test runs at a lower CPU priority (nice 10, set once per
+# worker at its first such test, and inherited by the servers and subprocesses it starts): beside an alone
+# test it gets about a tenth of a busy core and whatever the alone test leaves idle. The `browser` and `model`
+# tests go further: Chromium and the model's decoding take both cores, and several bound a time, so each has
+# the machine to itself. Every other test holds the machine shared (one flock, LOCK_SH) while it runs; a
+# browser or model test first closes a gate (no new test starts), then takes the lock exclusively (the
+# running ones end). Without workers (`-n 0`, `-p no:xdist`) nothing is locked or lowered.
 
 LOCK_DIR_ENV = "LAB_TEST_LOCK_DIR"
 _SHARE: MachineShare | None = None  # a worker's (set at configure); None without workers
 ALONE_MARKERS = ("alone", "browser", "model")
 EXCLUSIVE_MARKERS = ("browser", "model")
-LOWEST_PRIORITY = 19
+SHARED_PRIORITY = 10  # a tenth of an alone test's share of a busy core (nice 19, a seventieth, starved tests that time a run)
 START_PRIORITY = os.getpriority(os.PRIO_PROCESS, 0)  # a worker's, as it started
 COMPILING = pytest.StashKey[threading.Thread]()
 
@@ -322,8 +322,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if _SHARE is None:
         return (yield)
     how = how_it_runs(item)
-    if how == "shared" and os.getpriority(os.PRIO_PROCESS, 0) < LOWEST_PRIORITY:
-        os.setpriority(os.PRIO_PROCESS, 0, LOWEST_PRIORITY)  # for good (raising it back needs privilege); inherited by what it starts
+    if how == "shared" and os.getpriority(os.PRIO_PROCESS, 0) < SHARED_PRIORITY:
+        os.setpriority(os.PRIO_PROCESS, 0, SHARED_PRIORITY)  # for good (raising it back needs privilege); inherited by what it starts
     _SHARE.take(how)
     try:
         return (yield)

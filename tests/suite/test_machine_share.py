@@ -1,5 +1,5 @@
-"""The suite's own machinery: under pytest-xdist an alone test runs first at normal priority, the others at the
-lowest, and a browser or model test has the machine to itself (tests/conftest.py)."""
+"""The suite's own machinery: under pytest-xdist an alone test runs first at normal priority, the others at a
+lower one, and a browser or model test has the machine to itself (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_an_alone_test_waits_for_every_collection_then_runs_beside_the_others(tm
     collecting.release()
     wait_until(lambda: first.held == "first", timeout=5)
     beside = MachineShare(str(tmp_path))
-    assert taken_within(beside, "shared", seconds=1)  # the others run beside it (lowered)
+    assert taken_within(beside, "shared", seconds=1)  # the others run beside it (at the lower priority)
     exclusive = MachineShare(str(tmp_path))
     assert not taken_within(exclusive, "exclusive", seconds=0.3)  # a browser test still waits for the shared one
     beside.release()
@@ -61,9 +61,9 @@ def test_under_workers_an_alone_test_runs_at_the_workers_first_priority() -> Non
         assert conftest._SHARE is None  # one process: nothing to share
 
 
-def test_under_workers_any_other_test_runs_at_the_lowest_priority_and_holds_the_machine_shared() -> None:
+def test_under_workers_any_other_test_runs_at_the_lower_priority_and_holds_the_machine_shared() -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         assert conftest._SHARE is not None and conftest._SHARE.held == "shared"
-        assert os.getpriority(os.PRIO_PROCESS, 0) == conftest.LOWEST_PRIORITY
+        assert os.getpriority(os.PRIO_PROCESS, 0) == conftest.SHARED_PRIORITY
     else:
         assert conftest._SHARE is None
