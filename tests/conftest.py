@@ -146,37 +146,24 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Third
             proc.wait(10)
 
 
-# -- parallel runs: pytest-xdist workers share the machine; an `alone` test comes first on it --------------
+# -- parallel runs: pytest-xdist workers share the machine; a test marked `alone` has it to itself ---------
 #
-# Tests that time the client against the server's truth, or bound or count in wall-clock time, are marked
-# `alone`. Under pytest-xdist they run first, on one worker (the group `alone`, with the Ray tests: one Ray
-# cluster), at normal priority, once every worker has collected (collecting imports the app's libraries:
-# seconds of CPU at normal priority). Every other test runs at a lower CPU priority (nice 10, set once per
-# worker at its first such test, and inherited by the servers and subprocesses it starts): beside an alone
-# test it gets about a tenth of a busy core and whatever the alone test leaves idle. The `browser` and `model`
-# tests go further: Chromium and the model's decoding take both cores, and several bound a time, so each has
-# the machine to itself. Every other test holds the machine shared (one flock, LOCK_SH) while it runs; a
-# browser or model test first closes a gate (no new test starts), then takes the lock exclusively (the
-# running ones end). Without workers (`-n 0`, `-p no:xdist`) nothing is locked or lowered.
+# Tests that time the client against the server's truth, or bound a wall-clock wait, are marked `alone`;
+# the `browser` and `model` tests count as alone too (Chromium's waits and the model's decoding take the
+# CPU, and several of them bound a time). Under pytest-xdist every other test holds the machine shared (one
+# flock, LOCK_SH) while it runs; an alone test first closes a gate (no new test starts), then takes the lock
+# exclusively (the running ones end), so it runs with no other test's CPU beside it. The alone tests come
+# first and share one worker (the group `alone`, with the Ray tests: one Ray cluster), so the machine is
+# drained once, not once per such test. Without workers (`-n 0`, `-p no:xdist`) nothing is locked.
 
 LOCK_DIR_ENV = "LAB_TEST_LOCK_DIR"
 _SHARE: MachineShare | None = None  # a worker's (set at configure); None without workers
 ALONE_MARKERS = ("alone", "browser", "model")
-EXCLUSIVE_MARKERS = ("browser", "model")
-SHARED_PRIORITY = 10  # a tenth of an alone test's share of a busy core (nice 19, a seventieth, starved tests that time a run)
-START_PRIORITY = os.getpriority(os.PRIO_PROCESS, 0)  # a worker's, as it started
 COMPILING = pytest.StashKey[threading.Thread]()
 
 
 def runs_alone(item: pytest.Item) -> bool:
     return any(item.get_closest_marker(m) is not None for m in ALONE_MARKERS)
-
-
-def how_it_runs(item: pytest.Item) -> str:
-    """"exclusive" (browser, model), "first" (alone: at normal priority beside lowered ones) or "shared"."""
-    if any(item.get_closest_marker(m) is not None for m in EXCLUSIVE_MARKERS):
-        return "exclusive"
-    return "first" if runs_alone(item) else "shared"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -206,8 +193,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """pytest-xdist's `loadgroup`, with the group `alone` handed out first: it is the first work of its worker,
-    which so runs it before any test that lowers the worker's priority (xdist would order the groups by size)."""
+    """pytest-xdist's `loadgroup`, with the group `alone` handed out first (xdist orders the groups by size): it is
+    its worker's first work, so the machine is drained once, at the start, and never again in the fast part."""
     if config.getoption("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
@@ -257,40 +244,32 @@ def compile_once(config: pytest.Config) -> threading.Thread:
 
 
 class MachineShare:
-    """The gate, the shared lock and the collection lock (three files in the run's lock directory)."""
+    """The gate and the shared lock (two files in the run's lock directory)."""
 
     def __init__(self, directory: str) -> None:
         self.gate = os.open(os.path.join(directory, "gate"), os.O_CREAT | os.O_RDWR)
         self.lock = os.open(os.path.join(directory, "share"), os.O_CREAT | os.O_RDWR)
-        self.collecting = os.open(os.path.join(directory, "collecting"), os.O_CREAT | os.O_RDWR)
-        self.held: str | None = None  # "collecting", "shared", "first" or "exclusive"
+        self.held: str | None = None  # "shared" or "alone"
 
-    def take(self, how: str) -> None:
-        if how == "exclusive" and self.held == "exclusive":
-            return  # the previous test was exclusive too: keep the machine
+    def take(self, alone: bool) -> None:
+        if alone and self.held == "alone":
+            return  # the previous test was alone too: keep the machine
         self.release()
-        if how == "collecting":
-            fcntl.flock(self.collecting, fcntl.LOCK_SH)
-        elif how == "first":
-            fcntl.flock(self.collecting, fcntl.LOCK_EX)  # every worker has collected (none collects again)
-            fcntl.flock(self.collecting, fcntl.LOCK_UN)
+        fcntl.flock(self.gate, fcntl.LOCK_EX)  # waits while an alone test holds the gate
+        if alone:
+            fcntl.flock(self.lock, fcntl.LOCK_EX)  # the gate stays closed: running tests end, none starts
+            self.held = "alone"
         else:
-            fcntl.flock(self.gate, fcntl.LOCK_EX)  # waits while a browser or model test holds the gate
-            if how == "exclusive":
-                fcntl.flock(self.lock, fcntl.LOCK_EX)  # the gate stays closed: running tests end, none starts
-            else:
-                fcntl.flock(self.lock, fcntl.LOCK_SH)
-                fcntl.flock(self.gate, fcntl.LOCK_UN)
-        self.held = how
+            fcntl.flock(self.lock, fcntl.LOCK_SH)
+            fcntl.flock(self.gate, fcntl.LOCK_UN)
+            self.held = "shared"
 
     def release(self) -> None:
-        if self.held == "collecting":
-            fcntl.flock(self.collecting, fcntl.LOCK_UN)
-        elif self.held in ("shared", "exclusive"):
+        if self.held is not None:
             fcntl.flock(self.lock, fcntl.LOCK_UN)
-            if self.held == "exclusive":
+            if self.held == "alone":
                 fcntl.flock(self.gate, fcntl.LOCK_UN)
-        self.held = None
+            self.held = None
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -309,7 +288,7 @@ def pytest_collection(session: pytest.Session) -> Any:
     """A worker's collection (seconds of CPU: it imports the app's libraries) counts as a running test."""
     if _SHARE is None:
         return (yield)
-    _SHARE.take("collecting")
+    _SHARE.take(alone=False)
     try:
         return (yield)
     finally:
@@ -318,17 +297,14 @@ def pytest_collection(session: pytest.Session) -> Any:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """Setup, call and teardown under the machine share; consecutive exclusive tests keep it between them."""
+    """Setup, call and teardown under the machine share; consecutive `alone` tests keep it between them."""
     if _SHARE is None:
         return (yield)
-    how = how_it_runs(item)
-    if how == "shared" and os.getpriority(os.PRIO_PROCESS, 0) < SHARED_PRIORITY:
-        os.setpriority(os.PRIO_PROCESS, 0, SHARED_PRIORITY)  # for good (raising it back needs privilege); inherited by what it starts
-    _SHARE.take(how)
+    _SHARE.take(alone=runs_alone(item))
     try:
         return (yield)
     finally:
-        if nextitem is None or how_it_runs(nextitem) != "exclusive" or _SHARE.held != "exclusive":
+        if nextitem is None or not runs_alone(nextitem) or _SHARE.held != "alone":
             _SHARE.release()
 
 

@@ -100,7 +100,6 @@ def test_detect_saturation_on_known_series() -> None:
     assert not few.flagged and "not judged" in few.sentence
 
 
-@pytest.mark.alone  # open-loop runs judged by their waits and completion rates over wall-clock time
 def test_saturation_flagged_on_an_overloaded_simulator_not_on_a_healthy_one(server: ServerHandle, tmp_path: Path) -> None:
     # capacity 2 × (30 ms + 9 × 2 ms ≈ 48 ms per stream) ≈ 40 requests/s served: 80/s builds a queue, 30/s on capacity 8 does not
     overloaded, healthy = sim(capacity=2), sim(capacity=8)

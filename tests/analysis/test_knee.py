@@ -21,9 +21,7 @@ from streaming.core.config import Deployment, SimProfile
 from streaming.server.launcher import ServerHandle
 from streaming.store import Store
 
-# The sweep fixture finds the edge by timing (TTFT p95 against the SLO at each load), so the module runs alone: first, on the
-# alone worker, at normal priority, once (about 15 s of runs).
-pytestmark = pytest.mark.alone
+pytestmark = pytest.mark.xdist_group("knee")  # one worker runs the module, so its sweep fixture (about 15 s of runs) runs once
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "metrics.py")
