@@ -1,9 +1,9 @@
 """A loopback SSE server that plays a corpus transcript byte for byte, under one framing, with timed writes.
 
 Paths are ``/c/{case}/{framing}/{tag}/…`` (anything after the tag: the deployment's own route). Every event
-is its own write (``split_utf8``: two writes, cut inside a UTF-8 character), ``gap_s`` (default ``GAP_S``) after
-the previous one; the server notes its clock just before the write that completes each event, so a test compares the client's
-TTFT and first-reasoning time with when the server actually sent those events. A test that registers a
+is its own write (``split_utf8``: two writes, cut inside a UTF-8 character), ``gap_s`` (default ``GAP_S``)
+after the previous one; the server notes its clock just before the write that completes each event, so a test
+compares the client's TTFT and first-reasoning time with when the server actually sent those events. A test that registers a
 ``handshake(key)`` makes the server hold the next write after the first visible (``V``) and first reasoning
 (``R``) event until the client says it has dispatched that event (up to ``HOLD_S``): a client that dispatches
 an event only on a later read then shows up as ``HOLD_S`` late, however loaded the machine is. HTTP/1.1 chunked, except
