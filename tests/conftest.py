@@ -159,6 +159,7 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Third
 LOCK_DIR_ENV = "LAB_TEST_LOCK_DIR"
 _SHARE: MachineShare | None = None  # a worker's (set at configure); None without workers
 ALONE_MARKERS = ("alone", "browser", "model")
+ALONE_GROUP = "alone"  # the xdist group of the alone tests (and the Ray tests, which share their cluster)
 COMPILING = pytest.StashKey[threading.Thread]()
 
 
@@ -189,7 +190,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda it: not runs_alone(it))  # stable: each part keeps its order
     for it in items:
         if runs_alone(it):
-            it.add_marker(pytest.mark.xdist_group("alone"))
+            it.add_marker(pytest.mark.xdist_group(ALONE_GROUP))
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
@@ -201,8 +202,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class AloneFirst(LoadGroupScheduling):
         def _assign_work_unit(self, node: Any) -> None:
-            if "alone" in self.workqueue:
-                self.workqueue.move_to_end("alone", last=False)
+            if ALONE_GROUP in self.workqueue:
+                self.workqueue.move_to_end(ALONE_GROUP, last=False)
             super()._assign_work_unit(node)
 
     return AloneFirst(config, log)

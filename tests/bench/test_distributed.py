@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import http_get
+from conftest import ALONE_GROUP, http_get
 
 from streaming.bench.matrix import BenchConfig, expand, resolve_prompts
 from streaming.bench.progress import Progress
@@ -18,7 +18,7 @@ from streaming.bench.runner import run_benchmark
 from streaming.core.config import Deployment, SimProfile
 from streaming.store import Store, list_runs, load_requests
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("alone")]  # a local Ray cluster and real worker processes (one cluster: one worker runs them)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(ALONE_GROUP)]  # a local Ray cluster and real worker processes (one cluster: one worker runs them)
 
 
 def sim(name: str, **kw: Any) -> Deployment:

@@ -123,9 +123,6 @@ def test_readme_setup_names_python_and_a_virtual_environment_before_installing()
     assert venv < block.index("pip install -r requirements.txt") < block.index("streamlit run app.py")
 
 
-HTTPX_CALLS = {"get", "post", "put", "delete", "request", "stream", "Client", "AsyncClient"}
-
-
 def test_no_test_module_imports_another() -> None:
     """Shared test code lives in helper modules (conftest, metrics_frames, …): a test file importing another test file
     fails whenever that file's folder is not yet on the path (the importer run alone)."""
@@ -136,6 +133,9 @@ def test_no_test_module_imports_another() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             offenders += [f"{f.relative_to(tests)} imports {n}" for n in names if n.split(".")[0].startswith("test_")]
     assert offenders == []
+
+
+HTTPX_CALLS = {"get", "post", "put", "delete", "request", "stream", "Client", "AsyncClient"}
 
 
 def test_tests_make_http_calls_on_the_shared_tls_context() -> None:
@@ -149,4 +149,3 @@ def test_tests_make_http_calls_on_the_shared_tls_context() -> None:
                     and node.func.value.id == "httpx2" and node.func.attr in HTTPX_CALLS and not any(k.arg == "verify" for k in node.keywords)):  # fmt: skip
                 offenders.append(f"{f.relative_to(tests)}:{node.lineno} httpx2.{node.func.attr}")
     assert offenders == []
-
