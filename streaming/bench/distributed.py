@@ -132,16 +132,23 @@ def _ray() -> Any:
 def connect(address: str | None = None) -> Any:
     """Ray, initialised: the cluster at ``address`` (or ``RAY_ADDRESS``), else a local one on this machine.
 
-    The ``streaming`` package travels to the workers with the job (``py_modules``), so a
-    cluster of other machines needs only the requirements installed, not this checkout.
+    To a cluster at an address the ``streaming`` package travels with the job (``py_modules``), so
+    its machines need only the requirements installed, not this checkout. A local cluster's workers
+    import it from where this process does (the job's ``code_search_path``), so they start without
+    the runtime-env step (a second interpreter and an unpacked copy per worker). A local cluster also
+    offers no CPUs: the bench actors ask for none (they wait on sockets), and then Ray prestarts no
+    idle workers, which the actors would not use. It starts in about 3.5 s instead of 5.3 here.
     """
     ray = _ray()
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS") or None
         pkg = str(Path(__file__).resolve().parents[1])
+        if address is None:
+            where: dict[str, Any] = {"num_cpus": 0, "job_config": ray.job_config.JobConfig(code_search_path=[str(Path(pkg).parent)])}
+        else:
+            where = {"runtime_env": {"py_modules": [pkg]}}
         try:
-            ray.init(address=address, runtime_env={"py_modules": [pkg]}, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)  # fmt: skip
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False, **where)
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise ConfigError(f"--ray-address {address!r}: could not join the Ray cluster ({e})") from None
     return ray
