@@ -16,7 +16,7 @@ from streaming.analysis import replays
 from streaming.bench.matrix import BenchConfig
 from streaming.bench.runner import run_benchmark
 from streaming.core.client import Client
-from streaming.core.config import Deployment, find_deployment, load_deployments
+from streaming.core.config import Deployment, SimProfile, find_deployment, load_deployments
 from streaming.core.record import StreamRecord
 from streaming.core.replay import RecordedAnswer, Recording, similarity
 from streaming.core.request import LLMRequest, RetryPolicy
@@ -30,6 +30,10 @@ PROMPTS = ["Why does streaming make a chat feel faster?", "What is time to first
            "What does temperature change in a language model?"]  # fmt: skip
 
 
+RECORDED = Deployment(name="sim-recorded", provider="simulated", model="sim-recorded",
+                      sim=SimProfile(ttft_ms=300, tokens_per_s=60, jitter=0.1, output_tokens=40))
+
+
 def replay_file(tmp: Path, db: Path, **fields: str) -> Path:
     body = "".join(f'{k} = "{v}"\n' for k, v in fields.items())
     f = tmp / "deployments.toml"
@@ -39,10 +43,10 @@ def replay_file(tmp: Path, db: Path, **fields: str) -> Path:
 
 @pytest.fixture(scope="module")
 def recorded(server: ServerHandle, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A real run on sim-slow (800 ms TTFT, 25 tokens/s): four prompts, streamed."""
+    """A real run on a simulated deployment (300 ms TTFT, 60 tokens/s, with jitter): four prompts, streamed."""
     db = tmp_path_factory.mktemp("replay") / "rec.db"
     with Store(db) as st:
-        run = run_benchmark(BenchConfig(deployments=["sim-slow"], prompts=PROMPTS, mode="stream", max_tokens=16, concurrency=4, warmup=0), st)
+        run = run_benchmark(BenchConfig(deployments=[RECORDED], prompts=PROMPTS, mode="stream", max_tokens=16, concurrency=4, warmup=0), st)
     return db, run
 
 
@@ -80,17 +84,17 @@ def test_replayed_ttft_and_gaps_follow_the_recording(server: ServerHandle, recor
     assert 0 < float(np.median(read_err)) < 0.010, read_err  # the client read the replayed first token when it came
     # tagged: the provider says replay, and each record says what it replays
     assert set(out["provider"]) == {"replay"}
-    assert all(s.startswith("replay of sim-slow (simulated, recorded ") for s in out["replay_of"])
-    # the recording ignores replays of itself: a replay of "the latest sim-slow run" still plays the live run
-    again = load_recording(find_deployment(load_deployments(replay_file(tmp_path, db, deployment="sim-slow")), "replay-slow"))
+    assert all(s.startswith("replay of sim-recorded (simulated, recorded ") for s in out["replay_of"])
+    # the recording ignores replays of itself: a replay of "the latest sim-recorded run" still plays the live run
+    again = load_recording(find_deployment(load_deployments(replay_file(tmp_path, db, deployment="sim-recorded")), "replay-slow"))
     assert again.run_id == run and again.provider == "simulated"
 
 
 def test_replays_are_labelled_and_kept_apart_from_live_measurements(server: ServerHandle, recorded: tuple[Path, str], tmp_path: Path) -> None:
     db, run = recorded
-    deps = with_replay_labels(load_deployments(replay_file(tmp_path, db, deployment="sim-slow")))
+    deps = with_replay_labels(load_deployments(replay_file(tmp_path, db, deployment="sim-recorded")))
     dep = find_deployment(deps, "replay-slow")
-    assert dep.replay_label.startswith("replay of sim-slow (simulated, recorded 20") and dep.label == f"replay-slow — {dep.replay_label}"
+    assert dep.replay_label.startswith("replay of sim-recorded (simulated, recorded 20") and dep.label == f"replay-slow — {dep.replay_label}"
     with Client(deps, server_url=server.url, retry=RetryPolicy(max_retries=0)) as c:
         r = c.run(dep, LLMRequest.chat(PROMPTS[1], max_tokens=16))
     assert r.ok and r.provider == "replay" and r.replay_of == dep.replay_label
@@ -133,7 +137,7 @@ def test_a_missing_recording_is_a_clear_error_everywhere(server: ServerHandle, r
     assert r.status == "error" and r.http_status == 404 and r.retries == 0
     assert "no run 'no-such-run'" in (r.error or "") and "recent runs:" in (r.error or "")
     deps = load_deployments(replay_file(tmp_path, db, deployment="gpt-4o"))
-    with pytest.raises(ConfigError, match=r"no successful answer of 'gpt-4o' is recorded .*recorded deployments: sim-slow"):
+    with pytest.raises(ConfigError, match=r"no successful answer of 'gpt-4o' is recorded .*recorded deployments: sim-recorded"):
         load_recording(find_deployment(deps, "replay-slow"))
     deps = load_deployments(replay_file(tmp_path, tmp_path / "none.db", deployment="sim-slow"))
     with pytest.raises(ConfigError, match=r"none\.db does not exist; record a run first"):
