@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import os
 import shutil
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from machine_share import MachineShare
 
 from streaming.core.client import Client
 from streaming.core.config import BUILTINS
@@ -146,25 +146,31 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Third
             proc.wait(10)
 
 
-# -- parallel runs: pytest-xdist workers share the machine; a test marked `alone` has it to itself ---------
+# -- parallel runs: pytest-xdist workers share the machine; a test marked `alone` has its CPUs to itself -------
 #
-# Tests that time the client against the server's truth, or bound a wall-clock wait, are marked `alone`;
-# the `browser` and `model` tests count as alone too (Chromium's waits and the model's decoding take the
-# CPU, and several of them bound a time). Under pytest-xdist every other test holds the machine shared (one
-# flock, LOCK_SH) while it runs; an alone test first closes a gate (no new test starts), then takes the lock
-# exclusively (the running ones end), so it runs with no other test's CPU beside it. The alone tests come
-# first and share one worker (the group `alone`, with the Ray tests: one Ray cluster), so the machine is
-# drained once, not once per such test. Without workers (`-n 0`, `-p no:xdist`) nothing is locked.
+# Tests that time the client against the server's truth, or bound a wall-clock wait, are marked `alone`; the
+# `browser` and `model` tests drain the machine. How the workers share it is in tests/machine_share.py: an alone
+# test runs on half the CPUs with no other test there, one worker (the companion) goes on with other tests on
+# the other half, and every other worker waits; a drain test runs with no other test at all. The alone and drain
+# tests come first and share one worker (the group `alone`, with the Ray tests: one Ray cluster), so the machine
+# is split once, not once per such test. Without workers (`-n 0`, `-p no:xdist`) nothing is locked or pinned.
 
 LOCK_DIR_ENV = "LAB_TEST_LOCK_DIR"
 _SHARE: MachineShare | None = None  # a worker's (set at configure); None without workers
-ALONE_MARKERS = ("alone", "browser", "model")
+DRAIN_MARKERS = ("browser", "model")
 ALONE_GROUP = "alone"  # the xdist group of the alone tests (and the Ray tests, which share their cluster)
 COMPILING = pytest.StashKey[threading.Thread]()
 
 
+def kind_of(item: pytest.Item) -> str:
+    """How ``item`` shares the machine: "drain", "alone" or "shared" (tests/machine_share.py)."""
+    if any(item.get_closest_marker(m) is not None for m in DRAIN_MARKERS):
+        return "drain"
+    return "alone" if item.get_closest_marker("alone") is not None else "shared"
+
+
 def runs_alone(item: pytest.Item) -> bool:
-    return any(item.get_closest_marker(m) is not None for m in ALONE_MARKERS)
+    return kind_of(item) != "shared"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -244,35 +250,6 @@ def compile_once(config: pytest.Config) -> threading.Thread:
     return thread
 
 
-class MachineShare:
-    """The gate and the shared lock (two files in the run's lock directory)."""
-
-    def __init__(self, directory: str) -> None:
-        self.gate = os.open(os.path.join(directory, "gate"), os.O_CREAT | os.O_RDWR)
-        self.lock = os.open(os.path.join(directory, "share"), os.O_CREAT | os.O_RDWR)
-        self.held: str | None = None  # "shared" or "alone"
-
-    def take(self, alone: bool) -> None:
-        if alone and self.held == "alone":
-            return  # the previous test was alone too: keep the machine
-        self.release()
-        fcntl.flock(self.gate, fcntl.LOCK_EX)  # waits while an alone test holds the gate
-        if alone:
-            fcntl.flock(self.lock, fcntl.LOCK_EX)  # the gate stays closed: running tests end, none starts
-            self.held = "alone"
-        else:
-            fcntl.flock(self.lock, fcntl.LOCK_SH)
-            fcntl.flock(self.gate, fcntl.LOCK_UN)
-            self.held = "shared"
-
-    def release(self) -> None:
-        if self.held is not None:
-            fcntl.flock(self.lock, fcntl.LOCK_UN)
-            if self.held == "alone":
-                fcntl.flock(self.gate, fcntl.LOCK_UN)
-            self.held = None
-
-
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Each new ``AppTest`` scans every installed distribution's metadata for Streamlit components (about 0.3 s of
     CPU, a few hundred times a run). The installed packages do not change during a session: scan once, as
@@ -289,7 +266,7 @@ def pytest_collection(session: pytest.Session) -> Any:
     """A worker's collection (seconds of CPU: it imports the app's libraries) counts as a running test."""
     if _SHARE is None:
         return (yield)
-    _SHARE.take(alone=False)
+    _SHARE.take("shared")
     try:
         return (yield)
     finally:
@@ -298,14 +275,14 @@ def pytest_collection(session: pytest.Session) -> Any:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """Setup, call and teardown under the machine share; consecutive `alone` tests keep it between them."""
+    """Setup, call and teardown under the machine share; consecutive alone and drain tests keep it between them."""
     if _SHARE is None:
         return (yield)
-    _SHARE.take(alone=runs_alone(item))
+    _SHARE.take(kind_of(item))
     try:
         return (yield)
     finally:
-        if nextitem is None or not runs_alone(nextitem) or _SHARE.held != "alone":
+        if nextitem is None or not runs_alone(nextitem) or _SHARE.held not in ("alone", "drain"):
             _SHARE.release()
 
 

@@ -1,0 +1,164 @@
+"""How pytest-xdist workers share the machine (used by ``conftest.py``; ``tests/suite/test_machine_share.py`` tests it).
+
+Three kinds of test:
+- ``shared``: most tests. Any number run side by side.
+- ``alone``: a test that times the client against the server's truth, or bounds a wall-clock wait. It runs on
+  half the CPUs (``ALONE_CPUS``), with no other test on them. On the other half (``COMPANION_CPUS``) one worker,
+  the companion, may go on with shared tests meanwhile; every other worker waits.
+- ``drain``: the ``browser`` and ``model`` tests (Chromium's waits and the model's decoding take every core, and
+  several bound a time). No other test runs beside one, not even the companion.
+
+Four files in the run's lock directory, each a ``flock``:
+- ``share``: a shared test holds it shared; an alone or drain test holds it exclusively.
+- ``gate``: an alone or drain test closes it first (no new shared test starts), then takes ``share`` (the
+  running ones end). A shared test passes the gate only to take ``share``.
+- ``core``: the companion holds it shared while it runs a test beside an alone one; a drain test takes it
+  exclusively, so the companion's test ends and no new one starts.
+- ``companion``: the one worker that holds it is the companion.
+
+The CPU split is set with ``sched_setaffinity`` on every thread of the worker's process tree (its servers, CLI
+runs and Ray processes included; new ones inherit it), and undone the same way when the worker takes ``share``
+again. On a machine with one CPU there is no companion: an alone test drains the machine.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections import defaultdict
+
+KINDS = ("shared", "alone", "drain")
+CPUS = sorted(os.sched_getaffinity(0))
+COMPANION_CPUS = set(CPUS[: len(CPUS) // 2])
+ALONE_CPUS = set(CPUS[len(CPUS) // 2 :])
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process descended from it (from ``/proc``)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            children[int(stat[stat.rfind(")") + 2 :].split()[1])].append(int(name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    return tree
+
+
+def pin_tree(root: int, cpus: set[int]) -> None:
+    """Every thread of ``root``'s process tree on ``cpus`` (affinity is per thread; new threads and processes inherit it)."""
+    for pid in process_tree(root):
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except OSError:  # gone, or not ours to move
+                pass
+
+
+class MachineShare:
+    """One worker's view of the locks: ``take(kind)`` before a test, ``release()`` after it."""
+
+    def __init__(self, directory: str) -> None:
+        def lock_file(name: str) -> int:
+            return os.open(os.path.join(directory, name), os.O_CREAT | os.O_RDWR)
+
+        self.gate, self.lock, self.core, self.companion_file = (lock_file(n) for n in ("gate", "share", "core", "companion"))
+        self.held: str | None = None  # "shared", "alone", "drain" or "companion" (a shared test beside an alone one)
+        self.companion: bool | None = None  # decided the first time this worker finds an alone test running
+        self.pinned = False
+
+    def take(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if kind != "shared" and self.held in ("alone", "drain"):
+            self._switch(kind)  # the previous test held the machine too: keep it
+            return
+        self.release()
+        if kind == "shared":
+            self._take_shared()
+            return
+        _flock(self.gate, fcntl.LOCK_EX)  # waits while another alone test holds the gate
+        _flock(self.lock, fcntl.LOCK_EX)  # the gate stays closed: running tests end, none starts
+        self.held = "alone"
+        self._switch(kind)
+
+    def release(self) -> None:
+        if self.held == "companion":
+            _flock(self.core, fcntl.LOCK_UN)
+        elif self.held is not None:
+            if self.held == "drain":
+                _flock(self.core, fcntl.LOCK_UN)
+            _flock(self.lock, fcntl.LOCK_UN)
+            if self.held != "shared":
+                _flock(self.gate, fcntl.LOCK_UN)
+        self.held = None
+
+    def _switch(self, kind: str) -> None:
+        """Holding gate and share: from alone to drain takes the companion's core too; from drain to alone gives it back."""
+        if kind == "drain" and self.held != "drain":
+            _flock(self.core, fcntl.LOCK_EX)  # the companion's running test ends; none starts
+            self._pin(set(CPUS))
+        elif kind == "alone":
+            if COMPANION_CPUS:
+                self._pin(ALONE_CPUS)  # on its half before the companion may go on
+            if self.held == "drain":
+                _flock(self.core, fcntl.LOCK_UN)
+        self.held = kind
+
+    def _take_shared(self) -> None:
+        while True:
+            if _try_flock(self.gate, fcntl.LOCK_EX):
+                break
+            if not self._is_companion():
+                _flock(self.gate, fcntl.LOCK_EX)  # waits while an alone test holds the gate
+                break
+            if _try_flock(self.lock, fcntl.LOCK_SH):  # no alone test runs yet (one waits for the running tests to end)
+                _flock(self.lock, fcntl.LOCK_UN)  # do not keep it waiting
+                time.sleep(0.005)
+                continue
+            _flock(self.core, fcntl.LOCK_SH)  # waits while a drain test runs
+            if _try_flock(self.lock, fcntl.LOCK_SH):  # it ended meanwhile: take share the usual way
+                _flock(self.lock, fcntl.LOCK_UN)
+                _flock(self.core, fcntl.LOCK_UN)
+                continue
+            self._pin(COMPANION_CPUS)  # an alone test runs on the other CPUs
+            self.held = "companion"
+            return
+        _flock(self.lock, fcntl.LOCK_SH)
+        _flock(self.gate, fcntl.LOCK_UN)
+        self.held = "shared"
+        if self.pinned:  # no alone test runs while share is held shared
+            self._pin(set(CPUS))
+
+    def _is_companion(self) -> bool:
+        if self.companion is None:
+            self.companion = bool(COMPANION_CPUS) and _try_flock(self.companion_file, fcntl.LOCK_EX)
+        return self.companion
+
+    def _pin(self, cpus: set[int]) -> None:
+        pin_tree(os.getpid(), cpus)
+        self.pinned = cpus != set(CPUS)
+
+
+def _flock(fd: int, op: int) -> None:
+    fcntl.flock(fd, op)
+
+
+def _try_flock(fd: int, op: int) -> bool:
+    try:
+        fcntl.flock(fd, op | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
