@@ -250,10 +250,18 @@ def compile_once(config: pytest.Config) -> threading.Thread:
     return thread
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist sends each worker's test ids to the controller
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Each new ``AppTest`` scans every installed distribution's metadata for Streamlit components (about 0.3 s of
+    """Every alone test in the group `alone` only. pytest-xdist names a test's group after all its `xdist_group`
+    marks (an alone test in a module with its own group would be in `alone_relay`, on another worker, and drain
+    the machine in the middle of the run), and it puts the group in the test's id, which is what it schedules by.
+
+    Each new ``AppTest`` scans every installed distribution's metadata for Streamlit components (about 0.3 s of
     CPU, a few hundred times a run). The installed packages do not change during a session: scan once, as
     ``streamlit run`` does at its start."""
+    for it in session.items:
+        if runs_alone(it) and "@" in it.nodeid:
+            it._nodeid = f"{it.nodeid.rpartition('@')[0]}@{ALONE_GROUP}"
     if "streamlit.testing.v1" in sys.modules:
         from streamlit.components.v2 import manifest_scanner
 
