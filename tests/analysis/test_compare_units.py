@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 
 from streaming.analysis.compare import compare
 from streaming.analysis.wording import comparison_sentence
@@ -20,6 +19,8 @@ TRIALS = 400
 
 def binomial_band(trials: int, p: float = 0.05, alpha: float = 0.001) -> tuple[float, float]:
     """The rates a test of true size ``p`` lands in with probability 1 − ``alpha`` over ``trials`` trials."""
+    from scipy import stats as sps  # here, not at the top: each worker imports every test module, and scipy.stats costs 1.2 s of CPU
+
     lo, hi = sps.binom.ppf([alpha / 2, 1 - alpha / 2], trials, p)
     return lo / trials, hi / trials
 

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from metrics_frames import make_frame
-from scipy import stats as sps
 
 from streaming.analysis import estimators
 from streaming.analysis.compare import (
@@ -30,6 +29,8 @@ from streaming.analysis.wording import comparison_sentence, paired_sentence
 
 
 def test_percentiles_of_known_distributions() -> None:
+    from scipy import stats as sps  # here, not at the top: each worker imports every test module, and scipy.stats costs 1.2 s of CPU
+
     grid = np.linspace(0.0, 1.0, 101)  # type-7 percentiles of an even grid are exact
     for q in (0.5, 0.9, 0.95, 0.99):
         assert percentile(grid, q) == pytest.approx(q)

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from streaming.analysis.tables import summarize
 from streaming.bench.gates import failed_conditions, parse_condition
@@ -84,6 +83,8 @@ def test_poisson_schedule_statistics() -> None:
     gaps = np.diff(times)
     assert gaps.mean() == pytest.approx(1 / rate, rel=0.03)
     assert gaps.std() / gaps.mean() == pytest.approx(1.0, rel=0.05)  # exponential: CV = 1
+    from scipy import stats  # here, not at the top: each worker imports every test module, and scipy.stats costs 1.2 s of CPU
+
     assert stats.kstest(gaps, "expon", args=(0, 1 / rate)).pvalue > 0.01
     counts = np.histogram(times, bins=np.arange(0, times[-1], 1.0))[0]
     assert counts.var() / counts.mean() == pytest.approx(1.0, rel=0.1)  # Poisson counts: variance = mean

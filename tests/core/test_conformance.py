@@ -12,9 +12,9 @@ milliseconds themselves, on a quiet machine, are ``benchmarks/framing_accuracy.p
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterator
 
-import bpe_openai
 import pytest
 
 from sse_corpus import CASES, NO_SPLIT, TOKENIZER, Case
@@ -28,11 +28,20 @@ from streaming.core.request import LLMRequest
 HTTPX_FRAMINGS = ("lf", "cr", "split_utf8", "close")  # httpx2 gets the same bytes; the framings that differ at the transport
 RUNS = [(c, f, "wire") for c in CASES for f in FRAMINGS] + [(c, f, "httpx") for c in CASES for f in HTTPX_FRAMINGS]
 
-_enc = bpe_openai.get_encoding("o200k_base")
+# One worker plays every case (247 in about 14 s, mostly waiting on the playback): one playback server, and only it
+# imports the tokenizer (about 1.2 s of CPU), which the client also loads for the cases without usage.
+pytestmark = pytest.mark.xdist_group("conformance")
+
+
+@functools.cache
+def _encoding() -> object:
+    import bpe_openai
+
+    return bpe_openai.get_encoding("o200k_base")
 
 
 def o200k(text: str) -> int:
-    return len(_enc.encode(text, disallowed_special=()))
+    return len(_encoding().encode(text, disallowed_special=()))  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")

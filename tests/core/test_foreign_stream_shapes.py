@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 
-import bpe_openai
 import orjson
 import pytest
 
@@ -47,6 +46,8 @@ def play(reads: list[tuple[float, bytes]], api: str = "chat", provider: str = "o
 
 
 def o200k(text: str) -> int:
+    import bpe_openai  # here, not at the top: each worker imports every test module, and this one costs 1.2 s of CPU
+
     return len(bpe_openai.get_encoding("o200k_base").encode(text, disallowed_special=()))
 
 

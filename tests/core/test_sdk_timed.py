@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import openai
 import pytest
 from conftest import http_get
 
@@ -38,6 +37,8 @@ def calls(kind: str) -> dict:
 @pytest.mark.parametrize("api", ["chat", "responses", "completions"])
 @pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
 def test_timed_streams_match_the_truth(server, api: str, sync: bool) -> None:
+    import openai  # here: 1.1 s of CPU at every worker's collection otherwise
+
     kw = calls(api)
     if sync:
         client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused")
@@ -74,6 +75,8 @@ def test_timed_streams_match_the_truth(server, api: str, sync: bool) -> None:
 
 
 def test_timed_azure_client_non_stream_and_errors(server) -> None:
+    import openai  # here: 1.1 s of CPU at every worker's collection otherwise
+
     az = openai.AzureOpenAI(azure_endpoint=server.url, api_key="unused", api_version="2024-10-21")
     s = streaming.timed(az.chat.completions.create, model="sim-fast", messages=MESSAGES, max_tokens=5)
     assert "".join(s) and s.record.provider == "azure" and s.record.status == "ok" and s.record.ttft_s is None and s.record.e2e_s > 0
@@ -84,6 +87,8 @@ def test_timed_azure_client_non_stream_and_errors(server) -> None:
 
 
 def test_timed_close_early_is_cancelled(server) -> None:
+    import openai  # here: 1.1 s of CPU at every worker's collection otherwise
+
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused")
     s = streaming.timed(client.chat.completions.create, model="sim-slow", messages=MESSAGES, stream=True)
     it = iter(s)

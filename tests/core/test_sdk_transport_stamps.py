@@ -14,7 +14,6 @@ import asyncio
 import time
 
 import httpx2
-import openai
 import pytest
 from conftest import http_get
 
@@ -62,6 +61,8 @@ def check_against_truth(server, s: streaming.TimedSDKStream, hooks: Hooks) -> No
 
 @pytest.mark.parametrize("how", ["timed-wraps", "user-passes"])
 def test_sync_stamps_at_the_transport(server, how: str) -> None:
+    import openai  # here: 1.1 s of CPU at every worker's collection otherwise
+
     hooks = Hooks()
     http = openai.DefaultHttpxClient(event_hooks={"request": [hooks.on_request], "response": [hooks.on_response]})
     if how == "user-passes":
@@ -78,6 +79,8 @@ def test_sync_stamps_at_the_transport(server, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["timed-wraps", "user-passes"])
 def test_async_stamps_at_the_transport(server, how: str) -> None:
+    import openai  # here: 1.1 s of CPU at every worker's collection otherwise
+
     hooks = Hooks()
 
     async def go() -> None:
@@ -96,6 +99,8 @@ def test_async_stamps_at_the_transport(server, how: str) -> None:
 
 def test_two_async_streams_at_once_keep_their_own_stamps(server) -> None:
     """The marks travel with each call (a context variable per task), so concurrent streams on one client do not mix."""
+    import openai  # here: 1.1 s of CPU at every worker's collection otherwise
+
 
     async def go() -> list[streaming.TimedSDKStream]:
         client = openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
@@ -116,6 +121,8 @@ def test_two_async_streams_at_once_keep_their_own_stamps(server) -> None:
 
 
 def test_non_stream_e2e_is_the_end_of_the_body(server) -> None:
+    import openai  # here: 1.1 s of CPU at every worker's collection otherwise
+
     hooks = Hooks()
     http = openai.DefaultHttpxClient(event_hooks={"request": [hooks.on_request], "response": [hooks.on_response]})
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", http_client=http)
@@ -132,6 +139,8 @@ def test_non_stream_e2e_is_the_end_of_the_body(server) -> None:
 
 
 def test_a_client_that_cannot_be_found_is_stamped_at_the_call_and_says_so(server) -> None:
+    import openai  # here: 1.1 s of CPU at every worker's collection otherwise
+
     hooks = Hooks()
     http = openai.DefaultHttpxClient(event_hooks={"request": [hooks.on_request], "response": [hooks.on_response]})
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", http_client=http)
