@@ -3,22 +3,24 @@
 Three kinds of test:
 - ``shared``: most tests. Any number run side by side.
 - ``alone``: a test that times the client against the server's truth, or bounds a wall-clock wait. It runs on
-  half the CPUs (``ALONE_CPUS``), with no other test on them. On the other half (``COMPANION_CPUS``) one worker,
-  the companion, may go on with shared tests meanwhile; every other worker waits.
+  half the CPUs (``ALONE_CPUS``), with no other test on them. On the other half (``COMPANION_CPUS``) up to
+  ``COMPANIONS`` workers go on with shared tests meanwhile (two: one alone mostly waits on sockets and leaves
+  its half idle; two share it as four workers share the whole machine at other times). Any other worker waits.
 - ``drain``: the ``browser`` and ``model`` tests (Chromium's waits and the model's decoding take every core, and
-  several bound a time). No other test runs beside one, not even the companion.
+  several bound a time). No other test runs beside one, not even a companion.
 
-Four files in the run's lock directory, each a ``flock``:
+The ``flock``s, each a file in the run's lock directory:
 - ``share``: a shared test holds it shared; an alone or drain test holds it exclusively.
 - ``gate``: an alone or drain test closes it first (no new shared test starts), then takes ``share`` (the
   running ones end). A shared test passes the gate only to take ``share``.
-- ``core``: the companion holds it shared while it runs a test beside an alone one; a drain test takes it
-  exclusively, so the companion's test ends and no new one starts.
-- ``companion``: the one worker that holds it is the companion.
+- ``core``: a companion holds it shared while it runs a test beside an alone one; a drain test takes it
+  exclusively, so the companions' tests end and no new one starts.
+- ``companion-0``, ``companion-1``: a worker that holds one is a companion (it takes one the first time it
+  finds the gate closed, and keeps it).
 
 The CPU split is set with ``sched_setaffinity`` on every thread of the worker's process tree (its servers, CLI
-runs and Ray processes included; new ones inherit it), and undone the same way when the worker takes ``share``
-again. On a machine with one CPU there is no companion: an alone test drains the machine.
+runs and Ray processes included; new ones inherit it), and undone the same way when the worker next holds
+``share``. On a machine with one CPU there are no companions: an alone test drains the machine.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ KINDS = ("shared", "alone", "drain")
 CPUS = sorted(os.sched_getaffinity(0))
 COMPANION_CPUS = set(CPUS[: len(CPUS) // 2])
 ALONE_CPUS = set(CPUS[len(CPUS) // 2 :])
+COMPANIONS = 2
 
 
 def process_tree(root: int) -> list[int]:
@@ -74,7 +77,8 @@ class MachineShare:
         def lock_file(name: str) -> int:
             return os.open(os.path.join(directory, name), os.O_CREAT | os.O_RDWR)
 
-        self.gate, self.lock, self.core, self.companion_file = (lock_file(n) for n in ("gate", "share", "core", "companion"))
+        self.gate, self.lock, self.core = (lock_file(n) for n in ("gate", "share", "core"))
+        self.companion_files = [lock_file(f"companion-{i}") for i in range(COMPANIONS)]
         self.held: str | None = None  # "shared", "alone", "drain" or "companion" (a shared test beside an alone one)
         self.companion: bool | None = None  # decided the first time this worker finds an alone test running
         self.pinned = False
@@ -106,13 +110,13 @@ class MachineShare:
         self.held = None
 
     def _switch(self, kind: str) -> None:
-        """Holding gate and share: from alone to drain takes the companion's core too; from drain to alone gives it back."""
+        """Holding gate and share: from alone to drain takes the companions' core too; from drain to alone gives it back."""
         if kind == "drain" and self.held != "drain":
-            _flock(self.core, fcntl.LOCK_EX)  # the companion's running test ends; none starts
+            _flock(self.core, fcntl.LOCK_EX)  # the companions' running tests end; none starts
             self._pin(set(CPUS))
         elif kind == "alone":
             if COMPANION_CPUS:
-                self._pin(ALONE_CPUS)  # on its half before the companion may go on
+                self._pin(ALONE_CPUS)  # on its half before the companions may go on
             if self.held == "drain":
                 _flock(self.core, fcntl.LOCK_UN)
         self.held = kind
@@ -144,7 +148,7 @@ class MachineShare:
 
     def _is_companion(self) -> bool:
         if self.companion is None:
-            self.companion = bool(COMPANION_CPUS) and _try_flock(self.companion_file, fcntl.LOCK_EX)
+            self.companion = bool(COMPANION_CPUS) and any(_try_flock(fd, fcntl.LOCK_EX) for fd in self.companion_files)
         return self.companion
 
     def _pin(self, cpus: set[int]) -> None:

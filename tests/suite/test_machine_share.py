@@ -14,7 +14,7 @@ import pytest
 import conftest
 import machine_share
 from conftest import wait_until
-from machine_share import ALONE_CPUS, COMPANION_CPUS, CPUS, MachineShare, pin_tree
+from machine_share import ALONE_CPUS, COMPANION_CPUS, COMPANIONS, CPUS, MachineShare, pin_tree
 
 two_cpus = pytest.mark.skipif(len(CPUS) < 2, reason="the companion needs two CPUs")
 
@@ -59,34 +59,37 @@ def cpus_of(pid: int) -> set[int]:
 
 
 @two_cpus
-def test_the_companion_runs_beside_an_alone_test_on_the_other_cpus_and_a_drain_test_stops_it(tmp_path: Path, unpinned: object) -> None:
+def test_companions_run_beside_an_alone_test_on_the_other_cpus_and_a_drain_test_stops_them(tmp_path: Path, unpinned: object) -> None:
     # Each MachineShare stands for one worker; here all are threads of this process, so each pins the whole
     # process: what is checked is who waits, who runs, and the CPU split each one asks for.
-    alone, companion, other = MachineShare(str(tmp_path)), MachineShare(str(tmp_path)), MachineShare(str(tmp_path))
+    alone, other = MachineShare(str(tmp_path)), MachineShare(str(tmp_path))
+    companions = [MachineShare(str(tmp_path)) for _ in range(COMPANIONS)]
     alone.take("alone")
     assert alone.held == "alone" and cpus_of(0) == ALONE_CPUS
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # a server the test started
     try:
-        assert taken_within(companion, "shared", seconds=2)  # the first worker to find the gate closed...
-        assert companion.held == "companion" and companion.companion and cpus_of(child.pid) == COMPANION_CPUS  # ...runs on the other half
-        assert not taken_within(other, "shared", seconds=0.3)  # one companion only: the others wait at the gate
-        companion.release()
+        for c in companions:  # the first workers to find the gate closed...
+            assert taken_within(c, "shared", seconds=2)
+            assert c.held == "companion" and c.companion and cpus_of(child.pid) == COMPANION_CPUS  # ...run on the other half
+        assert not taken_within(other, "shared", seconds=0.3)  # no more companions: the others wait at the gate
         assert not other.companion
-        alone.take("drain")  # a browser or model test next: the whole machine, and the companion stops
+        for c in companions:
+            c.release()
+        alone.take("drain")  # a browser or model test next: the whole machine, and the companions stop
         assert alone.held == "drain" and cpus_of(child.pid) == set(CPUS)
-        assert not taken_within(companion, "shared", seconds=0.3)
-        alone.take("alone")  # the drain ends: the companion goes on beside the alone test again
-        wait_until(lambda: companion.held == "companion", timeout=5)
+        assert not taken_within(companions[0], "shared", seconds=0.3)
+        alone.take("alone")  # the drain ends: the companions go on beside the alone test again
+        wait_until(lambda: companions[0].held == "companion", timeout=5)
         assert cpus_of(0) == COMPANION_CPUS  # (the last to pin this process was the companion)
-        companion.release()
-        alone.release()  # the alone tests end: the companion's next test is an ordinary one, on every CPU
-        assert taken_within(companion, "shared", seconds=2) and companion.held == "shared"
+        companions[0].release()
+        alone.release()  # the alone tests end: a companion's next test is an ordinary one, on every CPU
+        assert taken_within(companions[0], "shared", seconds=2) and companions[0].held == "shared"
         assert cpus_of(child.pid) == set(CPUS) and cpus_of(0) == set(CPUS)
         wait_until(lambda: other.held == "shared", timeout=5)  # and the others go on
     finally:
         child.kill()
         child.wait()
-        for s in (alone, companion, other):
+        for s in (alone, other, *companions):
             s.release()
 
 
