@@ -1,11 +1,11 @@
-"""Saturation watched while a run goes: ``analysis.capacity.detect_saturation`` over the finished requests so far."""
+"""Saturation watched while a run goes: ``analysis.saturation.detect_saturation`` over the finished requests so far."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
 
-from streaming.analysis.capacity import Saturation, detect_saturation
+from streaming.analysis.saturation import Saturation, detect_saturation
 from streaming.bench.progress import BenchPoint
 
 

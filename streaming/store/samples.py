@@ -12,10 +12,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import orjson
-import pandas as pd
 
 from streaming.store.schema import connect, default_db_path
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: the run's scraper (in every load process) writes rows only
+    import pandas as pd
 
 COLUMNS = ("deployment", "url", "name", "common", "labels", "value", "t_s", "wall")
 
@@ -50,6 +54,8 @@ def load_samples(db_path: str | os.PathLike[str] | None, run_ids: Sequence[str],
     """The samples of ``run_ids`` ordered by time: run_id, deployment, url, name, common, labels (dict), value, t_s, wall.
 
     ``common_only``: the known families only; ``summary``: those without histogram buckets (what the charts read)."""
+    import pandas as pd
+
     cols = ["run_id", *COLUMNS]
     if not run_ids:
         return pd.DataFrame(columns=cols)
@@ -67,6 +73,8 @@ def load_samples(db_path: str | os.PathLike[str] | None, run_ids: Sequence[str],
 
 def samples_frame(rows: Sequence[SampleRow], run_id: str = "") -> pd.DataFrame:
     """Samples kept in memory (``bench.scrape.Scraper.kept``) as ``load_samples`` gives stored ones."""
+    import pandas as pd
+
     df = pd.DataFrame([(run_id, r.deployment, r.url, r.name, r.common, r.labels, r.value, r.t_s, r.wall) for r in rows],
                       columns=["run_id", *COLUMNS])  # fmt: skip
     return df.sort_values("t_s", kind="stable").reset_index(drop=True)
