@@ -192,8 +192,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The alone tests first (then the rest in their order), all in the worker group `alone`."""
-    items.sort(key=lambda it: not runs_alone(it))  # stable: each part keeps its order
+    """The alone tests first, then the drain tests (then the rest, each part in its order), all in the worker group
+    `alone`. Alone before drain: the companions stop for a drain test and wait for it, so the machine changes hands
+    once, not at every switch between the two kinds (each switch waited for the companions' running tests to end)."""
+    order = {"alone": 0, "drain": 1, "shared": 2}
+    items.sort(key=lambda it: order[kind_of(it)])  # stable: each part keeps its order
     for it in items:
         if runs_alone(it):
             it.add_marker(pytest.mark.xdist_group(ALONE_GROUP))
