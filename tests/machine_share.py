@@ -93,32 +93,32 @@ class MachineShare:
         if kind == "shared":
             self._take_shared()
             return
-        _flock(self.gate, fcntl.LOCK_EX)  # waits while another alone test holds the gate
-        _flock(self.lock, fcntl.LOCK_EX)  # the gate stays closed: running tests end, none starts
+        fcntl.flock(self.gate, fcntl.LOCK_EX)  # waits while another alone test holds the gate
+        fcntl.flock(self.lock, fcntl.LOCK_EX)  # the gate stays closed: running tests end, none starts
         self.held = "alone"
         self._switch(kind)
 
     def release(self) -> None:
         if self.held == "companion":
-            _flock(self.core, fcntl.LOCK_UN)
+            fcntl.flock(self.core, fcntl.LOCK_UN)
         elif self.held is not None:
             if self.held == "drain":
-                _flock(self.core, fcntl.LOCK_UN)
-            _flock(self.lock, fcntl.LOCK_UN)
+                fcntl.flock(self.core, fcntl.LOCK_UN)
+            fcntl.flock(self.lock, fcntl.LOCK_UN)
             if self.held != "shared":
-                _flock(self.gate, fcntl.LOCK_UN)
+                fcntl.flock(self.gate, fcntl.LOCK_UN)
         self.held = None
 
     def _switch(self, kind: str) -> None:
         """Holding gate and share: from alone to drain takes the companions' core too; from drain to alone gives it back."""
         if kind == "drain" and self.held != "drain":
-            _flock(self.core, fcntl.LOCK_EX)  # the companions' running tests end; none starts
+            fcntl.flock(self.core, fcntl.LOCK_EX)  # the companions' running tests end; none starts
             self._pin(set(CPUS))
         elif kind == "alone":
             if COMPANION_CPUS:
                 self._pin(ALONE_CPUS)  # on its half before the companions may go on
             if self.held == "drain":
-                _flock(self.core, fcntl.LOCK_UN)
+                fcntl.flock(self.core, fcntl.LOCK_UN)
         self.held = kind
 
     def _take_shared(self) -> None:
@@ -126,22 +126,22 @@ class MachineShare:
             if _try_flock(self.gate, fcntl.LOCK_EX):
                 break
             if not self._is_companion():
-                _flock(self.gate, fcntl.LOCK_EX)  # waits while an alone test holds the gate
+                fcntl.flock(self.gate, fcntl.LOCK_EX)  # waits while an alone test holds the gate
                 break
             if _try_flock(self.lock, fcntl.LOCK_SH):  # no alone test runs yet (one waits for the running tests to end)
-                _flock(self.lock, fcntl.LOCK_UN)  # do not keep it waiting
+                fcntl.flock(self.lock, fcntl.LOCK_UN)  # do not keep it waiting
                 time.sleep(0.005)
                 continue
-            _flock(self.core, fcntl.LOCK_SH)  # waits while a drain test runs
+            fcntl.flock(self.core, fcntl.LOCK_SH)  # waits while a drain test runs
             if _try_flock(self.lock, fcntl.LOCK_SH):  # it ended meanwhile: take share the usual way
-                _flock(self.lock, fcntl.LOCK_UN)
-                _flock(self.core, fcntl.LOCK_UN)
+                fcntl.flock(self.lock, fcntl.LOCK_UN)
+                fcntl.flock(self.core, fcntl.LOCK_UN)
                 continue
             self._pin(COMPANION_CPUS)  # an alone test runs on the other CPUs
             self.held = "companion"
             return
-        _flock(self.lock, fcntl.LOCK_SH)
-        _flock(self.gate, fcntl.LOCK_UN)
+        fcntl.flock(self.lock, fcntl.LOCK_SH)
+        fcntl.flock(self.gate, fcntl.LOCK_UN)
         self.held = "shared"
         if self.pinned:  # no alone test runs while share is held shared
             self._pin(set(CPUS))
@@ -154,10 +154,6 @@ class MachineShare:
     def _pin(self, cpus: set[int]) -> None:
         pin_tree(os.getpid(), cpus)
         self.pinned = cpus != set(CPUS)
-
-
-def _flock(fd: int, op: int) -> None:
-    fcntl.flock(fd, op)
 
 
 def _try_flock(fd: int, op: int) -> bool:

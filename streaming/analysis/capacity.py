@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from streaming.analysis.metric_names import SUMMARY_METRICS
-from streaming.analysis.saturation import SATURATION_MIN_N, Saturation, detect_saturation, spearman  # noqa: F401  (their home is numpy-only)
+from streaming.analysis.saturation import Saturation, detect_saturation
 from streaming.analysis.estimators import Estimate, bootstrap_quantiles
 from streaming.analysis.spans import Span, span_of
 from streaming.errors import ConfigError

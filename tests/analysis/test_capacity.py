@@ -14,13 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streaming.analysis.capacity import (
-    detect_saturation,
-    spearman,
-    parse_slos,
-    run_saturation,
-    throughput_row,
-)
+from streaming.analysis.capacity import parse_slos, run_saturation, throughput_row
+from streaming.analysis.saturation import detect_saturation, spearman
 from streaming.analysis.tables import format_summary, summarize
 from streaming.bench.matrix import BenchConfig
 from streaming.bench.runner import run_benchmark
