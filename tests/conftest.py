@@ -150,8 +150,8 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Third
 #
 # Tests that time the client against the server's truth, or bound a wall-clock wait, are marked `alone`; the
 # `browser` and `model` tests drain the machine. How the workers share it is in tests/machine_share.py: an alone
-# test runs on half the CPUs with no other test there, one worker (the companion) goes on with other tests on
-# the other half, and every other worker waits; a drain test runs with no other test at all. The alone and drain
+# test runs on half the CPUs with no other test there, two workers (the companions) go on with other tests on
+# the other half, and any other worker waits; a drain test runs with no other test at all. The alone and drain
 # tests come first and share one worker (the group `alone`, with the Ray tests: one Ray cluster), so the machine
 # is split once, not once per such test. Without workers (`-n 0`, `-p no:xdist`) nothing is locked or pinned.
 
@@ -204,7 +204,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist's `loadgroup`, with the group `alone` handed out first (xdist orders the groups by size): it is
-    its worker's first work, so the machine is drained once, at the start, and never again in the fast part."""
+    its worker's first work, so the machine is split once, at the start, and never again."""
     if config.getoption("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling

@@ -81,7 +81,6 @@ class MachineShare:
         self.companion_files = [lock_file(f"companion-{i}") for i in range(COMPANIONS)]
         self.held: str | None = None  # "shared", "alone", "drain" or "companion" (a shared test beside an alone one)
         self.companion: bool | None = None  # decided the first time this worker finds an alone test running
-        self.pinned = False
 
     def take(self, kind: str) -> None:
         if kind not in KINDS:
@@ -143,8 +142,7 @@ class MachineShare:
         fcntl.flock(self.lock, fcntl.LOCK_SH)
         fcntl.flock(self.gate, fcntl.LOCK_UN)
         self.held = "shared"
-        if self.pinned:  # no alone test runs while share is held shared
-            self._pin(set(CPUS))
+        self._pin(set(CPUS))  # no alone test runs while share is held shared
 
     def _is_companion(self) -> bool:
         if self.companion is None:
@@ -152,8 +150,10 @@ class MachineShare:
         return self.companion
 
     def _pin(self, cpus: set[int]) -> None:
-        pin_tree(os.getpid(), cpus)
-        self.pinned = cpus != set(CPUS)
+        """The tree on ``cpus``; nothing to do when this thread is there already (the tree was pinned with it, and
+        what it started since inherits the CPUs)."""
+        if os.sched_getaffinity(0) != cpus:
+            pin_tree(os.getpid(), cpus)
 
 
 def _try_flock(fd: int, op: int) -> bool:
